@@ -1,0 +1,102 @@
+"""Canonical bytes: the one JSON form of a value that the log hashes.
+
+The form is I-JSON (RFC 7493) written one way only: object keys sorted by code point, no insignificant
+whitespace, UTF-8 without escapes for non-ASCII text, integers within +-(2**53 - 1) so every language reads
+them exactly, and no NaN or infinities. PostgreSQL's jsonb reorders keys and drops duplicates, which is
+why the log hashes these bytes and keeps jsonb for queries only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+from events.errors import CodecError
+
+JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
+
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_DEPTH = 32
+
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))
+
+
+def canonical_json(value: object) -> str:
+    """The canonical text of `value`, after checking that it is I-JSON; raises CodecError naming the path."""
+    _check(value, "", 0)
+    return _encoder.encode(value)
+
+
+def canonical_bytes(value: object) -> bytes:
+    """The canonical UTF-8 bytes of `value`."""
+    return canonical_json(value).encode("utf-8")
+
+
+def parse_canonical(data: bytes) -> JSON:
+    """Parse bytes that must already be canonical; anything else (even valid JSON) is refused."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CodecError("", f"not UTF-8 at byte {exc.start}") from exc
+    try:
+        value: JSON = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise CodecError("", f"not JSON: {exc.msg} at character {exc.pos}") from exc
+    if canonical_json(value) != text:
+        raise CodecError("", "JSON is not in canonical form")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in result:
+            raise CodecError(key, "duplicate object key")
+        result[key] = item
+    return result
+
+
+def _no_constant(name: str) -> None:
+    raise CodecError("", f"{name} is not allowed")
+
+
+def _check(value: object, path: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise CodecError(path, f"nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise CodecError(path, "integer outside +-(2**53 - 1) cannot be read exactly everywhere")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CodecError(path, "NaN and infinities have no JSON form")
+        return
+    if isinstance(value, str):
+        _check_text(value, path)
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check(item, f"{path}[{index}]", depth + 1)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CodecError(path, f"object key {key!r} is not a string")
+            _check_text(key, f"{path}.{key}" if path else key)
+            _check(item, f"{path}.{key}" if path else key, depth + 1)
+        return
+    raise CodecError(path, f"{type(value).__name__} has no JSON form")
+
+
+def _check_text(text: str, path: str) -> None:
+    # PostgreSQL's text and jsonb cannot hold U+0000, and a lone surrogate has no UTF-8 form.
+    if "\x00" in text:
+        raise CodecError(path, "text contains U+0000")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CodecError(path, f"text contains a lone surrogate at index {exc.start}") from exc

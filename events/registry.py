@@ -1,0 +1,179 @@
+"""The explicit map from stored type names to event classes, and the upcaster chain.
+
+A stored `TYPE` never changes and is never a module path, so classes can move and be renamed freely. A payload
+change bumps the class's `VERSION` and adds a pure upcaster from the old version; reading runs the chain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+from uuid import UUID
+
+from events.codec import JSON
+from events.envelope import format_timestamp
+from events.errors import CodecError, UnknownEventType
+
+Upcaster = Callable[[dict[str, JSON]], dict[str, JSON]]
+
+
+@runtime_checkable
+class Event(Protocol):
+    """A frozen dataclass with a stored type name and a payload schema version."""
+
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int]
+
+
+
+
+class Registry:
+    """Event classes by stored type, plus upcasters keyed by (type, version they read)."""
+
+    def __init__(
+        self,
+        event_types: Iterable[type[Event]],
+        upcasters: Mapping[tuple[str, int], Upcaster] | None = None,
+    ) -> None:
+        self._classes: dict[str, type[Event]] = {}
+        for cls in event_types:
+            if not dataclasses.is_dataclass(cls):
+                raise TypeError(f"{cls.__name__} is not a dataclass")
+            if cls.TYPE in self._classes:
+                raise TypeError(f"event type {cls.TYPE!r} registered twice")
+            self._classes[cls.TYPE] = cls
+        self._upcasters = dict(upcasters or {})
+        for type_, version in self._upcasters:
+            target = self._classes.get(type_)
+            if target is None or not 1 <= version < target.VERSION:
+                raise TypeError(f"upcaster for {type_} v{version} reads no earlier version of a known type")
+        self._fields = {cls: _field_types(cls) for cls in self._classes.values()}
+
+    def types(self) -> list[type[Event]]:
+        return list(self._classes.values())
+
+    def class_for(self, type_: str) -> type[Event]:
+        cls = self._classes.get(type_)
+        if cls is None:
+            raise UnknownEventType(type_, 0)
+        return cls
+
+    def encode(self, event: Event) -> tuple[str, int, dict[str, JSON]]:
+        """The stored type, version and JSON payload of an event."""
+        cls = type(event)
+        if self._classes.get(cls.TYPE) is not cls:
+            raise UnknownEventType(cls.TYPE, cls.VERSION)
+        payload = {name: _to_json(getattr(event, name), name) for name in self._fields[cls]}
+        return cls.TYPE, cls.VERSION, payload
+
+    def decode(self, type_: str, version: int, payload: Mapping[str, JSON]) -> Event:
+        """The event a stored payload describes, upcast to its class's current version."""
+        cls = self._classes.get(type_)
+        if cls is None or not 1 <= version <= cls.VERSION:
+            raise UnknownEventType(type_, version)
+        data = dict(payload)
+        while version < cls.VERSION:
+            upcaster = self._upcasters.get((type_, version))
+            if upcaster is None:
+                raise CodecError("", f"no upcaster reads {type_} v{version}")
+            data = upcaster(data)
+            version += 1
+        event: Event = _from_json(cls, self._fields[cls], data)
+        return event
+
+
+def _field_types(cls: type[Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
+
+
+def _to_json(value: object, path: str) -> JSON:
+    if isinstance(value, enum.Enum):
+        # Before the plain types: a StrEnum is a str, but its stored form is its bare value.
+        return _to_json(value.value, path)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, tuple | list | frozenset):
+        items = sorted(value) if isinstance(value, frozenset) else value
+        return [_to_json(item, f"{path}[{i}]") for i, item in enumerate(items)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _to_json(getattr(value, field.name), f"{path}.{field.name}")
+            for field in dataclasses.fields(value)
+        }
+    raise CodecError(path, f"{type(value).__name__} has no JSON form")
+
+
+def _from_json(cls: type[Any], fields: Mapping[str, Any], data: Mapping[str, JSON]) -> Any:
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise CodecError(unknown[0], f"unknown field for {cls.__name__}")
+    kwargs: dict[str, Any] = {}
+    for name, hint in fields.items():
+        if name in data:
+            kwargs[name] = _convert(data[name], hint, name)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise CodecError("", f"{cls.__name__}: {exc}") from exc
+
+
+def _convert(value: JSON, hint: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        concrete = [option for option in options if option is not type(None)]
+        if len(concrete) != 1:
+            raise CodecError(path, f"cannot decode into {hint}")
+        return _convert(value, concrete[0], path)
+    if origin in (tuple, frozenset):
+        if not isinstance(value, list):
+            raise CodecError(path, "expected a list")
+        item_hint = typing.get_args(hint)[0]
+        items = [_convert(item, item_hint, f"{path}[{i}]") for i, item in enumerate(value)]
+        return tuple(items) if origin is tuple else frozenset(items)
+    if hint is Any:
+        return value
+    if isinstance(hint, type):
+        if issubclass(hint, enum.Enum):
+            try:
+                return hint(value)
+            except ValueError as exc:
+                raise CodecError(path, f"{value!r} is not a {hint.__name__}") from exc
+        if hint is datetime or hint is date:
+            if not isinstance(value, str):
+                raise CodecError(path, f"expected an ISO 8601 {hint.__name__}")
+            try:
+                parsed = datetime.fromisoformat(value) if hint is datetime else date.fromisoformat(value)
+            except ValueError as exc:
+                raise CodecError(path, f"{value!r} is not an ISO 8601 {hint.__name__}") from exc
+            return parsed
+        if hint is UUID:
+            try:
+                return UUID(str(value))
+            except ValueError as exc:
+                raise CodecError(path, f"{value!r} is not a UUID") from exc
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise CodecError(path, "expected an object")
+            return _from_json(hint, _field_types(hint), value)
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if hint in (str, int, bool, float):
+            if type(value) is not hint:
+                raise CodecError(path, f"expected {hint.__name__}, got {type(value).__name__}")
+            return value
+    raise CodecError(path, f"cannot decode into {hint}")

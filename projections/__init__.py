@@ -1,0 +1,1 @@
+"""Pure folds of the log into read models: `evolve(state, recorded) -> state`, no I/O."""

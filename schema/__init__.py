@@ -1,0 +1,1 @@
+"""The GraphQL adapter: strawberry types whose resolvers call `service/`."""

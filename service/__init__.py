@@ -1,0 +1,1 @@
+"""The imperative shell: configuration, PostgreSQL, the event store, the CLI and the web app."""

@@ -1,0 +1,88 @@
+"""The Starlette application: its lifespan owns the pool, the event store and the head watcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from events.catalogue import CATALOGUE
+from service.db import connect, create_pool
+from service.notify import HeadWatcher
+from service.settings import APP_ROLE, Settings
+from service.store import EventStore
+
+READY_TIMEOUT = 2.0
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrls:
+    """Where the owner (migrations) and the application role (everything else) connect."""
+
+    owner: str
+    app: str | None = None
+
+
+@dataclass(slots=True)
+class Services:
+    pool: asyncpg.Pool
+    store: EventStore
+    watcher: HeadWatcher
+
+
+def create_app(settings: Settings, database: DatabaseUrls) -> Starlette:
+    """The ASGI app. Migrations are the caller's job (the CLI runs them before serving)."""
+
+    async def connect_listener() -> asyncpg.Connection:
+        if database.app is not None:
+            return await connect(database.app)
+        return await connect(database.owner, server_settings={"role": APP_ROLE})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = await create_pool(
+            database.owner,
+            database.app,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+        )
+        watcher = HeadWatcher(connect_listener)
+        store = EventStore(pool, CATALOGUE)
+        await watcher.start()
+        app.state.services = Services(pool=pool, store=store, watcher=watcher)
+        try:
+            yield
+        finally:
+            await store.close()
+            await watcher.stop()
+            await pool.close()
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        services: Services = request.app.state.services
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                head = await services.store.head()
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("readiness check failed", error=str(exc) or type(exc).__name__)
+            return JSONResponse(
+                {"status": "unavailable", "database": str(exc) or type(exc).__name__},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready", "head": head})
+
+    return Starlette(
+        routes=[Route("/healthz", healthz), Route("/readyz", readyz)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,238 @@
+"""`qinglian`: serve, migrate, status.
+
+Every expected failure (bad settings, no database, wrong password, unwritable data folder, busy port)
+ends as one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import errno
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
+
+import structlog
+import uvicorn
+
+from service.app import DatabaseUrls, create_app
+from service.db import DatabaseUnavailable, connect, describe
+from service.embedded import EmbeddedError, start_embedded
+from service.logging import configure_logging
+from service.migrations import (
+    MigrationError,
+    applied_migrations,
+    check_history,
+    load_migrations,
+    migrate,
+)
+from service.settings import Settings, SettingsError
+
+EXPECTED_FAILURES = (SettingsError, DatabaseUnavailable, EmbeddedError, MigrationError)
+
+
+class PortInUse(Exception):
+    """The address to listen on is taken or cannot be bound."""
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler so clean-up (the embedded server) runs as for Ctrl-C."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    urls: DatabaseUrls
+    description: str
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+        if getattr(args, "data_dir", None):
+            settings = dataclasses.replace(settings, data_dir=Path(args.data_dir).expanduser())
+        configure_logging(settings)
+        code: int = args.run(settings, args)
+        return code
+    except EXPECTED_FAILURES as exc:
+        print(f"qinglian: error: {exc}", file=sys.stderr)
+        return 2
+    except PortInUse as exc:
+        print(f"qinglian: error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, _Stop):
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qinglian",
+        description="The system of record for a city's clean-community programme.",
+        epilog="The database is DATABASE_URL when set; otherwise an embedded PostgreSQL in the data folder.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--demo", action="store_true", help="load the demo data into an empty database")
+    serve.add_argument("--host", help="address to listen on (QINGLIAN_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (QINGLIAN_PORT, default 8000)")
+    serve.set_defaults(run=_serve)
+
+    migrate_ = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate_.set_defaults(run=_migrate)
+
+    status = commands.add_parser("status", help="show the database, the log's head and migrations")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(run=_status)
+
+    for command in (serve, migrate_, status):
+        command.add_argument(
+            "--data-dir",
+            help="folder of the embedded PostgreSQL (QINGLIAN_DATA_DIR; default: the user data folder)",
+        )
+    return parser
+
+
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[Target]:
+    if settings.database_url is not None:
+        yield Target(
+            DatabaseUrls(owner=settings.database_url, app=settings.app_database_url),
+            describe(settings.database_url),
+        )
+        return
+    server, urls = start_embedded(settings.data_dir)
+    try:
+        yield Target(
+            DatabaseUrls(owner=urls.owner, app=urls.app),
+            f"embedded PostgreSQL {urls.version} in {settings.data_dir}",
+        )
+    finally:
+        server.stop()
+
+
+async def _apply_migrations(owner_url: str) -> list[str]:
+    conn = await connect(owner_url)
+    try:
+        return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
+    finally:
+        await conn.close()
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    with _database(settings) as target:
+        applied = asyncio.run(_apply_migrations(target.urls.owner))
+    if applied:
+        print(f"applied {len(applied)} migration(s) to {target.description}: {', '.join(applied)}")
+    else:
+        print(f"{target.description} is up to date")
+    return 0
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    async def read(owner_url: str) -> dict[str, object]:
+        conn = await connect(owner_url)
+        try:
+            applied = await applied_migrations(conn)
+            pending = check_history(applied, load_migrations())
+            has_log = await conn.fetchval("select to_regclass('events') is not null")
+            head = await conn.fetchval("select coalesce(max(position), 0) from events") if has_log else 0
+            version = await conn.fetchval("show server_version")
+        finally:
+            await conn.close()
+        return {
+            "server_version": version,
+            "head_position": head,
+            "migrations_applied": [
+                {"version": a.version, "name": a.name, "applied_at": a.applied_at.isoformat()}
+                for a in applied
+            ],
+            "migrations_pending": [f"{m.version:04d}_{m.name}" for m in pending],
+        }
+
+    with _database(settings) as target:
+        report = asyncio.run(read(target.urls.owner))
+    report = {"database": target.description, **report}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    applied = cast(list[dict[str, Any]], report["migrations_applied"])
+    pending = cast(list[str], report["migrations_pending"])
+    print(f"database:       {target.description} (PostgreSQL {report['server_version']})")
+    print(f"head position:  {report['head_position']}")
+    print(f"migrations:     {len(applied)} applied, {len(pending)} pending")
+    for item in applied:
+        print(f"  {item['version']:04d} {item['name']}  applied {item['applied_at']}")
+    for name in pending:
+        print(f"  {name}  pending")
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PortInUse(f"cannot listen on {host!r}: {exc.strerror}") from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(f"port {port} on {host} is already in use") from exc
+        raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    if args.host is not None:
+        settings = dataclasses.replace(settings, host=args.host)
+    if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            raise SettingsError(f"--port must be between 0 and 65535, not {args.port}")
+        settings = dataclasses.replace(settings, port=args.port)
+    log = structlog.get_logger("qinglian")
+    # Bind first: a busy port is reported before any database work starts.
+    sock = _bind(settings.host, settings.port)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        with _database(settings) as target:
+            applied = asyncio.run(_apply_migrations(target.urls.owner))
+            if applied:
+                log.info("migrated", applied=applied)
+            if args.demo:
+                log.info("demo requested: the demo data set is not part of this version yet")
+            app = create_app(settings, target.urls)
+            config = uvicorn.Config(app, log_config=None, lifespan="on", access_log=False)
+            server = uvicorn.Server(config)
+            host, port = sock.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            print(
+                f"Qinglian is listening on http://{shown}:{port} (database: {target.description})",
+                flush=True,
+            )
+            with contextlib.suppress(_Stop, KeyboardInterrupt):
+                asyncio.run(server.serve(sockets=[sock]))
+        print("Qinglian stopped.", flush=True)
+        return 0
+    finally:
+        sock.close()

@@ -1,0 +1,570 @@
+"""The event store: ordered, idempotent, group-committed appends, and reads by stream or position.
+
+Appends from every task in the process go through one writer. It takes whatever requests are waiting, and
+writes them in one transaction under one advisory lock: one lock wait and one commit for the whole group,
+while each request keeps its own expected-version check, idempotency check and result (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from events.codec import JSON, canonical_json
+from events.envelope import (
+    ExpectedVersion,
+    Recorded,
+    check_idempotency_key,
+    check_stream_id,
+    envelope_json,
+)
+from events.errors import IdempotencyKeyReused, InvalidAppend, QinglianError, VersionConflict
+from events.merkle import leaf_hash
+from events.registry import Event, Registry
+from service.queries import query
+
+# Key of the transaction-scoped advisory lock that orders all appends; any fixed bigint no other
+# application in the database uses.
+APPEND_LOCK = 0x716C_6C6F_6721  # "qllog!"
+MAX_EVENTS_PER_APPEND = 1000
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_METADATA_BYTES = 16 * 1024
+# A group stops growing at this many events, to bound a transaction's size and its lock time.
+MAX_GROUP_EVENTS = 2000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppendResult:
+    """Where an append's events landed. `replayed` is true when an idempotent retry returned it."""
+
+    stream_id: str
+    first_position: int
+    event_count: int
+    stream_version: int
+    replayed: bool = False
+
+    @property
+    def positions(self) -> range:
+        return range(self.first_position, self.first_position + self.event_count)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportResult:
+    first_position: int
+    event_count: int
+    replayed: bool = False
+
+    @property
+    def positions(self) -> range:
+        return range(self.first_position, self.first_position + self.event_count)
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    type: str
+    schema_version: int
+    payload_json: str
+
+
+@dataclass(slots=True, kw_only=True)
+class _Request:
+    stream_id: str
+    events: list[_Encoded]
+    expected: ExpectedVersion
+    key: str
+    metadata_json: str
+    fingerprint: bytes
+    future: asyncio.Future[AppendResult] = field(repr=False)
+
+
+def _fingerprint(stream_id: str | None, encoded: Iterable[_Encoded]) -> bytes:
+    # Canonical JSON has no raw newlines, so newline-separated parts cannot be confused with each other.
+    digest = hashlib.sha256((stream_id or "*").encode())
+    for item in encoded:
+        digest.update(f"\n{item.type}\n{item.schema_version}\n".encode())
+        digest.update(item.payload_json.encode())
+    return digest.digest()
+
+
+class EventStore:
+    """Appends and reads on a pool whose role may only SELECT and INSERT."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        registry: Registry,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], UUID] = uuid4,
+    ) -> None:
+        self._pool = pool
+        self._registry = registry
+        self._clock = clock
+        self._new_id = new_id
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- appending -----------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        *,
+        expected_version: ExpectedVersion,
+        idempotency_key: str,
+        metadata: Mapping[str, JSON] | None = None,
+    ) -> AppendResult:
+        """Append `events` to a stream if it is at `expected_version`; return their positions.
+
+        Raises VersionConflict (nothing written), IdempotencyKeyReused, InvalidAppend or CodecError.
+        A retry with the same key and the same events returns the first result and writes nothing.
+        """
+        check_stream_id(stream_id)
+        check_idempotency_key(idempotency_key)
+        if not isinstance(expected_version, ExpectedVersion):
+            raise InvalidAppend("expected_version", "must be an ExpectedVersion")
+        encoded = self._encode_events(events)
+        loop = asyncio.get_running_loop()
+        request = _Request(
+            stream_id=stream_id,
+            events=encoded,
+            expected=expected_version,
+            key=idempotency_key,
+            metadata_json=_metadata_json(metadata, idempotency_key),
+            fingerprint=_fingerprint(stream_id, encoded),
+            future=loop.create_future(),
+        )
+        self._ensure_writer()
+        self._queue.put_nowait(request)
+        # Shielded: a caller that gives up must not cancel a write that may already be committing; a
+        # retry with the same key then finds out what happened.
+        return await asyncio.shield(request.future)
+
+    def _encode_events(self, events: Sequence[Event]) -> list[_Encoded]:
+        if not isinstance(events, Sequence) or isinstance(events, str | bytes):
+            raise InvalidAppend("events", "must be a sequence of events")
+        if not events:
+            raise InvalidAppend("events", "an append needs at least one event")
+        if len(events) > MAX_EVENTS_PER_APPEND:
+            raise InvalidAppend("events", f"at most {MAX_EVENTS_PER_APPEND} events per append")
+        encoded = []
+        for index, event in enumerate(events):
+            type_, version, payload = self._registry.encode(event)
+            payload_json = canonical_json(payload)
+            if len(payload_json) > MAX_PAYLOAD_BYTES // 4 and len(payload_json.encode()) > MAX_PAYLOAD_BYTES:
+                raise InvalidAppend(f"events[{index}]", f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
+            encoded.append(_Encoded(type_, version, payload_json))
+        return encoded
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_forever(), name="qinglian-event-writer"
+            )
+
+    async def close(self) -> None:
+        """Stop the writer after the requests already queued are written."""
+        if self._writer is None:
+            return
+        await self._queue.join()
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        self._writer = None
+
+    async def _write_forever(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            size = len(group[0].events)
+            while size < MAX_GROUP_EVENTS and not self._queue.empty():
+                request = self._queue.get_nowait()
+                group.append(request)
+                size += len(request.events)
+            try:
+                await self._write_group(group)
+            finally:
+                for _ in group:
+                    self._queue.task_done()
+
+    async def _write_group(self, group: list[_Request]) -> None:
+        try:
+            outcomes = await self._write_once(group)
+        except asyncio.CancelledError:
+            for request in group:
+                request.future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the failure to the request that caused it
+            if len(group) == 1:
+                _settle(group[0], _domain_error(exc, group[0]))
+                return
+            # Write each alone, so one request the database refuses cannot fail the rest of its group.
+            for request in group:
+                await self._write_group([request])
+            return
+        for request, outcome in zip(group, outcomes, strict=True):
+            _settle(request, outcome)
+
+    async def _write_once(self, group: list[_Request]) -> list[AppendResult | QinglianError]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(query("take_append_lock"), APPEND_LOCK)
+            head_row = await conn.fetchrow(query("head"))
+            head = head_row["position"] if head_row else 0
+            now = self._clock()
+            # recorded_at never runs backwards along the log, so "as of a time" and "as of a position" agree.
+            recorded_at = max(now, head_row["recorded_at"]) if head_row else now
+            streams = list({request.stream_id for request in group})
+            versions: dict[str, int] = {
+                row["stream_id"]: row["version"]
+                for row in await conn.fetch(query("stream_versions"), streams)
+            }
+            known = {
+                row["key"]: row
+                for row in await conn.fetch(query("idempotency_records"), list({r.key for r in group}))
+            }
+            rows = _Rows()
+            accepted: dict[str, tuple[bytes, AppendResult]] = {}
+            outcomes: list[AppendResult | QinglianError] = []
+            position = head
+            for request in group:
+                prior = known.get(request.key)
+                if prior is not None:
+                    outcomes.append(_replay(request, prior))
+                    continue
+                earlier = accepted.get(request.key)
+                if earlier is not None:
+                    fingerprint, result = earlier
+                    outcomes.append(
+                        _replayed(result)
+                        if fingerprint == request.fingerprint
+                        else IdempotencyKeyReused(request.key)
+                    )
+                    continue
+                actual = versions[request.stream_id]
+                if not request.expected.admits(actual):
+                    outcomes.append(VersionConflict(request.stream_id, str(request.expected), actual))
+                    continue
+                first = position + 1
+                for offset, item in enumerate(request.events, start=1):
+                    position += 1
+                    rows.add_event(
+                        position=position,
+                        stream_id=request.stream_id,
+                        stream_version=actual + offset,
+                        event_id=self._new_id(),
+                        item=item,
+                        metadata_json=request.metadata_json,
+                        recorded_at=recorded_at,
+                    )
+                versions[request.stream_id] = actual + len(request.events)
+                result = AppendResult(
+                    stream_id=request.stream_id,
+                    first_position=first,
+                    event_count=len(request.events),
+                    stream_version=versions[request.stream_id],
+                )
+                rows.add_key(request.key, request.fingerprint, result)
+                accepted[request.key] = (request.fingerprint, result)
+                outcomes.append(result)
+            if rows.events:
+                await conn.fetchrow(query("write_batch"), *rows.arguments(recorded_at, position))
+            return outcomes
+
+    # -- bulk import ---------------------------------------------------------------------------------
+
+    async def bulk_import(
+        self,
+        entries: Iterable[tuple[str, Event, Mapping[str, JSON]]],
+        *,
+        idempotency_key: str,
+    ) -> ImportResult:
+        """Append many events to many streams in one transaction, by COPY, in the order given.
+
+        There is no expected version: each stream continues from wherever it stands. For loading a
+        history (a migration from another system, the demo), not for commands.
+        """
+        check_idempotency_key(idempotency_key)
+        staged: list[tuple[str, _Encoded, str]] = []
+        for index, (stream_id, event, metadata) in enumerate(entries):
+            try:
+                check_stream_id(stream_id)
+                (item,) = self._encode_events([event])
+            except InvalidAppend as exc:
+                raise InvalidAppend(f"entries[{index}].{exc.field}", exc.reason) from exc
+            staged.append((stream_id, item, _metadata_json(metadata, idempotency_key)))
+        if not staged:
+            raise InvalidAppend("entries", "an import needs at least one event")
+        digest = hashlib.sha256()
+        for stream_id, item, _ in staged:
+            digest.update(_fingerprint(stream_id, [item]))
+        fingerprint = digest.digest()
+
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(query("take_append_lock"), APPEND_LOCK)
+            prior = await conn.fetchrow(query("idempotency_records"), [idempotency_key])
+            if prior is not None:
+                if prior["fingerprint"] != fingerprint:
+                    raise IdempotencyKeyReused(idempotency_key)
+                return ImportResult(
+                    first_position=prior["first_position"],
+                    event_count=prior["event_count"],
+                    replayed=True,
+                )
+            head_row = await conn.fetchrow(query("head"))
+            head = head_row["position"] if head_row else 0
+            now = self._clock()
+            recorded_at = max(now, head_row["recorded_at"]) if head_row else now
+            versions: dict[str, int] = {
+                row["stream_id"]: row["version"]
+                for row in await conn.fetch(
+                    query("stream_versions"), list({stream_id for stream_id, _, _ in staged})
+                )
+            }
+            records = self._import_records(staged, head, versions, recorded_at)
+            await conn.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
+            await conn.execute(
+                query("remember_import"),
+                idempotency_key,
+                fingerprint,
+                head + 1,
+                len(staged),
+                recorded_at,
+            )
+            await conn.execute(query("notify_head"), str(head + len(staged)))
+        return ImportResult(first_position=head + 1, event_count=len(staged))
+
+    def _import_records(
+        self,
+        staged: list[tuple[str, _Encoded, str]],
+        head: int,
+        versions: dict[str, int],
+        recorded_at: datetime,
+    ) -> Iterable[tuple[Any, ...]]:
+        # A generator: COPY streams rows to the server while the next ones are hashed.
+        position = head
+        for stream_id, item, metadata_json in staged:
+            position += 1
+            version = versions[stream_id] + 1
+            versions[stream_id] = version
+            event_id = self._new_id()
+            canonical = envelope_json(
+                position=position,
+                stream_id=stream_id,
+                stream_version=version,
+                event_id=event_id,
+                type_=item.type,
+                schema_version=item.schema_version,
+                payload_json=item.payload_json,
+                metadata_json=metadata_json,
+                recorded_at=recorded_at,
+            ).encode()
+            yield (
+                position,
+                stream_id,
+                version,
+                event_id,
+                item.type,
+                item.schema_version,
+                item.payload_json,
+                metadata_json,
+                canonical,
+                leaf_hash(canonical),
+                recorded_at,
+            )
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    async def read_stream(
+        self, stream_id: str, *, after_version: int = 0, limit: int = 1000
+    ) -> list[Recorded]:
+        """A stream's events with version > `after_version`, oldest first."""
+        check_stream_id(stream_id)
+        rows = await self._pool.fetch(query("read_stream"), stream_id, after_version, limit)
+        return [_recorded(row) for row in rows]
+
+    async def read_all(
+        self,
+        *,
+        after_position: int = 0,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+        stream_prefix: str | None = None,
+    ) -> list[Recorded]:
+        """Events with position > `after_position`, in position order, optionally filtered."""
+        rows = await self._pool.fetch(
+            query("read_all"),
+            after_position,
+            limit,
+            list(types) if types is not None else None,
+            stream_prefix,
+        )
+        return [_recorded(row) for row in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        """The version of a stream's latest event; 0 for a stream with none."""
+        check_stream_id(stream_id)
+        version: int = await self._pool.fetchval(query("stream_version"), stream_id)
+        return version
+
+    async def head(self) -> int:
+        """The position of the latest event; 0 for an empty log."""
+        position: int = await self._pool.fetchval(query("head_position"))
+        return position
+
+
+_EVENT_COLUMNS = [
+    "position",
+    "stream_id",
+    "stream_version",
+    "event_id",
+    "type",
+    "schema_version",
+    "payload",
+    "metadata",
+    "canonical",
+    "leaf_hash",
+    "recorded_at",
+]
+
+
+class _Rows:
+    """Column arrays for one group's write, passed to `write_batch` as unnest() arguments."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.keys: list[tuple[Any, ...]] = []
+
+    def add_event(
+        self,
+        *,
+        position: int,
+        stream_id: str,
+        stream_version: int,
+        event_id: UUID,
+        item: _Encoded,
+        metadata_json: str,
+        recorded_at: datetime,
+    ) -> None:
+        canonical = envelope_json(
+            position=position,
+            stream_id=stream_id,
+            stream_version=stream_version,
+            event_id=event_id,
+            type_=item.type,
+            schema_version=item.schema_version,
+            payload_json=item.payload_json,
+            metadata_json=metadata_json,
+            recorded_at=recorded_at,
+        ).encode()
+        self.events.append(
+            (
+                position,
+                stream_id,
+                stream_version,
+                event_id,
+                item.type,
+                item.schema_version,
+                item.payload_json,
+                metadata_json,
+                canonical,
+                leaf_hash(canonical),
+            )
+        )
+
+    def add_key(self, key: str, fingerprint: bytes, result: AppendResult) -> None:
+        self.keys.append(
+            (
+                key,
+                fingerprint,
+                result.stream_id,
+                result.first_position,
+                result.event_count,
+                result.stream_version,
+            )
+        )
+
+    def arguments(self, recorded_at: datetime, head: int) -> list[Any]:
+        event_columns = [list(column) for column in zip(*self.events, strict=True)]
+        key_columns = [list(column) for column in zip(*self.keys, strict=True)]
+        return [*event_columns, recorded_at, *key_columns, str(head)]
+
+
+def _metadata_json(metadata: Mapping[str, JSON] | None, key: str) -> str:
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidAppend("metadata", "must be an object")
+    text = canonical_json({**(metadata or {}), "idempotency_key": key})
+    if len(text.encode()) > MAX_METADATA_BYTES:
+        raise InvalidAppend("metadata", f"larger than {MAX_METADATA_BYTES} bytes")
+    return text
+
+
+def _replay(request: _Request, prior: asyncpg.Record) -> AppendResult | QinglianError:
+    if prior["fingerprint"] != request.fingerprint or prior["stream_id"] != request.stream_id:
+        return IdempotencyKeyReused(request.key)
+    return AppendResult(
+        stream_id=prior["stream_id"],
+        first_position=prior["first_position"],
+        event_count=prior["event_count"],
+        stream_version=prior["stream_version"],
+        replayed=True,
+    )
+
+
+def _replayed(result: AppendResult) -> AppendResult:
+    return AppendResult(
+        stream_id=result.stream_id,
+        first_position=result.first_position,
+        event_count=result.event_count,
+        stream_version=result.stream_version,
+        replayed=True,
+    )
+
+
+def _domain_error(exc: Exception, request: _Request) -> Exception:
+    """The one place a driver error becomes a domain error, by constraint name."""
+    if isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name == "events_stream_version_key":
+        # Only a writer that bypassed the append lock can get here; report it as what it means.
+        conflict = VersionConflict(request.stream_id, str(request.expected), -1)
+        conflict.__cause__ = exc
+        return conflict
+    return exc
+
+
+def _settle(request: _Request, outcome: AppendResult | BaseException) -> None:
+    if request.future.done():
+        return
+    if isinstance(outcome, BaseException):
+        request.future.set_exception(outcome)
+    else:
+        request.future.set_result(outcome)
+
+
+def _recorded(row: asyncpg.Record) -> Recorded:
+    canonical: bytes = row["canonical"]
+    envelope = json.loads(canonical)
+    return Recorded(
+        position=row["position"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        event_id=row["event_id"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        payload=envelope["payload"],
+        metadata=envelope["metadata"],
+        recorded_at=row["recorded_at"],
+        canonical=canonical,
+        leaf_hash=row["leaf_hash"],
+    )
