@@ -66,8 +66,9 @@ class Registry:
     def encode(self, event: Event) -> tuple[str, int, dict[str, JSON]]:
         """The stored type, version and JSON payload of an event."""
         cls = type(event)
-        if self._classes.get(cls.TYPE) is not cls:
-            raise UnknownEventType(cls.TYPE, cls.VERSION)
+        type_ = getattr(cls, "TYPE", None)
+        if not isinstance(type_, str) or self._classes.get(type_) is not cls:
+            raise UnknownEventType(str(type_ or cls.__name__), getattr(cls, "VERSION", 0))
         payload = {name: _to_json(getattr(event, name), name) for name in self._fields[cls]}
         return cls.TYPE, cls.VERSION, payload
 
