@@ -30,8 +30,6 @@ class Event(Protocol):
     VERSION: ClassVar[int]
 
 
-
-
 class Registry:
     """Event classes by stored type, plus upcasters keyed by (type, version they read)."""
 

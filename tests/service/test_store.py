@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from events.codec import canonical_json, parse_canonical
+from events.codec import JSON, canonical_json, parse_canonical
 from events.envelope import ExpectedVersion
 from events.errors import CodecError, IdempotencyKeyReused, InvalidAppend, UnknownEventType, VersionConflict
 from events.hierarchy import CommunityKind, CommunityRegistered, CommunityRenamed, TownKind, TownRegistered
 from events.merkle import leaf_hash
+from events.registry import Event
 from service.store import MAX_EVENTS_PER_APPEND, MAX_PAYLOAD_BYTES, EventStore
 
 ANY = ExpectedVersion.any()
@@ -44,7 +45,7 @@ async def test_first_append_lands_at_position_one_version_one(store: EventStore)
 
 
 async def test_append_then_read_stream_returns_the_events_in_order(store: EventStore) -> None:
-    events = [registered(), renamed("舒苑"), renamed("舒苑社区")]
+    events: list[Event] = [registered(), renamed("舒苑"), renamed("舒苑社区")]
     await store.append("community-shuyuan", events, expected_version=NO_STREAM, idempotency_key="k")
     recorded = await store.read_stream("community-shuyuan")
     assert [1, 2, 3] == [r.stream_version for r in recorded]
@@ -54,7 +55,7 @@ async def test_append_then_read_stream_returns_the_events_in_order(store: EventS
 
 
 async def test_read_stream_after_version_skips_earlier_events(store: EventStore) -> None:
-    events = [registered(), renamed("a"), renamed("b")]
+    events: list[Event] = [registered(), renamed("a"), renamed("b")]
     await store.append("community-shuyuan", events, expected_version=NO_STREAM, idempotency_key="k")
     assert [3] == [r.stream_version for r in await store.read_stream("community-shuyuan", after_version=2)]
     assert [] == await store.read_stream("community-other")
@@ -326,7 +327,10 @@ async def test_bulk_import_rows_are_canonical_and_hashed(
 async def test_bulk_import_with_a_bad_entry_writes_nothing(
     store: EventStore, owner: asyncpg.Connection
 ) -> None:
-    entries = [("community-a", registered("a"), {}), ("bad stream", registered("b"), {})]
+    entries: list[tuple[str, Event, dict[str, JSON]]] = [
+        ("community-a", registered("a"), {}),
+        ("bad stream", registered("b"), {}),
+    ]
     with pytest.raises(InvalidAppend) as caught:
         await store.bulk_import(entries, idempotency_key="imp")
     assert "entries[1].stream" == caught.value.field
@@ -353,7 +357,7 @@ def test_timestamps_must_be_aware() -> None:
     from events.envelope import format_timestamp
 
     with pytest.raises(ValueError, match="timezone-aware"):
-        format_timestamp(datetime(2022, 1, 1))  # noqa: DTZ001 - the point of the test
+        format_timestamp(datetime(2022, 1, 1))
     assert "2022-01-01T00:00:00.000000Z" == format_timestamp(
         datetime(2022, 1, 1, 8, tzinfo=UTC) + timedelta(hours=-8)
     )
