@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# A fixed, unprivileged user: the service needs no root, and the embedded PostgreSQL refuses to run as root.
+# A fixed, unprivileged user: the service needs no root (PostgreSQL itself will not run as root, so the
+# embedded server would otherwise need a system user of its own).
 RUN useradd --create-home --uid 10001 --user-group qinglian \
     && install -d -o qinglian -g qinglian /var/lib/qinglian
 
