@@ -1,12 +1,15 @@
 """The registry family: the city's towns and the communities and villages within them (DESIGN §2).
 
-Payloads hold domain facts only; who, when and why a request was made travel in the event's metadata.
+Payloads hold domain facts only; who asked and why travel in the event's metadata. Each event carries the
+local date (Asia/Shanghai) from which it holds, so a community is in scope "as of" a date by its own
+history, whenever the record was entered.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import date
 from typing import ClassVar
 
 
@@ -33,6 +36,7 @@ class TownRegistered:
     city_id: str
     name: str
     kind: TownKind
+    registered_on: date
     name_en: str | None = None
 
 
@@ -45,6 +49,7 @@ class CommunityRegistered:
     town_id: str
     name: str
     kind: CommunityKind
+    registered_on: date
     name_en: str | None = None
 
 
@@ -55,6 +60,7 @@ class CommunityRenamed:
 
     community_id: str
     name: str
+    effective_on: date
     name_en: str | None = None
 
 
@@ -66,6 +72,7 @@ class CommunityTransferred:
     community_id: str
     from_town_id: str
     to_town_id: str
+    effective_on: date
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,3 +82,4 @@ class CommunityRetired:
 
     community_id: str
     reason: str
+    effective_on: date

@@ -103,6 +103,8 @@ def _to_json(value: object, path: str) -> JSON:
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)
+    if isinstance(value, Mapping):
+        return {str(key): _to_json(item, f"{path}.{key}") for key, item in value.items()}
     if isinstance(value, tuple | list | frozenset):
         items = sorted(value) if isinstance(value, frozenset) else value
         return [_to_json(item, f"{path}[{i}]") for i, item in enumerate(items)]
@@ -138,6 +140,11 @@ def _convert(value: JSON, hint: Any, path: str) -> Any:
         if len(concrete) != 1:
             raise CodecError(path, f"cannot decode into {hint}")
         return _convert(value, concrete[0], path)
+    if origin in (dict, Mapping):
+        # Free-form parameters: plain JSON objects, kept as they are (the codec already vetted them).
+        if not isinstance(value, dict):
+            raise CodecError(path, "expected an object")
+        return dict(value)
     if origin in (tuple, frozenset):
         if not isinstance(value, list):
             raise CodecError(path, "expected a list")

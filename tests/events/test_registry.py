@@ -5,22 +5,44 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from events.catalogue import CATALOGUE
-from events.codec import JSON, canonical_json
+from events.codec import JSON, MAX_SAFE_INTEGER, canonical_json
 from events.errors import CodecError, UnknownEventType
 from events.registry import Event, Registry
+from events.standard import Criterion
+from events.supervision import Finding
 
 safe_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30)
 
 
+# Values a payload can hold: text without U+0000, integers exact in every language, finite floats.
+BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
+    "str": safe_text,
+    "int": st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER),
+    "float": st.floats(allow_nan=False, allow_infinity=False),
+    "str | None": st.none() | safe_text,
+    "tuple[str, ...]": st.lists(safe_text, max_size=3).map(tuple),
+    "Mapping[str, Any]": st.dictionaries(safe_text, st.integers(0, 10) | safe_text, max_size=3),
+}
+st.register_type_strategy(
+    Criterion,
+    st.builds(Criterion, criterion_id=safe_text, kind=safe_text, params=BY_TYPE["Mapping[str, Any]"]),
+)
+st.register_type_strategy(Finding, st.builds(Finding, finding_id=safe_text, summary=safe_text))
+
+
 def event_strategy(cls: type[Event]) -> st.SearchStrategy[Event]:
-    fields = {f.name: safe_text for f in dataclasses.fields(cls) if f.type in ("str", str)}  # type: ignore[arg-type]
+    fields = {
+        f.name: BY_TYPE[str(f.type)]
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if str(f.type) in BY_TYPE
+    }
     return st.builds(cls, **fields)
 
 

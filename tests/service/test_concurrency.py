@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from datetime import date
 
 import asyncpg
 import pytest
@@ -19,6 +20,8 @@ from service.store import EventStore
 APPENDERS = 64
 STREAMS = 8
 ATTEMPTS = 12
+
+DAY = date(2022, 6, 8)
 
 
 async def test_64_concurrent_appenders_over_8_streams_keep_the_log_exact(
@@ -48,7 +51,8 @@ async def test_64_concurrent_appenders_over_8_streams_keep_the_log_exact(
             else:
                 expected = ExpectedVersion.no_stream()
             events = [
-                CommunityRenamed(community_id=stream, name=f"{key}/{n}") for n in range(rng.randint(1, 3))
+                CommunityRenamed(community_id=stream, name=f"{key}/{n}", effective_on=DAY)
+                for n in range(rng.randint(1, 3))
             ]
             try:
                 result = await store.append(stream, events, expected_version=expected, idempotency_key=key)
@@ -102,7 +106,7 @@ async def test_a_reader_following_positions_never_skips_an_event(database_url: s
         for n in range(total // 40):
             await stores[index % 4].append(
                 f"community-w{index}",
-                [CommunityRenamed(community_id=f"w{index}", name=str(n))],
+                [CommunityRenamed(community_id=f"w{index}", name=str(n), effective_on=DAY)],
                 expected_version=ExpectedVersion.any(),
                 idempotency_key=f"w{index}-{n}",
             )
@@ -135,7 +139,7 @@ async def test_a_reader_following_positions_never_skips_an_event(database_url: s
 @pytest.mark.parametrize("callers", [16])
 async def test_concurrent_retries_of_one_key_write_once(store: EventStore, callers: int) -> None:
     """The same request sent by many callers at once lands once; all of them get its positions."""
-    event = CommunityRenamed(community_id="a", name="x")
+    event = CommunityRenamed(community_id="a", name="x", effective_on=DAY)
     results = await asyncio.gather(
         *(
             store.append(

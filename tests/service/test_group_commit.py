@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import asyncpg
 
@@ -11,9 +12,11 @@ from events.errors import IdempotencyKeyReused, VersionConflict
 from events.hierarchy import CommunityRenamed
 from service.store import AppendResult, EventStore
 
+DAY = date(2022, 6, 8)
+
 
 def renamed(name: str, community: str = "a") -> CommunityRenamed:
-    return CommunityRenamed(community_id=community, name=name)
+    return CommunityRenamed(community_id=community, name=name, effective_on=DAY)
 
 
 async def test_one_conflicting_call_fails_while_the_rest_of_its_group_lands(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
 import pytest
 
@@ -18,12 +20,14 @@ CHANGES = [
     "truncate idempotency_keys",
 ]
 
+DAY = date(2022, 6, 8)
+
 
 @pytest.fixture
 async def one_event(store: EventStore) -> None:
     await store.append(
         "community-a",
-        [CommunityRenamed(community_id="a", name="x")],
+        [CommunityRenamed(community_id="a", name="x", effective_on=DAY)],
         expected_version=ExpectedVersion.any(),
         idempotency_key="k",
     )

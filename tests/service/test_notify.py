@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import date
 
 import asyncpg
 import pytest
@@ -15,11 +16,13 @@ from service.notify import HeadWatcher
 from service.settings import APP_ROLE
 from service.store import EventStore
 
+DAY = date(2022, 6, 8)
+
 
 async def append(store: EventStore, key: str) -> int:
     result = await store.append(
         "community-a",
-        [CommunityRenamed(community_id="a", name=key)],
+        [CommunityRenamed(community_id="a", name=key, effective_on=DAY)],
         expected_version=ExpectedVersion.any(),
         idempotency_key=key,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -19,15 +19,17 @@ from service.store import MAX_EVENTS_PER_APPEND, MAX_PAYLOAD_BYTES, EventStore
 ANY = ExpectedVersion.any()
 NO_STREAM = ExpectedVersion.no_stream()
 
+DAY = date(2022, 6, 8)
+
 
 def registered(community: str = "shuyuan", name: str = "舒苑社区") -> CommunityRegistered:
     return CommunityRegistered(
-        community_id=community, town_id="gutang", name=name, kind=CommunityKind.COMMUNITY
+        community_id=community, town_id="gutang", name=name, kind=CommunityKind.COMMUNITY, registered_on=DAY
     )
 
 
 def renamed(name: str, community: str = "shuyuan") -> CommunityRenamed:
-    return CommunityRenamed(community_id=community, name=name)
+    return CommunityRenamed(community_id=community, name=name, effective_on=DAY)
 
 
 async def count(owner: asyncpg.Connection) -> int:
@@ -191,7 +193,15 @@ async def test_read_all_pages_by_position_and_filters_by_type_and_prefix(store: 
     )
     await store.append(
         "town-gutang",
-        [TownRegistered(town_id="gutang", city_id="cixi", name="古塘街道", kind=TownKind.SUBDISTRICT)],
+        [
+            TownRegistered(
+                town_id="gutang",
+                city_id="cixi",
+                name="古塘街道",
+                kind=TownKind.SUBDISTRICT,
+                registered_on=DAY,
+            )
+        ],
         expected_version=ANY,
         idempotency_key="2",
     )

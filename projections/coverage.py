@@ -1,0 +1,84 @@
+"""Coverage (规范化建设覆盖率) and disclosure rate (公开率) of towns and the city."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from projections.community import StandardVersion, World, standard_in_force
+from projections.criteria import DisclosureEveryPeriod, covered
+from projections.evaluation import evaluate, rules_of
+from projections.facts import CommunityFacts
+from projections.periods import periods_of_year
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """`part` of `whole` communities; `rate` is 0 to 1 (and 0 when there are none)."""
+
+    whole: int
+    part: int
+
+    @property
+    def rate(self) -> float:
+        return self.part / self.whole if self.whole else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AreaShare:
+    area_id: str  # a town id, or the city id
+    share: Share
+
+
+def coverage(world: World, on: date, city_id: str = "cixi") -> tuple[list[AreaShare], AreaShare]:
+    """Per town and for the city: communities in scope on `on`, and how many are standardized."""
+    standard = world.standard_on(on)
+    by_town: dict[str, list[bool]] = {town_id: [] for town_id in sorted(world.towns)}
+    for facts in world.communities.values():
+        if not facts.in_scope_on(on):
+            continue
+        town = facts.town_on(on) or ""
+        by_town.setdefault(town, []).append(evaluate(facts, standard, on).standardized)
+    towns = [AreaShare(town, Share(len(flags), sum(flags))) for town, flags in by_town.items()]
+    total = Share(sum(t.share.whole for t in towns), sum(t.share.part for t in towns))
+    return towns, AreaShare(city_id, total)
+
+
+def disclosed_every_period(
+    facts: CommunityFacts, standards: Sequence[StandardVersion], year: int, on: date
+) -> bool:
+    """Whether a community disclosed, by `on`, in every period of `year` that the standard required.
+
+    The requirements are the disclosure criteria of the standard in force at the end of the year; periods
+    that ended before the community was registered are not required.
+    """
+    standard = standard_in_force(standards, date(year, 12, 31))
+    if standard is None:
+        return False
+    for rule in rules_of(standard):
+        if not isinstance(rule, DisclosureEveryPeriod) or not rule.applies(facts):
+            continue
+        for period in periods_of_year(year, rule.period):
+            if facts.registered_on is not None and period.end < facts.registered_on:
+                continue
+            if not covered(facts, rule.category, period, on):
+                return False
+    return True
+
+
+def disclosure_rate(
+    world: World, year: int, on: date, city_id: str = "cixi"
+) -> tuple[list[AreaShare], AreaShare]:
+    """Per town and for the city: communities in scope at the end of `year`, and how many disclosed in
+    every required period of that year (counting disclosures published by `on`)."""
+    year_end = date(year, 12, 31)
+    by_town: dict[str, list[bool]] = {town_id: [] for town_id in sorted(world.towns)}
+    for facts in world.communities.values():
+        if not facts.in_scope_on(year_end):
+            continue
+        town = facts.town_on(year_end) or ""
+        by_town.setdefault(town, []).append(disclosed_every_period(facts, world.standards, year, on))
+    towns = [AreaShare(town, Share(len(flags), sum(flags))) for town, flags in by_town.items()]
+    total = Share(sum(t.share.whole for t in towns), sum(t.share.part for t in towns))
+    return towns, AreaShare(city_id, total)

@@ -1,0 +1,355 @@
+"""The kinds of criterion a standard may use, read from their data and checked against a community's facts.
+
+Each rule answers for one community on one local date: met, not applicable, or unmet with a sentence
+saying what is missing and the date from which it has been missing. Parameters are validated when a
+standard is revised, so a standard in the log always reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from events.disclosure import DisclosureCategory
+from events.hierarchy import CommunityKind
+from events.rules import RuleDocument
+from events.standard import Criterion
+from events.supervision import MeetingKind
+from events.training import FIVE_ONES, TrainingKind
+from projections.facts import CommunityFacts
+from projections.periods import Granularity, Period
+
+
+class CriterionError(ValueError):
+    """A criterion's data does not describe a rule; `path` names the parameter."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Unmet:
+    """Why a criterion is not met, and since when."""
+
+    criterion_id: str
+    kind: str
+    detail: str
+    since: date | None
+
+
+class Rule:
+    """A parsed criterion."""
+
+    kind: str = ""
+    criterion_id: str = ""
+    applies_to: CommunityKind | None = None
+
+    def applies(self, facts: CommunityFacts) -> bool:
+        return self.applies_to is None or self.applies_to == facts.kind
+
+    def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
+        raise NotImplementedError
+
+    def unmet(self, detail: str, since: date | None) -> Unmet:
+        return Unmet(self.criterion_id, self.kind, detail, since)
+
+
+class DisclosureEveryPeriod(Rule):
+    """A disclosure of `category` for each of the last `lookback` periods whose due date has passed.
+
+    A period is due `grace_days` after it ends; periods that ended before the community was registered
+    are not required. A monthly disclosure covers its quarter and year; a yearly one covers only the year.
+    """
+
+    kind = "disclosure_every_period"
+
+    def __init__(
+        self, category: DisclosureCategory, period: Granularity, lookback: int, grace_days: int
+    ) -> None:
+        self.category, self.period, self.lookback, self.grace_days = category, period, lookback, grace_days
+
+    def due_periods(self, facts: CommunityFacts, on: date) -> list[Period]:
+        grace = timedelta(days=self.grace_days)
+        candidate = Period.containing(on, self.period)
+        while candidate.end + grace >= on:  # not due yet: still running, or within its grace days
+            candidate = candidate.previous()
+        due: list[Period] = []
+        for _ in range(self.lookback):
+            if facts.registered_on is not None and candidate.end < facts.registered_on:
+                break
+            due.append(candidate)
+            candidate = candidate.previous()
+        return due
+
+    def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
+        for period in self.due_periods(facts, on):
+            if not covered(facts, self.category, period, on):
+                due = period.end + timedelta(days=self.grace_days)
+                return self.unmet(
+                    f"no {self.category.value} disclosure for {period} (due {due.isoformat()})",
+                    due + timedelta(days=1),
+                )
+        return None
+
+
+def covered(facts: CommunityFacts, category: DisclosureCategory, period: Period, on: date) -> bool:
+    """Whether a disclosure of `category` published by `on` covers `period`."""
+    for disclosure in facts.disclosures:
+        if disclosure.category is not category or disclosure.published_on > on:
+            continue
+        try:
+            disclosed = Period.parse(disclosure.period)
+        except ValueError:
+            continue
+        if period.covers(disclosed):
+            return True
+    return False
+
+
+class TrainingsEachYear(Rule):
+    """Each of `kinds` held at least once in the `window_days` days up to the date.
+
+    A community younger than the window is not yet required to have held them all.
+    """
+
+    kind = "trainings_each_year"
+
+    def __init__(self, kinds: tuple[TrainingKind, ...], window_days: int) -> None:
+        self.kinds, self.window_days = kinds, window_days
+
+    def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
+        window_start = on - timedelta(days=self.window_days - 1)
+        if facts.registered_on is not None and facts.registered_on > window_start:
+            return None
+        for kind in self.kinds:
+            held = [t.held_on for t in facts.trainings if t.kind is kind and t.held_on <= on]
+            if held and max(held) >= window_start:
+                continue
+            last = max(held) if held else None
+            if last is None:
+                start = facts.registered_on or window_start
+                return self.unmet(
+                    f"no {kind.value} training held in the {self.window_days} days to {on.isoformat()}",
+                    start + timedelta(days=self.window_days),
+                )
+            return self.unmet(
+                f"no {kind.value} training held in the {self.window_days} days to {on.isoformat()}; "
+                f"the last was on {last.isoformat()}",
+                last + timedelta(days=self.window_days),
+            )
+        return None
+
+
+class RuleCurrent(Rule):
+    """The latest version of `document` adopted by the date is at most `max_age_years` old."""
+
+    kind = "rule_current"
+
+    def __init__(self, document: RuleDocument, max_age_years: int, applies_to: CommunityKind | None) -> None:
+        self.document, self.max_age_years, self.applies_to = document, max_age_years, applies_to
+
+    def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
+        adopted = [r for r in facts.rules if r.document is self.document and r.adopted_on <= on]
+        if not adopted:
+            return self.unmet(f"no {self.document.value} has been adopted", facts.registered_on)
+        latest = max(adopted, key=lambda r: (r.version, r.adopted_on))
+        expires = add_years(latest.adopted_on, self.max_age_years)
+        if on >= expires:
+            return self.unmet(
+                f"{self.document.value} version {latest.version}, adopted {latest.adopted_on.isoformat()}, "
+                f"is more than {self.max_age_years} years old",
+                expires,
+            )
+        return None
+
+
+class MeetingsEveryPeriod(Rule):
+    """At least one meeting of `kind` in each of the last `lookback` complete periods."""
+
+    kind = "meetings_every_period"
+
+    def __init__(self, meeting: MeetingKind, period: Granularity, lookback: int) -> None:
+        self.meeting, self.period, self.lookback = meeting, period, lookback
+
+    def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
+        candidate = Period.containing(on, self.period)
+        if candidate.end > on:
+            candidate = candidate.previous()
+        for _ in range(self.lookback):
+            if facts.registered_on is not None and candidate.end < facts.registered_on:
+                break
+            if not any(
+                m.kind is self.meeting and candidate.start <= m.held_on <= candidate.end
+                for m in facts.meetings
+            ):
+                return self.unmet(
+                    f"no {self.meeting.value} meeting held in {candidate}", candidate.end + timedelta(days=1)
+                )
+            candidate = candidate.previous()
+        return None
+
+
+class NoOpenFindings(Rule):
+    """No spot-check finding older than `older_than_days` still unrectified on the date."""
+
+    kind = "no_open_findings"
+
+    def __init__(self, older_than_days: int) -> None:
+        self.older_than_days = older_than_days
+
+    def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
+        rectified = {r.finding_id for r in facts.rectifications if r.rectified_on <= on}
+        overdue = [
+            f
+            for f in facts.findings
+            if f.finding_id not in rectified and f.found_on + timedelta(days=self.older_than_days) < on
+        ]
+        if not overdue:
+            return None
+        oldest = min(overdue, key=lambda f: f.found_on)
+        others = f" and {len(overdue) - 1} more" if len(overdue) > 1 else ""
+        return self.unmet(
+            f"finding {oldest.finding_id} from the spot check of {oldest.found_on.isoformat()} has been open "
+            f"for {(on - oldest.found_on).days} days (limit {self.older_than_days}){others}",
+            oldest.found_on + timedelta(days=self.older_than_days + 1),
+        )
+
+
+class AnnualDutyReport(Rule):
+    """A duty report (述职述廉) for the last year whose due date (`due` in the next year) has passed."""
+
+    kind = "annual_duty_report"
+
+    def __init__(self, due_month: int, due_day: int) -> None:
+        self.due_month, self.due_day = due_month, due_day
+
+    def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
+        year = on.year - 1
+        if date(year + 1, self.due_month, self.due_day) >= on:
+            year -= 1
+        due = date(year + 1, self.due_month, self.due_day)
+        if facts.registered_on is not None and facts.registered_on > date(year, 12, 31):
+            return None
+        if any(r.year == year and r.filed_on <= on for r in facts.duty_reports):
+            return None
+        return self.unmet(f"no duty report for {year} (due {due.isoformat()})", due + timedelta(days=1))
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day `years` later; 29 February becomes 1 March in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return date(day.year + years, 3, 1)
+
+
+# -- reading criteria from data ---------------------------------------------------------------------------
+
+
+def parse_rule(criterion: Criterion, path: str = "criterion") -> Rule:
+    """The rule a criterion describes; raises CriterionError naming the offending parameter."""
+    if not isinstance(criterion.criterion_id, str) or not criterion.criterion_id:
+        raise CriterionError(f"{path}.criterion_id", "must be a non-empty string")
+    reader = _READERS.get(criterion.kind)
+    if reader is None:
+        raise CriterionError(
+            f"{path}.kind", f"unknown criterion kind {criterion.kind!r}; known: {', '.join(sorted(_READERS))}"
+        )
+    params = _Params(criterion.params, f"{path}.params")
+    rule = reader(params)
+    params.finish()
+    rule.criterion_id = criterion.criterion_id
+    return rule
+
+
+class _Params:
+    def __init__(self, params: Mapping[str, Any], path: str) -> None:
+        if not isinstance(params, Mapping):
+            raise CriterionError(path, "must be an object")
+        self._params, self.path, self._used = params, path, set[str]()
+
+    def _get(self, name: str, default: Any) -> Any:
+        self._used.add(name)
+        return self._params.get(name, default)
+
+    def integer(self, name: str, default: int | None, low: int, high: int) -> int:
+        value = self._get(name, default)
+        if value is None:
+            raise CriterionError(f"{self.path}.{name}", "is required")
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise CriterionError(f"{self.path}.{name}", f"must be an integer from {low} to {high}")
+        return value
+
+    def choice(self, name: str, enum: Any, default: Any = None, *, optional: bool = False) -> Any:
+        value = self._get(name, default)
+        if value is None:
+            if optional:
+                return None
+            raise CriterionError(f"{self.path}.{name}", "is required")
+        try:
+            return enum(value)
+        except ValueError as exc:
+            allowed = ", ".join(member.value for member in enum)
+            raise CriterionError(f"{self.path}.{name}", f"{value!r} is not one of {allowed}") from exc
+
+    def choices(self, name: str, enum: Any, default: tuple[Any, ...]) -> tuple[Any, ...]:
+        value = self._get(name, None)
+        if value is None:
+            return default
+        if not isinstance(value, list | tuple) or not value:
+            raise CriterionError(f"{self.path}.{name}", "must be a non-empty list")
+        result = []
+        for index, item in enumerate(value):
+            try:
+                result.append(enum(item))
+            except ValueError as exc:
+                raise CriterionError(
+                    f"{self.path}.{name}[{index}]", f"{item!r} is not a {enum.__name__}"
+                ) from exc
+        return tuple(result)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self._params) - self._used)
+        if unknown:
+            raise CriterionError(f"{self.path}.{unknown[0]}", "is not a parameter of this criterion")
+
+
+_READERS: dict[str, Callable[[_Params], Rule]] = {
+    "disclosure_every_period": lambda p: DisclosureEveryPeriod(
+        p.choice("category", DisclosureCategory),
+        p.choice("period", Granularity, "quarter"),
+        p.integer("lookback", 4, 1, 60),
+        p.integer("grace_days", 15, 0, 365),
+    ),
+    "trainings_each_year": lambda p: TrainingsEachYear(
+        p.choices("kinds", TrainingKind, FIVE_ONES), p.integer("window_days", 365, 1, 3660)
+    ),
+    "rule_current": lambda p: RuleCurrent(
+        p.choice("document", RuleDocument),
+        p.integer("max_age_years", 5, 1, 100),
+        p.choice("applies_to", CommunityKind, optional=True),
+    ),
+    "meetings_every_period": lambda p: MeetingsEveryPeriod(
+        p.choice("kind", MeetingKind),
+        p.choice("period", Granularity, "quarter"),
+        p.integer("lookback", 4, 1, 60),
+    ),
+    "no_open_findings": lambda p: NoOpenFindings(p.integer("older_than_days", 30, 0, 3650)),
+    "annual_duty_report": lambda p: _duty_report(p),
+}
+
+
+def _duty_report(params: _Params) -> AnnualDutyReport:
+    month, day = params.integer("due_month", 3, 1, 12), params.integer("due_day", 31, 1, 31)
+    try:
+        date(2001, month, day)  # a common year: the due date must exist every year
+    except ValueError as exc:
+        raise CriterionError(f"{params.path}.due_day", f"there is no day {day} in month {month}") from exc
+    return AnnualDutyReport(month, day)
+
+
+CRITERION_KINDS = tuple(sorted(_READERS))

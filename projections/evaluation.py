@@ -1,0 +1,92 @@
+"""Status: `evaluate(facts, standard, on)` — pure, explainable, the same answer for the same inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from events.standard import Criterion
+from projections.community import StandardVersion
+from projections.criteria import Rule, Unmet, parse_rule
+from projections.facts import CommunityFacts
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A community's integrity status on one local date."""
+
+    community_id: str
+    on: date
+    in_scope: bool
+    standardized: bool
+    # Share of the applicable criteria met, 0 to 1.
+    score: float
+    met: tuple[str, ...]
+    unmet: tuple[Unmet, ...]
+    standard_version: int | None
+    position: int
+
+
+def rules_of(standard: StandardVersion) -> tuple[Rule, ...]:
+    return _rules(standard.criteria)
+
+
+@lru_cache(maxsize=64)
+def _rules(criteria: tuple[Criterion, ...]) -> tuple[Rule, ...]:
+    # Standards in the log were validated when revised, so parsing cannot fail here.
+    return tuple(parse_rule(c, f"criteria[{i}]") for i, c in enumerate(criteria))
+
+
+def evaluate(facts: CommunityFacts, standard: StandardVersion | None, on: date) -> Status:
+    """The status of one community on local date `on`, judged by `standard` (the one in force then)."""
+    version = standard.version if standard is not None else None
+    if not facts.in_scope_on(on):
+        if facts.registered_on is None or facts.registered_on > on:
+            why = "not registered on this date"
+        else:
+            why = "retired on this date"
+        return Status(
+            facts.community_id,
+            on,
+            False,
+            False,
+            0.0,
+            (),
+            (Unmet("scope", "scope", why, None),),
+            version,
+            facts.position,
+        )
+    if standard is None:
+        unmet = Unmet("standard", "standard", f"no standard is in force on {on.isoformat()}", None)
+        return Status(facts.community_id, on, True, False, 0.0, (), (unmet,), None, facts.position)
+    met: list[str] = []
+    unmet_list: list[Unmet] = []
+    for rule in rules_of(standard):
+        if not rule.applies(facts):
+            continue
+        outcome = rule.check(facts, on)
+        if outcome is None:
+            met.append(rule.criterion_id)
+        else:
+            unmet_list.append(outcome)
+    applicable = len(met) + len(unmet_list)
+    score = round(len(met) / applicable, 4) if applicable else 1.0
+    return Status(
+        facts.community_id,
+        on,
+        True,
+        not unmet_list,
+        score,
+        tuple(met),
+        tuple(unmet_list),
+        version,
+        facts.position,
+    )
+
+
+def evaluate_all(
+    communities: Iterable[CommunityFacts], standard: StandardVersion | None, on: date
+) -> list[Status]:
+    return [evaluate(facts, standard, on) for facts in communities]

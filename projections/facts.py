@@ -1,0 +1,247 @@
+"""What the log says about each community, town and the standard: dated facts, each with its position.
+
+Facts are only ever added. Every fact keeps the log position it came from and the local date on which it
+holds, so one set of facts answers both "as of a date" (facts dated on or before it) and "as of a position"
+(facts from positions up to it) without replaying the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Protocol, TypeVar
+
+from events.disclosure import Channel, DisclosureCategory
+from events.hierarchy import (
+    CommunityKind,
+)
+from events.recognition import Level
+from events.rules import RuleDocument
+from events.supervision import (
+    MeetingKind,
+)
+from events.training import TrainingKind
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    name: str
+    name_en: str | None
+    since: date
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    town_id: str
+    since: date
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    disclosure_id: str
+    category: DisclosureCategory
+    period: str
+    channel: Channel
+    published_on: date
+    title: str
+    digest: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    corrects: str
+    corrected_on: date
+    title: str
+    digest: str
+    reason: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Training:
+    training_id: str
+    kind: TrainingKind
+    held_on: date
+    title: str
+    attendees: int
+    hours: float
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleVersion:
+    document: RuleDocument
+    version: int
+    adopted_on: date
+    adopted_by: str
+    digest: str
+    summary: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    meeting_id: str
+    kind: MeetingKind
+    held_on: date
+    attendees: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpotCheck:
+    check_id: str
+    checked_on: date
+    checked_by: str
+    finding_ids: tuple[str, ...]
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    finding_id: str
+    check_id: str
+    found_on: date
+    summary: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rectification:
+    finding_id: str
+    rectified_on: date
+    note: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    report_id: str
+    received_on: date
+    channel: str
+    summary: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportClosure:
+    report_id: str
+    closed_on: date
+    outcome: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Designation:
+    level: Level
+    designated_on: date
+    title: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Talent:
+    person_ref: str
+    level: Level
+    recognized_on: date
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class DutyReport:
+    year: int
+    filed_on: date
+    reporter_role: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retirement:
+    reason: str
+    since: date
+    position: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommunityFacts:
+    """Everything recorded about one community, in log order within each kind of fact."""
+
+    community_id: str
+    kind: CommunityKind = CommunityKind.COMMUNITY
+    registered_on: date | None = None
+    names: tuple[Named, ...] = ()
+    memberships: tuple[Membership, ...] = ()
+    retirement: Retirement | None = None
+    disclosures: tuple[Disclosure, ...] = ()
+    corrections: tuple[Correction, ...] = ()
+    trainings: tuple[Training, ...] = ()
+    rules: tuple[RuleVersion, ...] = ()
+    meetings: tuple[Meeting, ...] = ()
+    spot_checks: tuple[SpotCheck, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    rectifications: tuple[Rectification, ...] = ()
+    reports: tuple[Report, ...] = ()
+    report_closures: tuple[ReportClosure, ...] = ()
+    designations: tuple[Designation, ...] = ()
+    talents: tuple[Talent, ...] = ()
+    duty_reports: tuple[DutyReport, ...] = ()
+    # The last position that changed these facts; 0 for a community the log has not mentioned.
+    position: int = 0
+
+    def name_on(self, day: date) -> str | None:
+        current = [n for n in self.names if n.since <= day]
+        return current[-1].name if current else (self.names[0].name if self.names else None)
+
+    def town_on(self, day: date) -> str | None:
+        current = [m for m in self.memberships if m.since <= day]
+        return current[-1].town_id if current else None
+
+    def in_scope_on(self, day: date) -> bool:
+        """Registered on or before `day` and not retired by then."""
+        if self.registered_on is None or self.registered_on > day:
+            return False
+        return self.retirement is None or self.retirement.since > day
+
+    def up_to(self, position: int) -> CommunityFacts:
+        """These facts as they stood once the log reached `position` (time travel by position)."""
+        if position >= self.position:
+            return self
+        names = _upto(self.names, position)
+        retirement = self.retirement
+        return replace(
+            self,
+            # Registration is the first name; before it, the community did not exist.
+            registered_on=self.registered_on if names else None,
+            names=names,
+            memberships=_upto(self.memberships, position),
+            retirement=retirement if retirement is not None and retirement.position <= position else None,
+            disclosures=_upto(self.disclosures, position),
+            corrections=_upto(self.corrections, position),
+            trainings=_upto(self.trainings, position),
+            rules=_upto(self.rules, position),
+            meetings=_upto(self.meetings, position),
+            spot_checks=_upto(self.spot_checks, position),
+            findings=_upto(self.findings, position),
+            rectifications=_upto(self.rectifications, position),
+            reports=_upto(self.reports, position),
+            report_closures=_upto(self.report_closures, position),
+            designations=_upto(self.designations, position),
+            talents=_upto(self.talents, position),
+            duty_reports=_upto(self.duty_reports, position),
+            position=position,
+        )
+
+
+class _Positioned(Protocol):
+    @property
+    def position(self) -> int: ...
+
+
+P = TypeVar("P", bound=_Positioned)
+
+
+def _upto(items: tuple[P, ...], position: int) -> tuple[P, ...]:
+    return tuple(item for item in items if item.position <= position)
