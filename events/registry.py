@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, cast, runtime_checkable
 from uuid import UUID
 
 from events.codec import JSON
@@ -86,6 +87,21 @@ class Registry:
         return event
 
 
+T = TypeVar("T")
+
+
+def to_json(value: object) -> JSON:
+    """The JSON form of a dataclass (or of any value the payload rules allow)."""
+    return _to_json(value, "")
+
+
+def from_json(cls: type[T], data: Mapping[str, JSON]) -> T:
+    """The dataclass `cls` read back from `to_json`'s form; raises CodecError naming the field."""
+    value: T = _from_json(cls, _field_types(cast(Any, cls)), data)
+    return value
+
+
+@functools.cache
 def _field_types(cls: type[Any]) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {field.name: hints[field.name] for field in dataclasses.fields(cls)}

@@ -393,7 +393,7 @@ class EventStore:
         """A stream's events with version > `after_version`, oldest first."""
         check_stream_id(stream_id)
         rows = await self._pool.fetch(query("read_stream"), stream_id, after_version, limit)
-        return [_recorded(row) for row in rows]
+        return [recorded_from_row(row) for row in rows]
 
     async def read_all(
         self,
@@ -411,7 +411,7 @@ class EventStore:
             list(types) if types is not None else None,
             stream_prefix,
         )
-        return [_recorded(row) for row in rows]
+        return [recorded_from_row(row) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:
         """The version of a stream's latest event; 0 for a stream with none."""
@@ -552,7 +552,7 @@ def _settle(request: _Request, outcome: AppendResult | BaseException) -> None:
         request.future.set_result(outcome)
 
 
-def _recorded(row: asyncpg.Record) -> Recorded:
+def recorded_from_row(row: asyncpg.Record) -> Recorded:
     canonical: bytes = row["canonical"]
     envelope = json.loads(canonical)
     return Recorded(
