@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import date
 
 import asyncpg
 
@@ -34,7 +35,7 @@ async def seed(store: EventStore, communities: int = 4, years: tuple[int, ...] =
         await store.append(f"community-{cid}", events, expected_version=ANY, idempotency_key=cid)
     await store.append(
         "community-c0",
-        [domain.transfer("c0", "a", "b", domain.date(2021, 7, 1))],
+        [domain.transfer("c0", "a", "b", date(2021, 7, 1))],
         expected_version=ANY,
         idempotency_key="move-c0",
     )
@@ -59,7 +60,7 @@ async def test_the_runner_folds_the_log_into_facts_equal_to_a_full_replay(
     world = await ReadModel(pool).world()
     assert comparable(await reference(store)) == comparable(world)
     assert head == world.position
-    assert "b" == world.communities["c0"].town_on(domain.date(2021, 8, 1))
+    assert "b" == world.communities["c0"].town_on(date(2021, 8, 1))
 
 
 async def test_resuming_in_random_batches_equals_one_full_replay(
