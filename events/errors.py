@@ -53,3 +53,11 @@ class IdempotencyKeyReused(QinglianError):
     def __init__(self, key: str) -> None:
         self.key = key
         super().__init__(f"idempotency key {key!r} was already used for a different request")
+
+
+class ValidationError(QinglianError):
+    """A command breaks one or more rules; each error names the field and the rule. Nothing was written."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))

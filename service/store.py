@@ -242,7 +242,7 @@ class EventStore:
             for request in group:
                 prior = known.get(request.key)
                 if prior is not None:
-                    outcomes.append(_replay(request, prior))
+                    outcomes.append(_replay(request.key, request.stream_id, request.fingerprint, prior))
                     continue
                 earlier = accepted.get(request.key)
                 if earlier is not None:
@@ -282,6 +282,24 @@ class EventStore:
             if rows.events:
                 await conn.fetchrow(query("write_batch"), *rows.arguments(recorded_at, position))
             return outcomes
+
+    async def prior_result(
+        self, stream_id: str, events: Sequence[Event], *, idempotency_key: str
+    ) -> AppendResult | None:
+        """The result an earlier append under `idempotency_key` had, if there was one.
+
+        Commands ask before validating, so a retry of a command that succeeded gets its first result
+        back instead of an error saying the thing it recorded already exists.
+        """
+        check_idempotency_key(idempotency_key)
+        row = await self._pool.fetchrow(query("idempotency_records"), [idempotency_key])
+        if row is None:
+            return None
+        fingerprint = _fingerprint(stream_id, self._encode_events(events))
+        outcome = _replay(idempotency_key, stream_id, fingerprint, row)
+        if isinstance(outcome, QinglianError):
+            raise outcome
+        return outcome
 
     # -- bulk import ---------------------------------------------------------------------------------
 
@@ -511,9 +529,11 @@ def _metadata_json(metadata: Mapping[str, JSON] | None, key: str) -> str:
     return text
 
 
-def _replay(request: _Request, prior: asyncpg.Record) -> AppendResult | QinglianError:
-    if prior["fingerprint"] != request.fingerprint or prior["stream_id"] != request.stream_id:
-        return IdempotencyKeyReused(request.key)
+def _replay(
+    key: str, stream_id: str, fingerprint: bytes, prior: asyncpg.Record
+) -> AppendResult | QinglianError:
+    if prior["fingerprint"] != fingerprint or prior["stream_id"] != stream_id:
+        return IdempotencyKeyReused(key)
     return AppendResult(
         stream_id=prior["stream_id"],
         first_position=prior["first_position"],

@@ -1,0 +1,252 @@
+"""Deciding whether a proposed event may be recorded, given what the log already says.
+
+Pure: the state, the proposal and today's local date in; a list of (field, rule broken) out. The service
+reads the state, calls `check`, and appends only when the list is empty.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from events.disclosure import DisclosureCorrected, DisclosurePublished
+from events.hierarchy import (
+    CommunityRegistered,
+    CommunityRenamed,
+    CommunityRetired,
+    CommunityTransferred,
+    TownRegistered,
+)
+from events.recognition import DemonstrationPointDesignated, DutyReportFiled, LeadingTalentRecognized
+from events.registry import Event
+from events.rules import RuleRevised
+from events.standard import StandardRevised
+from events.supervision import FindingRectified, MeetingHeld, ReportClosed, ReportReceived, SpotCheckRecorded
+from events.training import TrainingHeld
+from projections.community import StandardVersion
+from projections.criteria import CriterionError, parse_rule
+from projections.facts import CommunityFacts
+from projections.periods import Period
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# Ids of records within a community (disclosures, trainings …): letters of either case, as in "2022-Q1".
+RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+DIGEST = re.compile(r"[0-9a-f]{64}")
+MAX_TEXT = 2000
+MAX_TITLE = 200
+MAX_COUNT = 1_000_000
+MAX_HOURS = 1000.0
+
+Errors = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a decision may look at besides the proposal: the stored state and today's local date."""
+
+    today: date
+    community: CommunityFacts | None = None
+    towns: frozenset[str] = frozenset()
+    standards: tuple[StandardVersion, ...] = ()
+
+
+def check(event: Event, context: Context) -> Errors:
+    """Every rule `event` breaks; empty when it may be recorded."""
+    errors: Errors = []
+    _check_shapes(event, errors)
+    _check_dates(event, context.today, errors)
+    match event:
+        case TownRegistered():
+            _slug(errors, "town_id", event.town_id)
+            if event.town_id in context.towns:
+                errors.append(("town_id", f"town {event.town_id!r} is already registered"))
+        case CommunityRegistered():
+            _slug(errors, "community_id", event.community_id)
+            if context.community is not None and context.community.registered_on is not None:
+                errors.append(("community_id", f"community {event.community_id!r} is already registered"))
+            if event.town_id not in context.towns:
+                errors.append(("town_id", f"unknown town {event.town_id!r}"))
+        case StandardRevised():
+            _check_standard(event, context.standards, errors)
+        case _:
+            _check_community_event(event, context, errors)
+    return errors
+
+
+def _check_community_event(event: Event, context: Context, errors: Errors) -> None:
+    facts = context.community
+    community_id = getattr(event, "community_id", "")
+    if facts is None or facts.registered_on is None:
+        errors.append(("community_id", f"unknown community {community_id!r}"))
+        return
+    if facts.retirement is not None:
+        errors.append(("community_id", f"community {community_id!r} was retired on {facts.retirement.since}"))
+        return
+    match event:
+        case CommunityTransferred():
+            current = facts.memberships[-1].town_id if facts.memberships else None
+            if event.from_town_id != current:
+                errors.append(
+                    ("from_town_id", f"the community belongs to {current!r}, not {event.from_town_id!r}")
+                )
+            if event.to_town_id not in context.towns:
+                errors.append(("to_town_id", f"unknown town {event.to_town_id!r}"))
+            elif event.to_town_id == current:
+                errors.append(("to_town_id", "the community already belongs to this town"))
+        case DisclosurePublished():
+            try:
+                Period.parse(event.period)
+            except ValueError as exc:
+                errors.append(("period", str(exc)))
+            if any(d.disclosure_id == event.disclosure_id for d in facts.disclosures):
+                errors.append(("disclosure_id", f"disclosure {event.disclosure_id!r} is already recorded"))
+        case DisclosureCorrected():
+            if not any(d.disclosure_id == event.corrects for d in facts.disclosures):
+                errors.append(("corrects", f"no disclosure {event.corrects!r} of community {community_id!r}"))
+        case TrainingHeld():
+            if any(t.training_id == event.training_id for t in facts.trainings):
+                errors.append(("training_id", f"training {event.training_id!r} is already recorded"))
+        case RuleRevised():
+            versions = [r.version for r in facts.rules if r.document is event.document]
+            if versions and event.version <= max(versions):
+                errors.append(
+                    (
+                        "version",
+                        f"must be greater than {max(versions)}, the latest {event.document.value} version",
+                    )
+                )
+            if event.version < 1:
+                errors.append(("version", "must be 1 or more"))
+        case MeetingHeld():
+            if any(m.meeting_id == event.meeting_id for m in facts.meetings):
+                errors.append(("meeting_id", f"meeting {event.meeting_id!r} is already recorded"))
+        case SpotCheckRecorded():
+            if any(s.check_id == event.check_id for s in facts.spot_checks):
+                errors.append(("check_id", f"spot check {event.check_id!r} is already recorded"))
+            known = {f.finding_id for f in facts.findings}
+            seen: set[str] = set()
+            for index, finding in enumerate(event.findings):
+                if finding.finding_id in known or finding.finding_id in seen:
+                    errors.append(
+                        (
+                            f"findings[{index}].finding_id",
+                            f"finding {finding.finding_id!r} is already recorded",
+                        )
+                    )
+                seen.add(finding.finding_id)
+        case FindingRectified():
+            if not any(f.finding_id == event.finding_id for f in facts.findings):
+                errors.append(
+                    ("finding_id", f"no finding {event.finding_id!r} for community {community_id!r}")
+                )
+            elif any(r.finding_id == event.finding_id for r in facts.rectifications):
+                errors.append(("finding_id", f"finding {event.finding_id!r} is already rectified"))
+        case ReportReceived():
+            if any(r.report_id == event.report_id for r in facts.reports):
+                errors.append(("report_id", f"report {event.report_id!r} is already recorded"))
+        case ReportClosed():
+            if not any(r.report_id == event.report_id for r in facts.reports):
+                errors.append(("report_id", f"no report {event.report_id!r} for community {community_id!r}"))
+            elif any(c.report_id == event.report_id for c in facts.report_closures):
+                errors.append(("report_id", f"report {event.report_id!r} is already closed"))
+        case DutyReportFiled():
+            if event.year > event.filed_on.year:
+                errors.append(("year", "a duty report cannot be filed before its year"))
+            if any(r.year == event.year for r in facts.duty_reports):
+                errors.append(("year", f"a duty report for {event.year} is already filed"))
+        case (
+            CommunityRenamed()
+            | CommunityRetired()
+            | DemonstrationPointDesignated()
+            | LeadingTalentRecognized()
+        ):
+            pass
+
+
+def _check_standard(event: StandardRevised, standards: tuple[StandardVersion, ...], errors: Errors) -> None:
+    latest = max((s.version for s in standards), default=0)
+    if event.version != latest + 1:
+        errors.append(("version", f"must be {latest + 1}, the next version of the standard"))
+    if not event.criteria:
+        errors.append(("criteria", "a standard needs at least one criterion"))
+    seen: set[str] = set()
+    for index, criterion in enumerate(event.criteria):
+        try:
+            parse_rule(criterion, f"criteria[{index}]")
+        except CriterionError as exc:
+            errors.append((exc.path, exc.reason))
+        if criterion.criterion_id in seen:
+            errors.append((f"criteria[{index}].criterion_id", f"{criterion.criterion_id!r} is used twice"))
+        seen.add(criterion.criterion_id)
+
+
+# Fields holding a date on which something happened: none may be after the day it is recorded.
+_HAPPENED = (
+    "published_on",
+    "corrected_on",
+    "held_on",
+    "adopted_on",
+    "checked_on",
+    "rectified_on",
+    "received_on",
+    "closed_on",
+    "designated_on",
+    "recognized_on",
+    "filed_on",
+)
+
+
+def _check_dates(event: Event, today: date, errors: Errors) -> None:
+    for name in _HAPPENED:
+        value = getattr(event, name, None)
+        if isinstance(value, date) and value > today:
+            errors.append((name, f"{value.isoformat()} is after today ({today.isoformat()})"))
+
+
+def _check_shapes(event: Event, errors: Errors) -> None:
+    for name in ("attendees",):
+        value = getattr(event, name, None)
+        if isinstance(value, int) and not 0 <= value <= MAX_COUNT:
+            errors.append((name, f"must be between 0 and {MAX_COUNT}"))
+    hours = getattr(event, "hours", None)
+    if isinstance(hours, float) and not (math.isfinite(hours) and 0 <= hours <= MAX_HOURS):
+        errors.append(("hours", f"must be between 0 and {MAX_HOURS:g}"))
+    for name in ("digest",):
+        value = getattr(event, name, None)
+        if isinstance(value, str) and DIGEST.fullmatch(value) is None:
+            errors.append((name, "must be a SHA-256 digest: 64 lower-case hex digits"))
+    for name in ("title", "name"):
+        value = getattr(event, name, None)
+        if isinstance(value, str) and not 0 < len(value.strip()) <= MAX_TITLE:
+            errors.append((name, f"must be 1 to {MAX_TITLE} characters"))
+    for name in (
+        "summary",
+        "reason",
+        "note",
+        "outcome",
+        "adopted_by",
+        "checked_by",
+        "reporter_role",
+        "channel",
+    ):
+        value = getattr(event, name, None)
+        if isinstance(value, str) and not 0 < len(value.strip()) <= MAX_TEXT:
+            errors.append((name, f"must be 1 to {MAX_TEXT} characters"))
+    for name in ("disclosure_id", "training_id", "meeting_id", "check_id", "finding_id", "report_id"):
+        value = getattr(event, name, None)
+        if isinstance(value, str) and RECORD_ID.fullmatch(value) is None:
+            errors.append(
+                (
+                    name,
+                    "must be 1 to 128 letters, digits, '-', '_', '.' or ':', starting with a letter or digit",
+                )
+            )
+
+
+def _slug(errors: Errors, name: str, value: str) -> None:
+    if SLUG.fullmatch(value) is None:
+        errors.append(
+            (name, "must be a slug: lower-case letters, digits, '-' and '_', at most 63 characters")
+        )
