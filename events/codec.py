@@ -25,8 +25,67 @@ _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True,
 
 def canonical_json(value: object) -> str:
     """The canonical text of `value`, after checking that it is I-JSON; raises CodecError naming the path."""
+    if _plain(value, 0):
+        text = _encoder.encode(value)
+        try:
+            text.encode("utf-8")  # one pass over the whole text finds any lone surrogate
+        except UnicodeEncodeError:
+            pass
+        else:
+            return text
+    # Something is off (or merely unusual, like a str subclass): the careful walk names what and where.
     _check(value, "", 0)
     return _encoder.encode(value)
+
+
+def canonical_json_prechecked(value: dict[str, JSON]) -> str | None:
+    """The canonical text of a flat object whose every value the caller has already checked (exact JSON
+    types, no U+0000, safe integers, finite floats); None if the text holds a lone surrogate.
+
+    For encoders that check as they convert (see `events.registry`); anything else uses canonical_json.
+    """
+    text = _encoder.encode(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
+def _plain(value: object, depth: int) -> bool:
+    """A quick yes for the common case: exact JSON types, safe integers, finite floats, no U+0000.
+
+    It builds no paths and raises nothing; a False only sends the value down the careful walk.
+    """
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value  # type: ignore[operator]
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER  # type: ignore[operator]
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or "\x00" in key:
+                return False
+            # Scalars inline: most payloads are flat, and a call per value is most of the cost.
+            item_kind = type(item)
+            if item_kind is str:
+                if "\x00" in item:
+                    return False
+            elif item_kind is int:
+                if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    return False
+            elif item is not None and item_kind is not bool and not _plain(item, depth + 1):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return depth < MAX_DEPTH and all(_plain(item, depth + 1) for item in value)  # type: ignore[attr-defined]
+    if value is None or kind is bool:
+        return True
+    if kind is float:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    return False
 
 
 def canonical_bytes(value: object) -> bytes:

@@ -111,9 +111,36 @@ def envelope_json(
     Written by hand, in sorted key order, so the writer encodes each payload once; the test suite checks it
     against `canonical_json` of the same envelope as a dictionary.
     """
+    return envelope_text(
+        position=position,
+        stream_json=canonical_json(stream_id),
+        stream_version=stream_version,
+        event_id=str(event_id),
+        type_json=canonical_json(type_),
+        schema_version=schema_version,
+        payload_json=payload_json,
+        metadata_json=metadata_json,
+        recorded_at=format_timestamp(recorded_at),
+    )
+
+
+def envelope_text(
+    *,
+    position: int,
+    stream_json: str,
+    stream_version: int,
+    event_id: str,
+    type_json: str,
+    schema_version: int,
+    payload_json: str,
+    metadata_json: str,
+    recorded_at: str,
+) -> str:
+    """`envelope_json` from parts already in canonical form (the stream id and type as JSON strings, the
+    time as `format_timestamp` writes it), for writers that share those parts across many events."""
     return (
         '{"event_id":"'
-        + str(event_id)
+        + event_id
         + '","metadata":'
         + metadata_json
         + ',"payload":'
@@ -121,14 +148,14 @@ def envelope_json(
         + ',"position":'
         + str(position)
         + ',"recorded_at":"'
-        + format_timestamp(recorded_at)
+        + recorded_at
         + '","schema_version":'
         + str(schema_version)
         + ',"stream_id":'
-        + canonical_json(stream_id)
+        + stream_json
         + ',"stream_version":'
         + str(stream_version)
         + ',"type":'
-        + canonical_json(type_)
+        + type_json
         + "}"
     )

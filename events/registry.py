@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -16,7 +17,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, TypeVar, cast, runtime_checkable
 from uuid import UUID
 
-from events.codec import JSON
+from events.codec import JSON, MAX_SAFE_INTEGER, canonical_json, canonical_json_prechecked
 from events.envelope import format_timestamp
 from events.errors import CodecError, UnknownEventType
 
@@ -52,6 +53,12 @@ class Registry:
             if target is None or not 1 <= version < target.VERSION:
                 raise TypeError(f"upcaster for {type_} v{version} reads no earlier version of a known type")
         self._fields = {cls: _field_types(cls) for cls in self._classes.values()}
+        # Classes whose every field has a checked converter: encoding them is on every append's path.
+        self._checked: dict[type[Event], list[tuple[str, Callable[[Any], JSON]]]] = {}
+        for cls, fields in self._fields.items():
+            converters = [(name, _checked_encoder(hint)) for name, hint in fields.items()]
+            if all(convert is not None for _, convert in converters):
+                self._checked[cls] = [(name, convert) for name, convert in converters if convert is not None]
 
     def types(self) -> list[type[Event]]:
         return list(self._classes.values())
@@ -70,6 +77,29 @@ class Registry:
             raise UnknownEventType(str(type_ or cls.__name__), getattr(cls, "VERSION", 0))
         payload = {name: _to_json(getattr(event, name), name) for name in self._fields[cls]}
         return cls.TYPE, cls.VERSION, payload
+
+    def encode_canonical(self, event: Event) -> tuple[str, int, str]:
+        """The stored type, version and canonical payload text of an event.
+
+        For the usual event of plain fields, each value is converted and checked in one step, so the
+        payload needs no second walk; anything unusual takes the careful path, which names what is wrong.
+        """
+        converters = self._checked.get(type(event))
+        if converters is not None:
+            try:
+                payload = {name: convert(getattr(event, name)) for name, convert in converters}
+            except _Unusual:
+                pass
+            else:
+                text = canonical_json_prechecked(payload)
+                if text is not None:
+                    return event.TYPE, event.VERSION, text
+        type_, version, payload = self.encode(event)
+        text = canonical_json(payload)
+        # Dataclasses do not check field types; reading the payload back does, so a value of the wrong
+        # type is refused here, naming the field, rather than stored where it could never be read.
+        self.decode(type_, version, payload)
+        return type_, version, text
 
     def decode(self, type_: str, version: int, payload: Mapping[str, JSON]) -> Event:
         """The event a stored payload describes, upcast to its class's current version."""
@@ -105,6 +135,74 @@ def from_json(cls: type[T], data: Mapping[str, JSON]) -> T:
 def _field_types(cls: type[Any]) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
+
+
+class _Unusual(Exception):
+    """A value the checked encoders do not vouch for; the careful path handles (and explains) it."""
+
+
+def _checked_encoder(hint: Any) -> Callable[[Any], JSON] | None:
+    """A converter that also enforces the canonical rules for one field's value, raising _Unusual for
+    anything it does not vouch for; None when the type has no such converter."""
+    if hint is str:
+
+        def text(value: Any) -> JSON:
+            if type(value) is not str or "\x00" in value:
+                raise _Unusual
+            return value
+
+        return text
+    if hint is int:
+
+        def integer(value: Any) -> JSON:
+            if type(value) is not int or not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                raise _Unusual
+            return value
+
+        return integer
+    if hint is float:
+
+        def real(value: Any) -> JSON:
+            if type(value) is not float or not math.isfinite(value):
+                raise _Unusual
+            return value
+
+        return real
+    if hint is bool:
+
+        def flag(value: Any) -> JSON:
+            if type(value) is not bool:
+                raise _Unusual
+            return value
+
+        return flag
+    if hint is date:
+
+        def day(value: Any) -> JSON:
+            if type(value) is not date:
+                raise _Unusual
+            return value.isoformat()
+
+        return day
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+
+        def member(value: Any) -> JSON:
+            if type(value) is not hint:
+                raise _Unusual
+            return _to_json(value.value, "")  # an enum's values are constants of the code
+
+        return member
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = [option for option in typing.get_args(hint) if option is not type(None)]
+        inner = _checked_encoder(options[0]) if len(options) == 1 else None
+        if inner is None:
+            return None
+
+        def optional(value: Any) -> JSON:
+            return None if value is None else inner(value)
+
+        return optional
+    return None
 
 
 def _to_json(value: object, path: str) -> JSON:

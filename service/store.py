@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
+import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID, uuid4
+from typing import Any, TypeAlias
+from uuid import UUID
 
 import asyncpg
 
@@ -25,7 +28,8 @@ from events.envelope import (
     Recorded,
     check_idempotency_key,
     check_stream_id,
-    envelope_json,
+    envelope_text,
+    format_timestamp,
 )
 from events.errors import IdempotencyKeyReused, InvalidAppend, QinglianError, VersionConflict
 from events.merkle import leaf_hash
@@ -40,10 +44,33 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_METADATA_BYTES = 16 * 1024
 # A group stops growing at this many events, to bound a transaction's size and its lock time.
 MAX_GROUP_EVENTS = 2000
+# A writer idle this long gives back the append lock and its connection.
+IDLE_RELEASE_SECONDS = 0.2
+# A busy writer lets go of the append lock this often, so writers in other processes get their turn.
+MAX_HOLD_SECONDS = 0.05
+# APPEND_LOCK is a constant of this module, so no input reaches these texts.
+_LOCK = f"select pg_advisory_lock({APPEND_LOCK})"
+_UNLOCK = f"select pg_advisory_unlock({APPEND_LOCK})"
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class RandomIds:
+    """Version-4 UUIDs drawn 256 at a time from one `os.urandom` call; `uuid4()` makes a system call for
+    every id, which shows on a hot path."""
+
+    def __init__(self) -> None:
+        self._ready: list[UUID] = []
+
+    def __call__(self) -> UUID:
+        if not self._ready:
+            raw = os.urandom(16 * 256)
+            self._ready = [UUID(bytes=raw[i : i + 16], version=4) for i in range(0, len(raw), 16)]
+        return self._ready.pop()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,13 +135,14 @@ class EventStore:
         registry: Registry,
         *,
         clock: Callable[[], datetime] = utc_now,
-        new_id: Callable[[], UUID] = uuid4,
+        new_id: Callable[[], UUID] | None = None,
     ) -> None:
         self._pool = pool
         self._registry = registry
         self._clock = clock
-        self._new_id = new_id
-        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._new_id = new_id or RandomIds()
+        # None in the queue asks the writer to stop (see close()).
+        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
     # -- appending -----------------------------------------------------------------------------------
@@ -161,14 +189,14 @@ class EventStore:
             raise InvalidAppend("events", "an append needs at least one event")
         if len(events) > MAX_EVENTS_PER_APPEND:
             raise InvalidAppend("events", f"at most {MAX_EVENTS_PER_APPEND} events per append")
-        encoded = []
-        for index, event in enumerate(events):
-            type_, version, payload = self._registry.encode(event)
-            payload_json = canonical_json(payload)
-            if len(payload_json) > MAX_PAYLOAD_BYTES // 4 and len(payload_json.encode()) > MAX_PAYLOAD_BYTES:
-                raise InvalidAppend(f"events[{index}]", f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
-            encoded.append(_Encoded(type_, version, payload_json))
-        return encoded
+        return [self._encode_one(event, f"events[{index}]") for index, event in enumerate(events)]
+
+    def _encode_one(self, event: Event, field: str) -> _Encoded:
+        type_, version, payload_json = self._registry.encode_canonical(event)
+        # Characters take 1 to 4 bytes: only a long text needs measuring in bytes.
+        if len(payload_json) > MAX_PAYLOAD_BYTES // 4 and len(payload_json.encode()) > MAX_PAYLOAD_BYTES:
+            raise InvalidAppend(field, f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
+        return _Encoded(type_, version, payload_json)
 
     def _ensure_writer(self) -> None:
         if self._writer is None or self._writer.done():
@@ -180,108 +208,131 @@ class EventStore:
         """Stop the writer after the requests already queued are written."""
         if self._writer is None:
             return
-        await self._queue.join()
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+        self._queue.put_nowait(None)  # after everything queued so far
+        await self._writer
         self._writer = None
 
     async def _write_forever(self) -> None:
-        while True:
-            group = [await self._queue.get()]
-            size = len(group[0].events)
-            while size < MAX_GROUP_EVENTS and not self._queue.empty():
-                request = self._queue.get_nowait()
-                group.append(request)
-                size += len(request.events)
-            try:
-                await self._write_group(group)
-            finally:
-                for _ in group:
-                    self._queue.task_done()
-
-    async def _write_group(self, group: list[_Request]) -> None:
+        lease = _Lease(self._pool)
+        stopping = False
         try:
-            outcomes = await self._write_once(group)
+            while not stopping:
+                try:
+                    async with asyncio.timeout(IDLE_RELEASE_SECONDS if lease.held else None):
+                        first = await self._queue.get()
+                except TimeoutError:
+                    await lease.release()
+                    continue
+                if first is None:
+                    break
+                group = [first]
+                size = len(first.events)
+                while size < MAX_GROUP_EVENTS and not self._queue.empty():
+                    request = self._queue.get_nowait()
+                    if request is None:
+                        stopping = True
+                        break
+                    group.append(request)
+                    size += len(request.events)
+                try:
+                    await self._write_group(await lease.locked(), group)
+                    await lease.share_if_held_long()
+                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+                    # The connection failed: these requests fail; the next group takes a fresh one.
+                    for request in group:
+                        _settle(request, exc)
+                    await lease.release()
+        finally:
+            await lease.release()
+
+    async def _write_group(self, conn: Conn, group: list[_Request]) -> None:
+        try:
+            outcomes = await self._write_once(conn, group)
         except asyncio.CancelledError:
             for request in group:
                 request.future.cancel()
             raise
-        except Exception as exc:  # noqa: BLE001 - isolate the failure to the request that caused it
+        except Exception as exc:
             if len(group) == 1:
                 _settle(group[0], _domain_error(exc, group[0]))
                 return
+            if conn.is_closed():
+                raise
             # Write each alone, so one request the database refuses cannot fail the rest of its group.
             for request in group:
-                await self._write_group([request])
+                await self._write_group(conn, [request])
             return
         for request, outcome in zip(group, outcomes, strict=True):
             _settle(request, outcome)
 
-    async def _write_once(self, group: list[_Request]) -> list[AppendResult | QinglianError]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(query("take_append_lock"), APPEND_LOCK)
-            head_row = await conn.fetchrow(query("head"))
-            head = head_row["position"] if head_row else 0
-            now = self._clock()
-            # recorded_at never runs backwards along the log, so "as of a time" and "as of a position" agree.
-            recorded_at = max(now, head_row["recorded_at"]) if head_row else now
-            streams = list({request.stream_id for request in group})
-            versions: dict[str, int] = {
-                row["stream_id"]: row["version"]
-                for row in await conn.fetch(query("stream_versions"), streams)
-            }
-            known = {
-                row["key"]: row
-                for row in await conn.fetch(query("idempotency_records"), list({r.key for r in group}))
-            }
-            rows = _Rows()
-            accepted: dict[str, tuple[bytes, AppendResult]] = {}
-            outcomes: list[AppendResult | QinglianError] = []
-            position = head
-            for request in group:
-                prior = known.get(request.key)
-                if prior is not None:
-                    outcomes.append(_replay(request.key, request.stream_id, request.fingerprint, prior))
-                    continue
-                earlier = accepted.get(request.key)
-                if earlier is not None:
-                    fingerprint, result = earlier
-                    outcomes.append(
-                        _replayed(result)
-                        if fingerprint == request.fingerprint
-                        else IdempotencyKeyReused(request.key)
-                    )
-                    continue
-                actual = versions[request.stream_id]
-                if not request.expected.admits(actual):
-                    outcomes.append(VersionConflict(request.stream_id, str(request.expected), actual))
-                    continue
-                first = position + 1
-                for offset, item in enumerate(request.events, start=1):
-                    position += 1
-                    rows.add_event(
-                        position=position,
-                        stream_id=request.stream_id,
-                        stream_version=actual + offset,
-                        event_id=self._new_id(),
-                        item=item,
-                        metadata_json=request.metadata_json,
-                        recorded_at=recorded_at,
-                    )
-                versions[request.stream_id] = actual + len(request.events)
-                result = AppendResult(
-                    stream_id=request.stream_id,
-                    first_position=first,
-                    event_count=len(request.events),
-                    stream_version=versions[request.stream_id],
+    async def _write_once(self, conn: Conn, group: list[_Request]) -> list[AppendResult | QinglianError]:
+        # Two round trips a group: one read, one write. The writer holds the append lock at session level
+        # while it has work (see _Lease), so nothing else appends between its read and its write, and the
+        # write, a single statement in autocommit, commits before the next group's read.
+        return await self._decide_and_write(conn, group)
+
+    async def _decide_and_write(
+        self, conn: Conn, group: list[_Request]
+    ) -> list[AppendResult | QinglianError]:
+        streams = list({request.stream_id for request in group})
+        state = await conn.fetchrow(query("group_state"), streams, list({r.key for r in group}))
+        assert state is not None  # an aggregate query returns one row
+        head: int = state["head"] or 0
+        now = self._clock()
+        # recorded_at never runs backwards along the log, so "as of a time" and "as of a position" agree.
+        recorded_at = max(now, state["head_at"]) if state["head_at"] is not None else now
+        recorded_text = format_timestamp(recorded_at)
+        versions = dict(zip(streams, state["versions"], strict=True))
+        known = {prior.key: prior for prior in map(_Prior.from_json, json.loads(state["known"] or "[]"))}
+        rows = _Rows()
+        accepted: dict[str, tuple[bytes, AppendResult]] = {}
+        outcomes: list[AppendResult | QinglianError] = []
+        position = head
+        for request in group:
+            prior = known.get(request.key)
+            if prior is not None:
+                outcomes.append(_replay(request.key, request.stream_id, request.fingerprint, prior))
+                continue
+            earlier = accepted.get(request.key)
+            if earlier is not None:
+                fingerprint, result = earlier
+                outcomes.append(
+                    _replayed(result)
+                    if fingerprint == request.fingerprint
+                    else IdempotencyKeyReused(request.key)
                 )
-                rows.add_key(request.key, request.fingerprint, result)
-                accepted[request.key] = (request.fingerprint, result)
-                outcomes.append(result)
-            if rows.events:
-                await conn.fetchrow(query("write_batch"), *rows.arguments(recorded_at, position))
-            return outcomes
+                continue
+            actual = versions[request.stream_id]
+            if not request.expected.admits(actual):
+                outcomes.append(VersionConflict(request.stream_id, str(request.expected), actual))
+                continue
+            first = position + 1
+            stream_json = canonical_json(request.stream_id)
+            for offset, item in enumerate(request.events, start=1):
+                position += 1
+                rows.add_event(
+                    position=position,
+                    stream_id=request.stream_id,
+                    stream_json=stream_json,
+                    stream_version=actual + offset,
+                    event_id=self._new_id(),
+                    item=item,
+                    metadata_json=request.metadata_json,
+                    recorded_at=recorded_text,
+                )
+            versions[request.stream_id] = actual + len(request.events)
+            result = AppendResult(
+                stream_id=request.stream_id,
+                first_position=first,
+                event_count=len(request.events),
+                stream_version=versions[request.stream_id],
+            )
+            rows.add_key(request.key, request.fingerprint, result)
+            accepted[request.key] = (request.fingerprint, result)
+            outcomes.append(result)
+        if rows.events:
+            await conn.fetchrow(query("write_batch"), *rows.arguments(recorded_at, position))
+        return outcomes
 
     async def prior_result(
         self, stream_id: str, events: Sequence[Event], *, idempotency_key: str
@@ -296,7 +347,7 @@ class EventStore:
         if row is None:
             return None
         fingerprint = _fingerprint(stream_id, self._encode_events(events))
-        outcome = _replay(idempotency_key, stream_id, fingerprint, row)
+        outcome = _replay(idempotency_key, stream_id, fingerprint, _Prior.from_row(row))
         if isinstance(outcome, QinglianError):
             raise outcome
         return outcome
@@ -316,10 +367,13 @@ class EventStore:
         """
         check_idempotency_key(idempotency_key)
         staged: list[tuple[str, _Encoded, str]] = []
+        checked_streams: set[str] = set()
         for index, (stream_id, event, metadata) in enumerate(entries):
             try:
-                check_stream_id(stream_id)
-                (item,) = self._encode_events([event])
+                if stream_id not in checked_streams:
+                    check_stream_id(stream_id)
+                    checked_streams.add(stream_id)
+                item = self._encode_one(event, "event")
             except InvalidAppend as exc:
                 raise InvalidAppend(f"entries[{index}].{exc.field}", exc.reason) from exc
             staged.append((stream_id, item, _metadata_json(metadata, idempotency_key)))
@@ -373,21 +427,26 @@ class EventStore:
     ) -> Iterable[tuple[Any, ...]]:
         # A generator: COPY streams rows to the server while the next ones are hashed.
         position = head
+        recorded_text = format_timestamp(recorded_at)
+        stream_json: dict[str, str] = {}
         for stream_id, item, metadata_json in staged:
             position += 1
             version = versions[stream_id] + 1
             versions[stream_id] = version
             event_id = self._new_id()
-            canonical = envelope_json(
+            quoted = stream_json.get(stream_id)
+            if quoted is None:
+                quoted = stream_json[stream_id] = canonical_json(stream_id)
+            canonical = envelope_text(
                 position=position,
-                stream_id=stream_id,
+                stream_json=quoted,
                 stream_version=version,
-                event_id=event_id,
-                type_=item.type,
+                event_id=str(event_id),
+                type_json=_type_json(item.type),
                 schema_version=item.schema_version,
                 payload_json=item.payload_json,
                 metadata_json=metadata_json,
-                recorded_at=recorded_at,
+                recorded_at=recorded_text,
             ).encode()
             yield (
                 position,
@@ -458,6 +517,54 @@ _EVENT_COLUMNS = [
 ]
 
 
+class _Lease:
+    """The writer's connection and, while it has work, the session-level append lock.
+
+    Holding the lock across groups saves a BEGIN and a COMMIT round trip per group: each group's write is
+    one autocommitted statement. Every other writer (another process's store, a bulk import) waits on the
+    same lock key, so position order is still commit order. A backend that dies releases its locks.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = None
+        self._since: float | None = None  # when the lock was taken; None while not held
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
+
+    async def locked(self) -> asyncpg.pool.PoolConnectionProxy:
+        """A connection that holds the append lock."""
+        if self._conn is not None and self._conn.is_closed():
+            await self.release()
+        if self._conn is None:
+            self._conn = await self._pool.acquire()
+        if self._since is None:
+            await self._conn.execute(_LOCK)
+            self._since = time.monotonic()
+        return self._conn
+
+    async def share_if_held_long(self) -> None:
+        if (
+            self._conn is not None
+            and self._since is not None
+            and time.monotonic() - self._since > MAX_HOLD_SECONDS
+        ):
+            await self._conn.execute(_UNLOCK)
+            self._since = None
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        since, self._since = self._since, None
+        if conn is None:
+            return
+        if since is not None and not conn.is_closed():
+            with contextlib.suppress(OSError, asyncpg.InterfaceError, asyncpg.PostgresError):
+                await conn.execute(_UNLOCK)
+        await self._pool.release(conn)
+
+
 class _Rows:
     """Column arrays for one group's write, passed to `write_batch` as unnest() arguments."""
 
@@ -470,18 +577,21 @@ class _Rows:
         *,
         position: int,
         stream_id: str,
+        stream_json: str,
         stream_version: int,
         event_id: UUID,
         item: _Encoded,
         metadata_json: str,
-        recorded_at: datetime,
+        recorded_at: str,
     ) -> None:
-        canonical = envelope_json(
+        # The id as text once: the envelope needs it, and asyncpg takes text for uuid[] as well.
+        event_id_text = str(event_id)
+        canonical = envelope_text(
             position=position,
-            stream_id=stream_id,
+            stream_json=stream_json,
             stream_version=stream_version,
-            event_id=event_id,
-            type_=item.type,
+            event_id=event_id_text,
+            type_json=_type_json(item.type),
             schema_version=item.schema_version,
             payload_json=item.payload_json,
             metadata_json=metadata_json,
@@ -492,7 +602,7 @@ class _Rows:
                 position,
                 stream_id,
                 stream_version,
-                event_id,
+                event_id_text,
                 item.type,
                 item.schema_version,
                 item.payload_json,
@@ -520,6 +630,11 @@ class _Rows:
         return [*event_columns, recorded_at, *key_columns, str(head)]
 
 
+@functools.cache
+def _type_json(type_: str) -> str:
+    return canonical_json(type_)
+
+
 def _metadata_json(metadata: Mapping[str, JSON] | None, key: str) -> str:
     if metadata is not None and not isinstance(metadata, Mapping):
         raise InvalidAppend("metadata", "must be an object")
@@ -529,16 +644,43 @@ def _metadata_json(metadata: Mapping[str, JSON] | None, key: str) -> str:
     return text
 
 
-def _replay(
-    key: str, stream_id: str, fingerprint: bytes, prior: asyncpg.Record
-) -> AppendResult | QinglianError:
-    if prior["fingerprint"] != fingerprint or prior["stream_id"] != stream_id:
+@dataclass(frozen=True, slots=True)
+class _Prior:
+    """What an idempotency record says of the append that first used its key."""
+
+    key: str
+    fingerprint: bytes
+    stream_id: str | None
+    first_position: int
+    event_count: int
+    stream_version: int | None
+
+    @staticmethod
+    def from_json(item: list[Any]) -> _Prior:
+        key, fingerprint, stream_id, first, count, version = item
+        return _Prior(key, bytes.fromhex(fingerprint), stream_id, first, count, version)
+
+    @staticmethod
+    def from_row(row: asyncpg.Record) -> _Prior:
+        return _Prior(
+            row["key"],
+            row["fingerprint"],
+            row["stream_id"],
+            row["first_position"],
+            row["event_count"],
+            row["stream_version"],
+        )
+
+
+def _replay(key: str, stream_id: str, fingerprint: bytes, prior: _Prior) -> AppendResult | QinglianError:
+    # A bulk import's key (no stream) can never be replayed as a single append.
+    if prior.fingerprint != fingerprint or prior.stream_id != stream_id or prior.stream_version is None:
         return IdempotencyKeyReused(key)
     return AppendResult(
-        stream_id=prior["stream_id"],
-        first_position=prior["first_position"],
-        event_count=prior["event_count"],
-        stream_version=prior["stream_version"],
+        stream_id=stream_id,
+        first_position=prior.first_position,
+        event_count=prior.event_count,
+        stream_version=prior.stream_version,
         replayed=True,
     )
 

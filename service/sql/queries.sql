@@ -110,3 +110,24 @@ do update set position = excluded.position, town_id = excluded.town_id, body = e
 
 -- name: drop_generation
 delete from facts where generation = $1;
+
+-- name: group_state
+-- Everything a writer needs to decide a group, in one round trip: the head, each stream's version (in
+-- the order the streams were given) and any idempotency records the group's keys already have.
+with head as (
+    select position, recorded_at from events order by position desc limit 1
+), known as (
+    select key, encode(fingerprint, 'hex') as fingerprint, stream_id, first_position, event_count,
+           stream_version
+    from idempotency_keys where key = any($2::text[])
+)
+select (select position from head) as head,
+       (select recorded_at from head) as head_at,
+       array(select coalesce((select e.stream_version from events e
+                              where e.stream_id = s.stream_id
+                              order by e.stream_version desc limit 1), 0)
+             from unnest($1::text[]) with ordinality as s(stream_id, ord)
+             order by s.ord) as versions,
+       (select json_agg(json_build_array(key, fingerprint, stream_id, first_position, event_count,
+                                         stream_version))
+        from known)::text as known;

@@ -59,6 +59,36 @@ def test_every_catalogued_event_round_trips_through_its_payload(cls: type[Event]
 
 
 @pytest.mark.parametrize("cls", CATALOGUE.types(), ids=lambda c: c.TYPE)
+def test_the_fast_canonical_encoding_equals_the_careful_one(cls: type[Event]) -> None:
+    @given(event_strategy(cls))
+    def check(event: Event) -> None:
+        type_, version, payload = CATALOGUE.encode(event)
+        assert (type_, version, canonical_json(payload)) == CATALOGUE.encode_canonical(event)
+
+    check()
+
+
+def test_the_fast_encoding_defers_unusual_values_to_the_careful_one() -> None:
+    from events.hierarchy import CommunityKind, CommunityRegistered
+
+    nul = CommunityRegistered(
+        community_id="a",
+        town_id="t",
+        name="x\x00",
+        kind=CommunityKind.COMMUNITY,
+        registered_on=date(2022, 1, 1),
+    )
+    with pytest.raises(CodecError, match="name: text contains U\\+0000"):
+        CATALOGUE.encode_canonical(nul)
+    surrogate = dataclasses.replace(nul, name="\udc80")
+    with pytest.raises(CodecError, match="name: text contains a lone surrogate"):
+        CATALOGUE.encode_canonical(surrogate)
+    wrong_type = dataclasses.replace(nul, name=5)  # type: ignore[arg-type]
+    with pytest.raises(CodecError, match="name: expected str, got int"):
+        CATALOGUE.encode_canonical(wrong_type)
+
+
+@pytest.mark.parametrize("cls", CATALOGUE.types(), ids=lambda c: c.TYPE)
 def test_events_are_frozen_slotted_keyword_only_dataclasses(cls: type[Event]) -> None:
     params = cls.__dataclass_params__  # type: ignore[attr-defined]
     assert params.frozen

@@ -24,11 +24,15 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from service.migrations import load_migrations
 from tests.support.pg import unique_name, with_database
 
 UNREACHABLE_URL = "postgresql://postgres@127.0.0.1:1/x"
 # Generous: a hang guard only; each command normally finishes in about a second.
 COMMAND_TIMEOUT = 120.0
+
+# Every migration the code ships, as the CLI names them.
+SHIPPED = [f"{m.version:04d}_{m.name}" for m in load_migrations()]
 
 
 def qinglian_command() -> list[str]:
@@ -302,7 +306,7 @@ def test_right_password_lets_status_report_the_database(password_server: Passwor
     assert f"postgres@127.0.0.1:{password_server.port}/postgres" == report["database"]
     assert 0 == report["head_position"]
     assert [] == report["migrations_applied"]
-    assert ["0001_event_log"] == report["migrations_pending"]
+    assert SHIPPED == report["migrations_pending"]
     assert password_server.password not in result.stdout
 
 
@@ -317,20 +321,20 @@ def test_missing_database_is_one_line_naming_it(admin_url: str) -> None:
     assert f'database "{name}" does not exist' in line
 
 
-def test_migrate_applies_the_first_migration_once_then_is_up_to_date(empty_database_url: str) -> None:
+def test_migrate_applies_every_migration_once_then_is_up_to_date(empty_database_url: str) -> None:
     env = child_env(empty_database_url)
 
     first = run_qinglian("migrate", env=env)
     second = run_qinglian("migrate", env=env)
 
     assert 0 == first.returncode, first.stderr
-    assert first.stdout.startswith("applied 1 migration(s) to ")
-    assert first.stdout.rstrip().endswith(": 0001_event_log")
+    assert first.stdout.startswith(f"applied {len(SHIPPED)} migration(s) to ")
+    assert first.stdout.rstrip().endswith(": " + ", ".join(SHIPPED))
     assert 0 == second.returncode, second.stderr
     assert second.stdout.rstrip().endswith(" is up to date")
 
 
-def test_status_after_migrate_shows_head_zero_and_one_migration_applied(empty_database_url: str) -> None:
+def test_status_after_migrate_shows_head_zero_and_every_migration_applied(empty_database_url: str) -> None:
     env = child_env(empty_database_url)
     assert 0 == run_qinglian("migrate", env=env).returncode
 
@@ -341,9 +345,9 @@ def test_status_after_migrate_shows_head_zero_and_one_migration_applied(empty_da
     assert lines[0].startswith("database:")
     assert urlsplit(empty_database_url).path.lstrip("/") in lines[0]
     assert "head position:  0" == lines[1]
-    assert "migrations:     1 applied, 0 pending" == lines[2]
+    assert f"migrations:     {len(SHIPPED)} applied, 0 pending" == lines[2]
     assert lines[3].startswith("  0001 event_log  applied ")
-    assert 4 == len(lines)
+    assert 3 + len(SHIPPED) == len(lines)
 
 
 def test_status_json_of_a_migrated_database(database_url: str) -> None:
@@ -352,7 +356,7 @@ def test_status_json_of_a_migrated_database(database_url: str) -> None:
     assert 0 == result.returncode, result.stderr
     report = json.loads(result.stdout)
     assert 0 == report["head_position"]
-    assert [(1, "event_log")] == [(m["version"], m["name"]) for m in report["migrations_applied"]]
+    assert SHIPPED == [f"{m['version']:04d}_{m['name']}" for m in report["migrations_applied"]]
     assert [] == report["migrations_pending"]
     assert report["server_version"]
 
@@ -364,7 +368,7 @@ def test_status_of_a_database_never_migrated_shows_the_migration_pending(empty_d
     report = json.loads(result.stdout)
     assert 0 == report["head_position"]
     assert [] == report["migrations_applied"]
-    assert ["0001_event_log"] == report["migrations_pending"]
+    assert SHIPPED == report["migrations_pending"]
 
 
 async def _tamper_with_checksum(url: str) -> None:
