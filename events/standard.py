@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
+from events.codec import canonical_json
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Criterion:
@@ -21,6 +23,11 @@ class Criterion:
     criterion_id: str
     kind: str
     params: Mapping[str, Any]
+
+    def __hash__(self) -> int:
+        # The parameters are a plain mapping (as decoded from the log); their canonical text stands in
+        # for them, so equal criteria hash alike and a standard's criteria can key a cache.
+        return hash((self.criterion_id, self.kind, canonical_json(self.params)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

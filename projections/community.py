@@ -39,6 +39,7 @@ from projections.facts import (
     Membership,
     Named,
     Rectification,
+    Registration,
     Report,
     ReportClosure,
     Retirement,
@@ -58,8 +59,7 @@ def evolve(state: CommunityFacts, position: int, event: Event) -> CommunityFacts
         case CommunityRegistered(town_id=town, name=name, name_en=name_en, kind=kind, registered_on=day):
             return replace(
                 state,
-                kind=kind,
-                registered_on=day,
+                registrations=(*state.registrations, Registration(kind, day, p)),
                 names=(*state.names, Named(name, name_en, day, p)),
                 memberships=(*state.memberships, Membership(town, day, p)),
                 position=p,
@@ -69,7 +69,7 @@ def evolve(state: CommunityFacts, position: int, event: Event) -> CommunityFacts
         case CommunityTransferred(to_town_id=town, effective_on=day):
             return replace(state, memberships=(*state.memberships, Membership(town, day, p)), position=p)
         case CommunityRetired(reason=reason, effective_on=day):
-            return replace(state, retirement=Retirement(reason, day, p), position=p)
+            return replace(state, retirements=(*state.retirements, Retirement(reason, day, p)), position=p)
         case DisclosurePublished():
             fact = Disclosure(
                 event.disclosure_id,

@@ -131,10 +131,11 @@ class TrainingsEachYear(Rule):
                 continue
             last = max(held) if held else None
             if last is None:
+                # Required from the day the window first fits after registration; unmet ever since.
                 start = facts.registered_on or window_start
                 return self.unmet(
                     f"no {kind.value} training held in the {self.window_days} days to {on.isoformat()}",
-                    start + timedelta(days=self.window_days),
+                    start + timedelta(days=self.window_days - 1),
                 )
             return self.unmet(
                 f"no {kind.value} training held in the {self.window_days} days to {on.isoformat()}; "
@@ -186,9 +187,9 @@ class MeetingsEveryPeriod(Rule):
                 m.kind is self.meeting and candidate.start <= m.held_on <= candidate.end
                 for m in facts.meetings
             ):
-                return self.unmet(
-                    f"no {self.meeting.value} meeting held in {candidate}", candidate.end + timedelta(days=1)
-                )
+                # "As of" a date means the end of that day, so a period is complete, and a missing
+                # meeting missing, from the end of its last day.
+                return self.unmet(f"no {self.meeting.value} meeting held in {candidate}", candidate.end)
             candidate = candidate.previous()
         return None
 

@@ -159,6 +159,13 @@ class DutyReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Registration:
+    kind: CommunityKind
+    since: date
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class Retirement:
     reason: str
     since: date
@@ -170,11 +177,12 @@ class CommunityFacts:
     """Everything recorded about one community, in log order within each kind of fact."""
 
     community_id: str
-    kind: CommunityKind = CommunityKind.COMMUNITY
-    registered_on: date | None = None
+    # Commands allow one registration and one retirement; tuples keep the fold total, and time travel
+    # by position a plain filter, whatever the log holds.
+    registrations: tuple[Registration, ...] = ()
     names: tuple[Named, ...] = ()
     memberships: tuple[Membership, ...] = ()
-    retirement: Retirement | None = None
+    retirements: tuple[Retirement, ...] = ()
     disclosures: tuple[Disclosure, ...] = ()
     corrections: tuple[Correction, ...] = ()
     trainings: tuple[Training, ...] = ()
@@ -191,13 +199,30 @@ class CommunityFacts:
     # The last position that changed these facts; 0 for a community the log has not mentioned.
     position: int = 0
 
+    @property
+    def registered_on(self) -> date | None:
+        return self.registrations[0].since if self.registrations else None
+
+    @property
+    def kind(self) -> CommunityKind:
+        return self.registrations[0].kind if self.registrations else CommunityKind.COMMUNITY
+
+    @property
+    def retirement(self) -> Retirement | None:
+        return self.retirements[0] if self.retirements else None
+
     def name_on(self, day: date) -> str | None:
+        """The name in effect on `day` (the latest effective date wins, whenever it was recorded); before
+        the first name took effect, the first name."""
         current = [n for n in self.names if n.since <= day]
-        return current[-1].name if current else (self.names[0].name if self.names else None)
+        if current:
+            return max(current, key=lambda n: (n.since, n.position)).name
+        return self.names[0].name if self.names else None
 
     def town_on(self, day: date) -> str | None:
+        """The town the community belonged to on `day`, by effective dates, whenever they were recorded."""
         current = [m for m in self.memberships if m.since <= day]
-        return current[-1].town_id if current else None
+        return max(current, key=lambda m: (m.since, m.position)).town_id if current else None
 
     def in_scope_on(self, day: date) -> bool:
         """Registered on or before `day` and not retired by then."""
@@ -209,15 +234,12 @@ class CommunityFacts:
         """These facts as they stood once the log reached `position` (time travel by position)."""
         if position >= self.position:
             return self
-        names = _upto(self.names, position)
-        retirement = self.retirement
-        return replace(
+        kept = replace(
             self,
-            # Registration is the first name; before it, the community did not exist.
-            registered_on=self.registered_on if names else None,
-            names=names,
+            registrations=_upto(self.registrations, position),
+            names=_upto(self.names, position),
             memberships=_upto(self.memberships, position),
-            retirement=retirement if retirement is not None and retirement.position <= position else None,
+            retirements=_upto(self.retirements, position),
             disclosures=_upto(self.disclosures, position),
             corrections=_upto(self.corrections, position),
             trainings=_upto(self.trainings, position),
@@ -231,8 +253,31 @@ class CommunityFacts:
             designations=_upto(self.designations, position),
             talents=_upto(self.talents, position),
             duty_reports=_upto(self.duty_reports, position),
-            position=position,
         )
+        return replace(kept, position=kept.last_position())
+
+    def last_position(self) -> int:
+        """The last position among the facts held: the position a replay would have stamped them with."""
+        groups: tuple[tuple[_Positioned, ...], ...] = (
+            self.registrations,
+            self.names,
+            self.memberships,
+            self.retirements,
+            self.disclosures,
+            self.corrections,
+            self.trainings,
+            self.rules,
+            self.meetings,
+            self.spot_checks,
+            self.findings,
+            self.rectifications,
+            self.reports,
+            self.report_closures,
+            self.designations,
+            self.talents,
+            self.duty_reports,
+        )
+        return max((group[-1].position for group in groups if group), default=0)
 
 
 class _Positioned(Protocol):

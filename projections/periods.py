@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-_PERIOD = re.compile(r"(?P<year>\d{4})(?:-Q(?P<quarter>[1-4])|-(?P<month>0[1-9]|1[0-2]))?")
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-Q(?P<quarter>[1-4])|-(?P<month>0[1-9]|1[0-2]))?")
 
 
 class Granularity(enum.StrEnum):
@@ -19,9 +19,9 @@ class Granularity(enum.StrEnum):
     MONTH = "month"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Period:
-    """A year, a quarter or a month. Ordered by start, then by length (a year sorts before its Q1)."""
+    """A year, a quarter or a month. Ordered by start, then longest first (a year sorts before its Q1)."""
 
     start: date
     end: date
@@ -75,6 +75,21 @@ class Period:
 
     def within(self, year: int) -> bool:
         return self.start.year == year and self.end.year == year
+
+    def _key(self) -> tuple[date, int]:
+        return (self.start, -(self.end - self.start).days)
+
+    def __lt__(self, other: Period) -> bool:
+        return self._key() < other._key()
+
+    def __le__(self, other: Period) -> bool:
+        return self._key() <= other._key()
+
+    def __gt__(self, other: Period) -> bool:
+        return self._key() > other._key()
+
+    def __ge__(self, other: Period) -> bool:
+        return self._key() >= other._key()
 
     def __str__(self) -> str:
         if self.granularity is Granularity.YEAR:

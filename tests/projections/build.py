@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -35,30 +35,9 @@ def day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-class Params(Mapping[str, Any]):
-    """Criterion parameters that can be hashed.
-
-    `evaluate` caches parsed rules by the criteria tuple, so parameters must be hashable there; plain dicts
-    are not (see test_evaluation's xfail about dict parameters).
-    """
-
-    def __init__(self, items: Mapping[str, Any]) -> None:
-        self._items = {key: tuple(v) if isinstance(v, list) else v for key, v in items.items()}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._items[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self._items.items(), key=lambda item: item[0])))
-
-    def __repr__(self) -> str:
-        return f"Params({self._items!r})"
+def Params(items: Mapping[str, Any]) -> dict[str, Any]:
+    """Criterion parameters as the log holds them: a plain JSON object."""
+    return dict(items)
 
 
 def criterion(criterion_id: str, kind: str, /, **params: Any) -> Criterion:

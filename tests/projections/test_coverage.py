@@ -184,12 +184,6 @@ def test_disclosure_rate_is_zero_without_a_standard_at_the_end_of_the_year() -> 
     assert ([("t1", 1, 0)], ("cixi", 1, 0)) == shares(disclosure_rate(world, 2022, day("2023-01-31")))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: a standard decoded from the log has dict params, which evaluation's lru_cache cannot hash "
-    "(see test_evaluation.test_a_standard_read_back_from_the_log_can_be_evaluated)",
-)
 @pytest.mark.parametrize("report", ["coverage", "disclosure_rate"])
 def test_reports_read_a_standard_as_the_log_stores_it(report: str) -> None:
     revised = StandardRevised(

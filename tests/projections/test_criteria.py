@@ -265,15 +265,14 @@ def test_a_community_older_than_the_window_is_required_to_have_trained() -> None
     registered_on = day("2022-03-01")
     on = registered_on + timedelta(days=365)
     outcome = check("trainings_each_year", community(on=registered_on), on, **ONE_KIND)
-    assert (on, "no warning_meeting training held in the 365 days to 2023-03-01") == since_and_detail(outcome)
+    # Required, and so unmet, from the first day the window fits after registration: 2023-02-28.
+    first_required = registered_on + timedelta(days=364)
+    assert (
+        first_required,
+        "no warning_meeting training held in the 365 days to 2023-03-01",
+    ) == since_and_detail(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: trainings_each_year first requires a community on registered_on + window_days - 1, but when "
-    "it never trained reports since = registered_on + window_days, a day after `on`",
-)
 def test_a_community_that_never_trained_is_not_unmet_since_a_later_date() -> None:
     registered_on = day("2022-03-01")
     on = registered_on + timedelta(days=364)  # the first day the window reaches back to registration
@@ -392,16 +391,16 @@ def test_the_running_period_is_not_required() -> None:
     assert None is check("meetings_every_period", facts, day("2022-09-29"), **REPS)
 
 
-def test_a_complete_period_without_a_meeting_is_unmet_from_the_next_day() -> None:
+def test_a_complete_period_without_a_meeting_is_unmet_from_the_end_of_its_last_day() -> None:
     facts = community(met_on(C, day("2022-02-10")))
     outcome = check("meetings_every_period", facts, day("2022-07-01"), **REPS)
-    assert (day("2022-07-01"), "no representatives meeting held in 2022-Q2") == since_and_detail(outcome)
+    assert (day("2022-06-30"), "no representatives meeting held in 2022-Q2") == since_and_detail(outcome)
 
 
 def test_every_period_in_the_lookback_needs_a_meeting() -> None:
     facts = community(met_on(C, day("2022-05-10")))
     outcome = check("meetings_every_period", facts, day("2022-08-15"), **REPS)
-    assert (day("2022-04-01"), "no representatives meeting held in 2022-Q1") == since_and_detail(outcome)
+    assert (day("2022-03-31"), "no representatives meeting held in 2022-Q1") == since_and_detail(outcome)
     assert None is check(
         "meetings_every_period", facts, day("2022-08-15"), kind="representatives", lookback=1
     )
@@ -422,7 +421,7 @@ def test_meetings_are_counted_in_the_period_of_their_date() -> None:
 def test_the_last_quarter_of_a_year_is_required_in_january() -> None:
     facts = community(met_on(C, day("2022-09-30")))
     outcome = check("meetings_every_period", facts, day("2023-01-05"), kind="representatives", lookback=1)
-    assert (day("2023-01-01"), "no representatives meeting held in 2022-Q4") == since_and_detail(outcome)
+    assert (day("2022-12-31"), "no representatives meeting held in 2022-Q4") == since_and_detail(outcome)
 
 
 def test_monthly_meetings_are_required_for_each_complete_month() -> None:
@@ -430,7 +429,7 @@ def test_monthly_meetings_are_required_for_each_complete_month() -> None:
     params = {"kind": "representatives", "period": "month", "lookback": 2}
     assert None is check("meetings_every_period", facts, day("2022-03-10"), **params)
     outcome = check("meetings_every_period", facts, day("2022-04-01"), **params)
-    assert (day("2022-04-01"), "no representatives meeting held in 2022-03") == since_and_detail(outcome)
+    assert (day("2022-03-31"), "no representatives meeting held in 2022-03") == since_and_detail(outcome)
 
 
 def test_periods_that_ended_before_registration_need_no_meeting() -> None:
@@ -440,12 +439,6 @@ def test_periods_that_ended_before_registration_need_no_meeting() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: on a period's last day meetings_every_period already requires that period "
-    "(end > on is false) but reports since = end + 1, the day after `on`",
-)
 def test_a_missing_meeting_is_never_dated_after_the_status_date() -> None:
     facts = community(met_on(C, day("2022-02-10")))
     on = day("2022-06-30")

@@ -206,23 +206,14 @@ def test_any_status_is_deterministic_and_scores_met_over_applicable(log: Log, da
 @FAST
 @given(event_logs(), some_days())
 def test_an_unmet_criterion_is_never_dated_after_the_status_date(log: Log, dates: list[date]) -> None:
-    # trainings_each_year (never held) and meetings_every_period (on a period's last day) break this;
-    # see the xfail tests in test_criteria.py. The other kinds must keep it.
     world = fold(log)
     for facts in world.communities.values():
         for on in dates:
             for unmet in evaluate(facts, EVERYTHING, on).unmet:
-                if unmet.criterion_id not in {"training", "meetings"} and unmet.since is not None:
+                if unmet.since is not None:
                     assert unmet.since <= on, unmet
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: evaluate() caches parsed rules with lru_cache keyed by the criteria tuple, but "
-    "Criterion.params is a plain dict (as every standard decoded from the log has), so hashing fails: "
-    "TypeError: unhashable type: 'dict'; coverage() and disclosure_rate() fail the same way",
-)
 def test_a_standard_read_back_from_the_log_can_be_evaluated() -> None:
     revised = StandardRevised(
         version=1,

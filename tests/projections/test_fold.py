@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, cast
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,16 +138,11 @@ def test_evolve_counts_the_registration_only_for_its_own_community() -> None:
 
 
 def comparable(facts: CommunityFacts) -> CommunityFacts:
-    # Two known differences are set aside here and shown by the xfail tests below: up_to stamps the
-    # facts with the asked position rather than the last position that changed them, and keeps the kind
-    # of a registration that comes later.
-    if facts.registered_on is None:
-        facts = replace(facts, kind=CommunityKind.COMMUNITY)
-    return replace(facts, position=0)
+    return facts
 
 
 def comparable_status(status: Status) -> Status:
-    return replace(status, position=0)
+    return status
 
 
 @FAST
@@ -201,13 +194,6 @@ def test_up_to_before_registration_puts_the_community_out_of_scope() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: CommunityFacts.up_to(p) sets position=p, but `position` is documented as the last position "
-    "that changed the facts (what a replay to p gives, and what up_to returns for p >= self.position); "
-    "Status.position therefore differs between time travel and replay",
-)
 def test_up_to_between_changes_keeps_the_last_position_that_changed_the_facts() -> None:
     log: Log = [(1, registered("c1", day("2020-01-01"))), (5, disclosed("c1", "2022-Q1", day("2022-04-01")))]
     replayed = community_in(fold(log[:1]), "c1")
@@ -216,44 +202,21 @@ def test_up_to_between_changes_keeps_the_last_position_that_changed_the_facts() 
     assert replayed.position == travelled.position
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: up_to keeps the community's kind from a registration recorded after the position",
-)
 def test_up_to_before_registration_forgets_the_kind() -> None:
     facts = facts_of("c1", Unknown("c1"), registered("c1", kind=CommunityKind.VILLAGE))
     assert CommunityKind.COMMUNITY == facts.up_to(1).kind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: up_to infers 'registered by p' from any name, so a rename recorded before the registration "
-    "makes the community in scope (from the later registration's date) at a position it was not registered",
-)
 def test_a_rename_recorded_before_registration_does_not_register_the_community() -> None:
     facts = facts_of("c1", renamed("c1", "新名", day("2020-01-01")), registered("c1", day("2020-01-01")))
     assert None is facts.up_to(1).registered_on
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: up_to keeps only the latest registered_on, so between two registrations it reports the "
-    "second one's date instead of the first's",
-)
 def test_up_to_between_two_registrations_keeps_the_first_date() -> None:
     facts = facts_of("c1", registered("c1", day("2020-01-01")), registered("c1", day("2021-06-01")))
     assert day("2020-01-01") == facts.up_to(1).registered_on
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: only the latest retirement is kept, so up_to between two retirements (e.g. a corrected "
-    "effective date) finds no retirement and puts a retired community back in scope",
-)
 def test_up_to_between_two_retirements_keeps_the_first() -> None:
     facts = facts_of(
         "c1",
@@ -286,13 +249,6 @@ def test_a_transfer_recorded_late_still_answers_by_its_date() -> None:
     assert ["t1", "t2"] == [facts.town_on(day("2020-12-31")), facts.town_on(day("2021-01-01"))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG/QUESTION: town_on picks the last membership in log order among those effective by the date, "
-    "not the one with the latest effective date, so the answer depends on the order transfers were recorded "
-    "(hierarchy.py: a community's history holds 'whenever the record was entered')",
-)
 def test_town_on_does_not_depend_on_the_order_transfers_were_recorded() -> None:
     in_order = facts_of(
         "c1",
