@@ -1,4 +1,4 @@
-"""The Starlette application: its lifespan owns the pool, the event store and the head watcher."""
+"""The Starlette application: its lifespan owns the pool, the store, the head watcher and the projector."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from events.catalogue import CATALOGUE
+from service.commands import Commands, install_default_standard
 from service.db import connect, create_pool
 from service.notify import HeadWatcher
+from service.projector import Projector
+from service.readmodel import ReadModel
 from service.settings import APP_ROLE, Settings
 from service.store import EventStore
 
@@ -37,6 +40,9 @@ class Services:
     pool: asyncpg.Pool
     store: EventStore
     watcher: HeadWatcher
+    commands: Commands
+    projector: Projector
+    read_model: ReadModel
 
 
 def create_app(settings: Settings, database: DatabaseUrls) -> Starlette:
@@ -57,11 +63,30 @@ def create_app(settings: Settings, database: DatabaseUrls) -> Starlette:
         )
         watcher = HeadWatcher(connect_listener)
         store = EventStore(pool, CATALOGUE)
-        await watcher.start()
-        app.state.services = Services(pool=pool, store=store, watcher=watcher)
+        commands = Commands(store, CATALOGUE)
+        projector = Projector(pool, CATALOGUE)
+        following: asyncio.Task[None] | None = None
         try:
+            await install_default_standard(commands, store)
+            await watcher.start()
+            # Following the log is background work: a long catch-up must not hold up start-up.
+            following = asyncio.get_running_loop().create_task(
+                projector.run(watcher), name="qinglian-projector"
+            )
+            app.state.services = Services(
+                pool=pool,
+                store=store,
+                watcher=watcher,
+                commands=commands,
+                projector=projector,
+                read_model=ReadModel(pool),
+            )
             yield
         finally:
+            if following is not None:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
             await store.close()
             await watcher.stop()
             await pool.close()

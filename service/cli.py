@@ -18,6 +18,7 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -25,8 +26,12 @@ from typing import Any, cast
 import structlog
 import uvicorn
 
+from events.catalogue import CATALOGUE
+from projections.community import World
+from projections.localtime import SHANGHAI, local_date
 from service.app import DatabaseUrls, create_app
-from service.db import DatabaseUnavailable, connect, describe
+from service.commands import Commands, install_default_standard
+from service.db import DatabaseUnavailable, connect, create_pool, describe
 from service.embedded import EmbeddedError, start_embedded
 from service.logging import configure_logging
 from service.migrations import (
@@ -36,7 +41,11 @@ from service.migrations import (
     load_migrations,
     migrate,
 )
+from service.projector import Projector, rebuild
+from service.readmodel import ReadModel
+from service.reports import ReportError, community_report, coverage_report, disclosure_report, render
 from service.settings import Settings, SettingsError
+from service.store import EventStore
 
 EXPECTED_FAILURES = (SettingsError, DatabaseUnavailable, EmbeddedError, MigrationError)
 
@@ -139,7 +148,29 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(run=_status)
 
-    for command in (serve, migrate_, status):
+    rebuild_ = commands.add_parser(
+        "rebuild", help="rebuild projections into fresh tables, then switch to them"
+    )
+    rebuild_.add_argument("name", nargs="?", default="facts", help="the projection (default and only: facts)")
+    rebuild_.set_defaults(run=_rebuild)
+
+    report = commands.add_parser("report", help="coverage, disclosure rate or one community's status")
+    reports = report.add_subparsers(title="reports", required=True, metavar="REPORT")
+    cover = reports.add_parser("coverage", help="standardization coverage per town and for the city")
+    cover.add_argument("--as-of", type=_as_of, help="ISO date or date-time (default: today in Asia/Shanghai)")
+    cover.add_argument("--town", help="one town's row only")
+    disclose = reports.add_parser("disclosure", help="disclosure rate for a year per town and for the city")
+    disclose.add_argument("--year", type=int, required=True)
+    disclose.add_argument("--as-of", type=_as_of, help="count disclosures published by then (default: today)")
+    disclose.add_argument("--town", help="one town's row only")
+    one = reports.add_parser("community", help="one community's status, each unmet criterion explained")
+    one.add_argument("community_id", metavar="ID")
+    one.add_argument("--as-of", type=_as_of, help="ISO date or date-time (default: today in Asia/Shanghai)")
+    for sub in (cover, disclose, one):
+        sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        sub.set_defaults(run=_report, report=sub.prog.rsplit(" ", 1)[-1])
+
+    for command in (serve, migrate_, status, rebuild_, cover, disclose, one):
         command.add_argument(
             "--data-dir",
             help="folder of the embedded PostgreSQL (QINGLIAN_DATA_DIR; default: the user data folder)",
@@ -227,6 +258,85 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {item['version']:04d} {item['name']}  applied {item['applied_at']}")
     for name in pending:
         print(f"  {name}  pending")
+    return 0
+
+
+def _as_of(text: str) -> date:
+    """An `--as-of` value: a bare date is that local date; a date-time is taken to its Asia/Shanghai date
+    (one without an offset is read as Shanghai time)."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or date-time") from exc
+    return local_date(moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI))
+
+
+async def _current_world(urls: DatabaseUrls) -> World:
+    """The projections caught up with the log, read back."""
+    pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=4)
+    try:
+        store = EventStore(pool, CATALOGUE)
+        await install_default_standard(Commands(store, CATALOGUE), store)
+        await store.close()
+        await Projector(pool, CATALOGUE).catch_up()
+        return await ReadModel(pool).world()
+    finally:
+        await pool.close()
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    on: date = args.as_of or local_date(datetime.now(UTC))
+    with _database(settings) as target:
+        asyncio.run(_apply_migrations(target.urls.owner))
+        world = asyncio.run(_current_world(target.urls))
+    try:
+        if args.report == "coverage":
+            made = coverage_report(world, on, args.town)
+        elif args.report == "disclosure":
+            made = disclosure_report(world, args.year, on, args.town)
+        else:
+            made = community_report(world, args.community_id, on)
+    except ReportError as exc:
+        print(f"qinglian: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(made, args.format))
+    return 0
+
+
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    if args.name != "facts":
+        print(f"qinglian: error: unknown projection {args.name!r}; known: facts", file=sys.stderr)
+        return 2
+    shown = -1
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        percent = 100 * done // total if total else 100
+        if percent != shown:
+            shown = percent
+            bar = "#" * (percent // 4) + "." * (25 - percent // 4)
+            print(
+                f"\rrebuilding facts [{bar}] {percent:3d}% {done:,}/{total:,} events",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    async def run(urls: DatabaseUrls) -> tuple[int, int]:
+        pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=2)
+        try:
+            checkpoint = await rebuild(pool, CATALOGUE, progress=progress)
+        finally:
+            await pool.close()
+        return checkpoint.generation, checkpoint.position
+
+    with _database(settings) as target:
+        asyncio.run(_apply_migrations(target.urls.owner))
+        generation, position = asyncio.run(run(target.urls))
+    print(file=sys.stderr)
+    print(f"rebuilt facts to position {position:,} (generation {generation})")
     return 0
 
 
