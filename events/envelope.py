@@ -138,24 +138,9 @@ def envelope_text(
 ) -> str:
     """`envelope_json` from parts already in canonical form (the stream id and type as JSON strings, the
     time as `format_timestamp` writes it), for writers that share those parts across many events."""
+    # Keys in sorted order, as canonical_json would write them (a property test holds it to that).
     return (
-        '{"event_id":"'
-        + event_id
-        + '","metadata":'
-        + metadata_json
-        + ',"payload":'
-        + payload_json
-        + ',"position":'
-        + str(position)
-        + ',"recorded_at":"'
-        + recorded_at
-        + '","schema_version":'
-        + str(schema_version)
-        + ',"stream_id":'
-        + stream_json
-        + ',"stream_version":'
-        + str(stream_version)
-        + ',"type":'
-        + type_json
-        + "}"
+        f'{{"event_id":"{event_id}","metadata":{metadata_json},"payload":{payload_json},'
+        f'"position":{position},"recorded_at":"{recorded_at}","schema_version":{schema_version},'
+        f'"stream_id":{stream_json},"stream_version":{stream_version},"type":{type_json}}}'
     )
