@@ -1,0 +1,47 @@
+"""Per-community summaries the dashboards show beside the status: training completion by kind and year,
+current and past rule versions, designations — each as of a date."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+
+from events.recognition import Level
+from events.rules import RuleDocument
+from events.training import TrainingKind
+from projections.facts import CommunityFacts, Designation, RuleVersion
+
+
+def training_completion(facts: CommunityFacts, year: int, on: date) -> dict[TrainingKind, int]:
+    """How many trainings of each kind the community held in `year`, counting those held by `on`."""
+    counts = Counter(t.kind for t in facts.trainings if t.held_on.year == year and t.held_on <= on)
+    return {kind: counts.get(kind, 0) for kind in TrainingKind}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHistory:
+    document: RuleDocument
+    current: RuleVersion | None
+    versions: tuple[RuleVersion, ...]  # oldest first
+
+
+def rule_history(facts: CommunityFacts, on: date) -> list[RuleHistory]:
+    """For each document the community has adopted by `on`: its current version and every version."""
+    histories = []
+    for document in RuleDocument:
+        versions = tuple(
+            sorted(
+                (r for r in facts.rules if r.document is document and r.adopted_on <= on),
+                key=lambda r: (r.version, r.adopted_on),
+            )
+        )
+        if versions:
+            histories.append(RuleHistory(document, versions[-1], versions))
+    return histories
+
+
+def designations(facts: CommunityFacts, on: date, level: Level | None = None) -> list[Designation]:
+    """The demonstration-point designations made by `on`, oldest first, optionally of one level."""
+    chosen = [d for d in facts.designations if d.designated_on <= on and (level is None or d.level is level)]
+    return sorted(chosen, key=lambda d: (d.designated_on, d.position))
