@@ -105,3 +105,26 @@ async def test_read_your_writes_waits_for_the_projection(pool: asyncpg.Pool, sto
     assert not await projector.wait_for(head, within=0.1)
     await projector.catch_up()
     assert await projector.wait_for(head, within=0.1)
+
+
+async def test_stored_facts_as_of_any_position_equal_a_replay_up_to_it(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    """Time travel by position is served from the stored facts, and matches a replay of the log's prefix."""
+    rng = random.Random(11)
+    head = await seed(store, communities=3, years=(2021, 2022))
+    await Projector(pool, CATALOGUE).catch_up()
+    stored = await ReadModel(pool).world()
+    everything = decode_all(CATALOGUE, await store.read_all(limit=100_000))
+    for position in sorted(rng.sample(range(0, head + 1), 12)):
+        replayed = fold_world(
+            World(), [(rec, event) for rec, event in everything if rec.position <= position]
+        )
+        for community_id, facts in stored.communities.items():
+            expected = replayed.communities.get(community_id)
+            travelled = facts.up_to(position)
+            if expected is None:
+                assert travelled.registered_on is None
+                assert 0 == travelled.last_position()
+            else:
+                assert expected == travelled, (community_id, position)
