@@ -32,6 +32,7 @@ from projections.localtime import SHANGHAI, local_date
 from service.app import DatabaseUrls, create_app
 from service.commands import Commands, install_default_standard
 from service.db import DatabaseUnavailable, connect, create_pool, describe
+from service.demo import DEFAULT_SEED, DemoLoad, DemoRefused, load_demo
 from service.embedded import EmbeddedError, start_embedded
 from service.logging import configure_logging
 from service.migrations import (
@@ -47,7 +48,7 @@ from service.reports import ReportError, community_report, coverage_report, disc
 from service.settings import Settings, SettingsError
 from service.store import EventStore
 
-EXPECTED_FAILURES = (SettingsError, DatabaseUnavailable, EmbeddedError, MigrationError)
+EXPECTED_FAILURES = (SettingsError, DatabaseUnavailable, EmbeddedError, MigrationError, DemoRefused)
 
 
 class PortInUse(Exception):
@@ -154,6 +155,12 @@ def _parser() -> argparse.ArgumentParser:
     rebuild_.add_argument("name", nargs="?", default="facts", help="the projection (default and only: facts)")
     rebuild_.set_defaults(run=_rebuild)
 
+    demo = commands.add_parser("demo", help="the demo data set (慈溪市, 2021-01-01 to 2022-06-30)")
+    demos = demo.add_subparsers(title="demo commands", required=True, metavar="ACTION")
+    demo_load = demos.add_parser("load", help="load the demo into an empty database (again: adds nothing)")
+    demo_load.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the generator's seed")
+    demo_load.set_defaults(run=_demo_load)
+
     report = commands.add_parser("report", help="coverage, disclosure rate or one community's status")
     reports = report.add_subparsers(title="reports", required=True, metavar="REPORT")
     cover = reports.add_parser("coverage", help="standardization coverage per town and for the city")
@@ -170,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
         sub.set_defaults(run=_report, report=sub.prog.rsplit(" ", 1)[-1])
 
-    for command in (serve, migrate_, status, rebuild_, cover, disclose, one):
+    for command in (serve, migrate_, status, rebuild_, demo_load, cover, disclose, one):
         command.add_argument(
             "--data-dir",
             help="folder of the embedded PostgreSQL (QINGLIAN_DATA_DIR; default: the user data folder)",
@@ -305,6 +312,27 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _load_demo(urls: DatabaseUrls, seed: int) -> DemoLoad:
+    pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=8)
+    try:
+        store = EventStore(pool, CATALOGUE)
+        try:
+            return await load_demo(Commands(store, CATALOGUE), store, seed=seed)
+        finally:
+            await store.close()
+    finally:
+        await pool.close()
+
+
+def _demo_load(settings: Settings, args: argparse.Namespace) -> int:
+    with _database(settings) as target:
+        asyncio.run(_apply_migrations(target.urls.owner))
+        loaded = asyncio.run(_load_demo(target.urls, args.seed))
+    written, there = f"{loaded.written:,}", f"{loaded.replayed:,}"
+    print(f"demo loaded into {target.description}: {written} events written, {there} there already")
+    return 0
+
+
 def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     if args.name != "facts":
         print(f"qinglian: error: unknown projection {args.name!r}; known: facts", file=sys.stderr)
@@ -376,7 +404,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             if applied:
                 log.info("migrated", applied=applied)
             if args.demo:
-                log.info("demo requested: the demo data set is not part of this version yet")
+                loaded = asyncio.run(_load_demo(target.urls, DEFAULT_SEED))
+                log.info("demo loaded", written=loaded.written, already_there=loaded.replayed)
             app = create_app(settings, target.urls)
             config = uvicorn.Config(app, log_config=None, lifespan="on", access_log=False)
             server = uvicorn.Server(config)

@@ -7,6 +7,7 @@ overwrite each other's premises, and neither has to retry by hand.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,8 @@ from service.store import AppendResult, EventStore, utc_now
 STANDARD_STREAM = "standard-main"
 # Enough for a burst of clerks on one community: each round lets at least one of them through.
 RETRIES = 16
+# Communities whose facts a Commands keeps between commands (a few hundred bytes to a few MB each).
+COMMUNITY_CACHE = 2048
 
 
 def stream_of(event: Event) -> str:
@@ -48,6 +51,9 @@ class Commands:
         self._store = store
         self._registry = registry
         self._clock = clock
+        # Community facts as last read, by id. The log only grows, so a cached state plus the events after
+        # its version is exactly the state: each command reads only what is new, not the whole stream.
+        self._known: OrderedDict[str, tuple[CommunityFacts, int]] = OrderedDict()
 
     async def submit(
         self,
@@ -118,14 +124,19 @@ class Commands:
         return Context(today=today, community=facts, towns=known), version
 
     async def _community(self, community_id: str) -> tuple[CommunityFacts, int]:
-        facts = CommunityFacts(community_id=community_id)
-        version = 0
+        facts, version = self._known.get(community_id) or (CommunityFacts(community_id=community_id), 0)
         stream = f"community-{community_id}"
         while batch := await self._store.read_stream(stream, after_version=version, limit=1000):
             for rec in batch:
                 event = self._registry.decode(rec.type, rec.schema_version, rec.payload)
                 facts = evolve(facts, rec.position, event)
                 version = rec.stream_version
+        cached = self._known.get(community_id)
+        if cached is None or cached[1] <= version:
+            self._known[community_id] = (facts, version)
+            self._known.move_to_end(community_id)
+            while len(self._known) > COMMUNITY_CACHE:
+                self._known.popitem(last=False)
         return facts, version
 
     async def _standards(self) -> tuple[tuple[StandardVersion, ...], int]:

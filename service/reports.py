@@ -210,5 +210,5 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     rule = "  ".join("-" * w for w in widths)
     body = [line(cells[0]), rule, *(line(row) for row in cells[1:])]
     if not rows:
-        body.append("(nothing to report)")
+        body.append("(none)")
     return "\n".join([title, "", *body]) + "\n"

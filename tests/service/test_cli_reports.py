@@ -1,0 +1,81 @@
+"""`qinglian demo load`, `report` and `rebuild`, run as a user runs them, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from tests.service.test_cli import child_env, one_line_error, run_qinglian
+
+
+def test_the_demo_loads_once_and_reports_the_articles_figures(database_url: str) -> None:
+    env = child_env(database_url)
+    loaded = run_qinglian("demo", "load", env=env)
+    assert 0 == loaded.returncode, loaded.stderr
+    assert "events written, 0 there already" in loaded.stdout
+
+    coverage = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--format", "json", env=env)
+    assert 0 == coverage.returncode, coverage.stderr
+    city = json.loads(coverage.stdout)["areas"][-1]
+    assert ("cixi", 100, 93, 0.93) == (city["id"], city["communities"], city["standardized"], city["rate"])
+
+    disclosure = run_qinglian(
+        "report", "disclosure", "--year", "2021", "--as-of", "2022-06-08", "--format", "json", env=env
+    )
+    assert 0 == disclosure.returncode, disclosure.stderr
+    assert 1.0 == json.loads(disclosure.stdout)["areas"][-1]["rate"]
+
+    again = run_qinglian("demo", "load", env=env)
+    assert 0 == again.returncode, again.stderr
+    assert ": 0 events written" in again.stdout
+
+
+def test_report_formats_and_errors(database_url: str) -> None:
+    env = child_env(database_url)
+    assert 0 == run_qinglian("demo", "load", env=env).returncode
+
+    table = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--town", "gutang", env=env)
+    assert 0 == table.returncode, table.stderr
+    assert "古塘街道" in table.stdout
+    assert "慈溪市" not in table.stdout
+
+    spreadsheet = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--format", "csv", env=env)
+    rows = list(csv.reader(io.StringIO(spreadsheet.stdout.removeprefix("\ufeff"))))
+    assert ["cixi", "慈溪市", "100", "93", "93.0%"] == rows[-1]
+    assert spreadsheet.stdout.startswith("\ufeff")
+
+    community = run_qinglian(
+        "report", "community", "shuyuan", "--as-of", "2022-06-08T10:00:00+08:00", env=env
+    )
+    assert 0 == community.returncode, community.stderr
+    assert "舒苑社区 (shuyuan), 古塘街道: standardized as of 2022-06-08" in community.stdout
+
+    assert "unknown community 'nowhere'" in one_line_error(
+        run_qinglian("report", "community", "nowhere", env=env)
+    )
+    assert "unknown town 'atlantis'" in one_line_error(
+        run_qinglian("report", "coverage", "--town", "atlantis", env=env)
+    )
+    bad_date = run_qinglian("report", "coverage", "--as-of", "yesterday", env=env)
+    assert 2 == bad_date.returncode
+    assert "'yesterday' is not an ISO 8601 date or date-time" in bad_date.stderr
+    assert "Traceback" not in bad_date.stderr
+
+
+def test_the_demo_refuses_a_log_that_holds_other_records(database_url: str) -> None:
+    env = child_env(database_url)
+    assert 0 == run_qinglian("demo", "load", "--seed", "1", env=env).returncode
+    assert "demo" in one_line_error(run_qinglian("demo", "load", env=env))
+
+
+def test_rebuild_reports_its_progress_and_the_new_generation(database_url: str) -> None:
+    env = child_env(database_url)
+    assert 0 == run_qinglian("demo", "load", env=env).returncode
+    rebuilt = run_qinglian("rebuild", env=env)
+    assert 0 == rebuilt.returncode, rebuilt.stderr
+    assert "100%" in rebuilt.stderr
+    assert "(generation 2)" in rebuilt.stdout
+    coverage = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--format", "json", env=env)
+    assert 0.93 == json.loads(coverage.stdout)["areas"][-1]["rate"]
+    assert "unknown projection 'views'" in one_line_error(run_qinglian("rebuild", "views", env=env))
