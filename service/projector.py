@@ -163,6 +163,11 @@ class Projector:
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("projection step failed; will retry", error=str(exc))
                     await asyncio.sleep(1.0)
+                except Exception:
+                    # An event this version cannot fold (say, written by a newer version): say so loudly,
+                    # keep the checkpoint where it is, and try again later rather than skip it.
+                    log.exception("projection stopped at an event it cannot fold", position=self._position)
+                    await asyncio.sleep(30.0)
 
     async def wait_for(self, position: int, *, within: float) -> bool:
         """Read-your-writes: True once the projection has passed `position`, False after `within` s."""
