@@ -106,6 +106,15 @@ class Registry:
         cls = self._classes.get(type_)
         if cls is None or not 1 <= version <= cls.VERSION:
             raise UnknownEventType(type_, version)
+        if version == cls.VERSION:
+            reader = _reader(cls)
+            if reader is not None:
+                try:
+                    event: Event = reader(payload)
+                except _Unusual:
+                    pass  # the careful path below says what is wrong, naming the field
+                else:
+                    return event
         data = dict(payload)
         while version < cls.VERSION:
             upcaster = self._upcasters.get((type_, version))
@@ -113,8 +122,8 @@ class Registry:
                 raise CodecError("", f"no upcaster reads {type_} v{version}")
             data = upcaster(data)
             version += 1
-        event: Event = _from_json(cls, self._fields[cls], data)
-        return event
+        decoded: Event = _from_json(cls, self._fields[cls], data)
+        return decoded
 
 
 T = TypeVar("T")
@@ -122,13 +131,196 @@ T = TypeVar("T")
 
 def to_json(value: object) -> JSON:
     """The JSON form of a dataclass (or of any value the payload rules allow)."""
-    return _to_json(value, "")
+    try:
+        return _writer(type(value))(value)
+    except (_Unusual, CodecError):
+        return _to_json(value, "")  # the careful walk names the path of what has no JSON form
 
 
 def from_json(cls: type[T], data: Mapping[str, JSON]) -> T:
     """The dataclass `cls` read back from `to_json`'s form; raises CodecError naming the field."""
+    reader = _reader(cast(Any, cls))
+    if reader is not None:
+        try:
+            fast: T = reader(data)
+        except _Unusual:
+            pass
+        else:
+            return fast
     value: T = _from_json(cls, _field_types(cast(Any, cls)), data)
     return value
+
+
+# -- fast paths: converters compiled once per type; they vouch only for what they are sure of, and raise
+# _Unusual for anything else, which then takes the careful path (the reference semantics, with messages).
+
+_NONE_TYPE = type(None)
+
+
+@functools.cache
+def _reader(cls: type[Any]) -> Callable[[Mapping[str, JSON]], Any] | None:
+    """A function building `cls` from its JSON form, or None when a field's type has no fast reader."""
+    converters: list[tuple[str, Callable[[Any], Any]]] = []
+    for name, hint in _field_types(cast(Any, cls)).items():
+        convert = _value_reader(hint)
+        if convert is None:
+            return None
+        converters.append((name, convert))
+    names = frozenset(name for name, _ in converters)
+    missing = object()
+
+    def read(data: Mapping[str, JSON]) -> Any:
+        if type(data) is not dict or not data.keys() <= names:
+            raise _Unusual
+        kwargs: dict[str, Any] = {}
+        for name, convert in converters:
+            value = data.get(name, missing)
+            if value is not missing:
+                kwargs[name] = convert(value)
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # a required field is missing
+            raise _Unusual from exc
+
+    return read
+
+
+def _value_reader(hint: Any) -> Callable[[Any], Any] | None:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        concrete = [option for option in options if option is not _NONE_TYPE]
+        inner = _value_reader(concrete[0]) if len(concrete) == 1 else None
+        if inner is None:
+            return None
+        nullable = _NONE_TYPE in options
+
+        def optional(value: Any) -> Any:
+            if value is None and nullable:
+                return None
+            return inner(value)
+
+        return optional
+    if origin in (dict, Mapping):
+
+        def mapping(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise _Unusual
+            return dict(value)
+
+        return mapping
+    if origin in (tuple, frozenset):
+        item = _value_reader(typing.get_args(hint)[0])
+        if item is None:
+            return None
+        if origin is frozenset:
+
+            def frozen(value: Any) -> Any:
+                if type(value) is not list:
+                    raise _Unusual
+                return frozenset([item(v) for v in value])
+
+            return frozen
+
+        def sequence(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Unusual
+            return tuple([item(v) for v in value])
+
+        return sequence
+    if hint is Any:
+        return lambda value: value
+    if not isinstance(hint, type):
+        return None
+    if issubclass(hint, enum.Enum):
+        members = hint._value2member_map_
+
+        def member(value: Any) -> Any:
+            try:
+                return members[value]
+            except (KeyError, TypeError) as exc:
+                raise _Unusual from exc
+
+        return member
+    if hint is date or hint is datetime:
+        parse = date.fromisoformat if hint is date else datetime.fromisoformat
+
+        def moment(value: Any) -> Any:
+            if type(value) is not str:
+                raise _Unusual
+            try:
+                return parse(value)
+            except ValueError as exc:
+                raise _Unusual from exc
+
+        return moment
+    if dataclasses.is_dataclass(hint):
+        nested = _reader(hint)
+        if nested is None:
+            return None
+
+        def record(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise _Unusual
+            return nested(value)
+
+        return record
+    if hint is float:
+
+        def real(value: Any) -> Any:
+            kind = type(value)
+            if kind is float:
+                return value
+            if kind is int:
+                return float(value)
+            raise _Unusual
+
+        return real
+    if hint in (str, int, bool):
+
+        def exact(value: Any) -> Any:
+            if type(value) is not hint:
+                raise _Unusual
+            return value
+
+        return exact
+    return None
+
+
+_WRITERS: dict[type[Any], Callable[[Any], JSON]] = {}
+
+
+def _writer(kind: type[Any]) -> Callable[[Any], JSON]:
+    writer = _WRITERS.get(kind)
+    if writer is None:
+        writer = _WRITERS[kind] = _make_writer(kind)
+    return writer
+
+
+def _write(value: Any) -> JSON:
+    return _writer(type(value))(value)
+
+
+def _make_writer(kind: type[Any]) -> Callable[[Any], JSON]:
+    """The fast JSON form for values of exactly `kind`, in the order `_to_json` checks types."""
+    if issubclass(kind, enum.Enum):
+        return lambda value: _write(value.value)
+    if kind is _NONE_TYPE or issubclass(kind, bool | int | float | str):
+        return lambda value: value
+    if issubclass(kind, datetime):
+        return format_timestamp
+    if issubclass(kind, date):
+        return kind.isoformat
+    if kind is tuple or kind is list:
+        return lambda value: [_write(item) for item in value]
+    if dataclasses.is_dataclass(kind) and not issubclass(kind, Mapping):
+        names = tuple(field.name for field in dataclasses.fields(kind))
+        return lambda value: {name: _write(getattr(value, name)) for name in names}
+
+    def unusual(value: Any) -> JSON:
+        raise _Unusual
+
+    return unusual
 
 
 @functools.cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any, TypeAlias
 
 from events.disclosure import DisclosureCorrected, DisclosurePublished
 from events.envelope import Recorded
@@ -54,22 +55,32 @@ def evolve(state: CommunityFacts, position: int, event: Event) -> CommunityFacts
     """`state` with `event` (recorded at `position`) applied; events about others leave it unchanged."""
     if getattr(event, "community_id", None) != state.community_id:
         return state
+    added = additions(position, event)
+    if added is None:
+        return state
+    changes = {name: getattr(state, name) + items for name, items in added}
+    return replace(state, **changes, position=position)
+
+
+Added: TypeAlias = tuple[tuple[str, tuple[Any, ...]], ...]
+
+
+def additions(position: int, event: Event) -> Added | None:
+    """The facts a community event adds, as (CommunityFacts field, new items); None if it adds nothing."""
     p = position
     match event:
         case CommunityRegistered(town_id=town, name=name, name_en=name_en, kind=kind, registered_on=day):
-            return replace(
-                state,
-                registrations=(*state.registrations, Registration(kind, day, p)),
-                names=(*state.names, Named(name, name_en, day, p)),
-                memberships=(*state.memberships, Membership(town, day, p)),
-                position=p,
+            return (
+                ("registrations", (Registration(kind, day, p),)),
+                ("names", (Named(name, name_en, day, p),)),
+                ("memberships", (Membership(town, day, p),)),
             )
         case CommunityRenamed(name=name, name_en=name_en, effective_on=day):
-            return replace(state, names=(*state.names, Named(name, name_en, day, p)), position=p)
+            return (("names", (Named(name, name_en, day, p),)),)
         case CommunityTransferred(to_town_id=town, effective_on=day):
-            return replace(state, memberships=(*state.memberships, Membership(town, day, p)), position=p)
+            return (("memberships", (Membership(town, day, p),)),)
         case CommunityRetired(reason=reason, effective_on=day):
-            return replace(state, retirements=(*state.retirements, Retirement(reason, day, p)), position=p)
+            return (("retirements", (Retirement(reason, day, p),)),)
         case DisclosurePublished():
             fact = Disclosure(
                 event.disclosure_id,
@@ -81,17 +92,17 @@ def evolve(state: CommunityFacts, position: int, event: Event) -> CommunityFacts
                 event.digest,
                 p,
             )
-            return replace(state, disclosures=(*state.disclosures, fact), position=p)
+            return (("disclosures", (fact,)),)
         case DisclosureCorrected():
             correction = Correction(
                 event.corrects, event.corrected_on, event.title, event.digest, event.reason, p
             )
-            return replace(state, corrections=(*state.corrections, correction), position=p)
+            return (("corrections", (correction,)),)
         case TrainingHeld():
             training = Training(
                 event.training_id, event.kind, event.held_on, event.title, event.attendees, event.hours, p
             )
-            return replace(state, trainings=(*state.trainings, training), position=p)
+            return (("trainings", (training,)),)
         case RuleRevised():
             rule = RuleVersion(
                 event.document,
@@ -102,10 +113,11 @@ def evolve(state: CommunityFacts, position: int, event: Event) -> CommunityFacts
                 event.summary,
                 p,
             )
-            return replace(state, rules=(*state.rules, rule), position=p)
+            return (("rules", (rule,)),)
         case MeetingHeld():
-            meeting = Meeting(event.meeting_id, event.kind, event.held_on, event.attendees, p)
-            return replace(state, meetings=(*state.meetings, meeting), position=p)
+            return (
+                ("meetings", (Meeting(event.meeting_id, event.kind, event.held_on, event.attendees, p),)),
+            )
         case SpotCheckRecorded():
             check = SpotCheck(
                 event.check_id,
@@ -117,32 +129,23 @@ def evolve(state: CommunityFacts, position: int, event: Event) -> CommunityFacts
             found = tuple(
                 Finding(f.finding_id, event.check_id, event.checked_on, f.summary, p) for f in event.findings
             )
-            return replace(
-                state,
-                spot_checks=(*state.spot_checks, check),
-                findings=(*state.findings, *found),
-                position=p,
-            )
+            return (("spot_checks", (check,)), ("findings", found))
         case FindingRectified(finding_id=finding, rectified_on=day, note=note):
-            fix = Rectification(finding, day, note, p)
-            return replace(state, rectifications=(*state.rectifications, fix), position=p)
+            return (("rectifications", (Rectification(finding, day, note, p),)),)
         case ReportReceived():
-            report = Report(event.report_id, event.received_on, event.channel, event.summary, p)
-            return replace(state, reports=(*state.reports, report), position=p)
+            return (
+                ("reports", (Report(event.report_id, event.received_on, event.channel, event.summary, p),)),
+            )
         case ReportClosed(report_id=report_id, closed_on=day, outcome=outcome):
-            closure = ReportClosure(report_id, day, outcome, p)
-            return replace(state, report_closures=(*state.report_closures, closure), position=p)
+            return (("report_closures", (ReportClosure(report_id, day, outcome, p),)),)
         case DemonstrationPointDesignated(level=level, designated_on=day, title=title):
-            designation = Designation(level, day, title, p)
-            return replace(state, designations=(*state.designations, designation), position=p)
+            return (("designations", (Designation(level, day, title, p),)),)
         case LeadingTalentRecognized(person_ref=person, level=level, recognized_on=day):
-            talent = Talent(person, level, day, p)
-            return replace(state, talents=(*state.talents, talent), position=p)
+            return (("talents", (Talent(person, level, day, p),)),)
         case DutyReportFiled(year=year, filed_on=day, reporter_role=role):
-            report_filed = DutyReport(year, day, role, p)
-            return replace(state, duty_reports=(*state.duty_reports, report_filed), position=p)
+            return (("duty_reports", (DutyReport(year, day, role, p),)),)
         case _:
-            return state
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,21 +216,66 @@ def evolve_world(world: World, position: int, event: Event) -> World:
 
 def fold_world(world: World, records: Iterable[tuple[Recorded, Event]]) -> World:
     """Apply many events at once. Equal to applying `evolve_world` one event at a time, but linear:
-    the dictionaries are copied once, not once per event."""
-    towns = dict(world.towns)
-    communities = dict(world.communities)
-    standards = list(world.standards)
-    position = world.position
-    for rec, event in records:
-        position = rec.position
-        match event:
-            case TownRegistered() | StandardRevised():
-                step = evolve_world(World(), position, event)
-                towns.update(step.towns)
-                standards.extend(step.standards)
+    the dictionaries are copied once, and each community's facts are rebuilt once per call, not once
+    per event."""
+    return fold_events(world, ((rec.position, event) for rec, event in records))
+
+
+def fold_events(world: World, events: Iterable[tuple[int, Event]]) -> World:
+    """`fold_world` for (position, event) pairs: all a fold needs of the envelope is the position."""
+    folder = Folder(world)
+    folder.add(events)
+    return folder.world()
+
+
+class Folder:
+    """Folds many batches of events into a World that is built once, at the end: each community's facts
+    grow in lists, so a long replay copies nothing per batch (what a rebuild of the whole log needs)."""
+
+    def __init__(self, world: World) -> None:
+        self._base = world
+        self._towns = dict(world.towns)
+        self._standards = list(world.standards)
+        self._position = world.position
+        # Per community touched: the items each field gains, and the position of the last change.
+        self._pending: dict[str, tuple[dict[str, list[Any]], list[int]]] = {}
+
+    def add(self, events: Iterable[tuple[int, Event]]) -> None:
+        pending = self._pending
+        position = self._position
+        for position, event in events:
+            match event:
+                case TownRegistered() | StandardRevised():
+                    step = evolve_world(World(), position, event)
+                    self._towns.update(step.towns)
+                    self._standards.extend(step.standards)
+                    continue
+            community_id = getattr(event, "community_id", None)
+            if not isinstance(community_id, str):
                 continue
-        community_id = getattr(event, "community_id", None)
-        if isinstance(community_id, str):
+            entry = pending.get(community_id)
+            if entry is None:
+                entry = pending[community_id] = ({}, [0])
+            added = additions(position, event)
+            if added is None:
+                continue
+            gained, last = entry
+            for name, items in added:
+                gained.setdefault(name, []).extend(items)
+            last[0] = position
+        self._position = position
+
+    def world(self) -> World:
+        communities = dict(self._base.communities)
+        for community_id, (gained, last) in self._pending.items():
             before = communities.get(community_id) or CommunityFacts(community_id=community_id)
-            communities[community_id] = evolve(before, position, event)
-    return World(towns=towns, communities=communities, standards=tuple(standards), position=position)
+            if gained:
+                changes = {name: getattr(before, name) + tuple(items) for name, items in gained.items()}
+                before = replace(before, **changes, position=last[0])
+            communities[community_id] = before
+        return World(
+            towns=dict(self._towns),
+            communities=communities,
+            standards=tuple(self._standards),
+            position=self._position,
+        )

@@ -8,6 +8,7 @@ committed a batch (facts and checkpoint together) or did not: it resumes with no
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from events.envelope import Recorded
 from events.hierarchy import TownRegistered
 from events.registry import Event, Registry, from_json, to_json
 from events.standard import StandardRevised
-from projections.community import StandardVersion, TownFacts, World, fold_world
+from projections.community import Folder, StandardVersion, TownFacts, World, fold_world
 from projections.facts import CommunityFacts
 from service.notify import HeadWatcher
 from service.queries import query
@@ -99,6 +100,9 @@ async def save(conn: Conn, generation: int, rows: Sequence[Row]) -> None:
     if rows:
         columns = [list(column) for column in zip(*rows, strict=True)]
         await conn.execute(query("save_facts"), generation, *columns)
+
+
+_FACT_COLUMNS = ["generation", "entity", "entity_id", "position", "town_id", "body"]
 
 
 class Projector:
@@ -202,6 +206,19 @@ async def rebuild(
     progress: Callable[[int, int], None] | None = None,
 ) -> Checkpoint:
     """Fold the whole log into a fresh generation of `facts`, then switch to it in one transaction."""
+    try:
+        return await _rebuild(pool, registry, batch_size=batch_size, progress=progress)
+    finally:
+        gc.unfreeze()
+
+
+async def _rebuild(
+    pool: asyncpg.Pool,
+    registry: Registry,
+    *,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+) -> Checkpoint:
 
     async with pool.acquire() as conn:
         current = await conn.fetchrow(query("checkpoint"), NAME)
@@ -209,21 +226,29 @@ async def rebuild(
         generation = current["generation"] + 1
         head = await conn.fetchval(query("head_position"))
         await conn.execute(query("drop_generation"), generation)  # leftovers of an interrupted rebuild
-        world = World()
+        folder = Folder(World())
         position = 0
+        decode, loads = registry.decode, json.loads
         while True:
-            rows = await conn.fetch(query("read_all"), position, batch_size, None, None)
+            rows = await conn.fetch(query("read_payloads"), position, batch_size)
             if not rows:
                 break
-            world = fold_world(world, decode_all(registry, (recorded_from_row(r) for r in rows)))
-            position = rows[-1]["position"]
+            folder.add([(r[0], decode(r[1], r[2], loads(r[3]))) for r in rows])
+            position = rows[-1][0]
+            del rows
+            # The world only grows, and holds no cycles: keep the collector from walking it again and
+            # again (refcounting still frees what a later batch replaces). unfreeze() below undoes it.
+            gc.freeze()
             if progress is not None:
                 progress(position, max(head, position))
+        world = folder.world()
         keys: list[Key] = [("town", t) for t in world.towns]
         keys += [("community", c) for c in world.communities]
         keys += [("standard", str(s.version)) for s in world.standards]
-        for start in range(0, len(keys), 1000):
-            await save(conn, generation, rows_of(world, keys[start : start + 1000]))
+        # A fresh generation has nothing to conflict with: COPY, in chunks that keep each message small.
+        for start in range(0, len(keys), 50):
+            records = [(generation, *row) for row in rows_of(world, keys[start : start + 50])]
+            await conn.copy_records_to_table("facts", records=records, columns=_FACT_COLUMNS)
         async with conn.transaction():
             await conn.fetchrow(query("checkpoint_for_update"), NAME)
             # Events that arrived during the rebuild: fold them in under the lock, then switch.

@@ -72,6 +72,17 @@ where position > $1
 order by position
 limit $2;
 
+-- name: read_payloads
+-- What a fold needs of each event, in log order: a rebuild reads the whole log through this. It reads the
+-- jsonb copy, which is cheaper to take apart than the whole hashed envelope; jsonb keeps the payload's
+-- values (numbers as numeric, so a float written 1e+16 reads back as 10000000000000000, which the payload
+-- readers accept as the same number). Verification and the offline verifier read the hashed bytes.
+select position, type, schema_version, payload::text as payload
+from events
+where position > $1
+order by position
+limit $2;
+
 -- name: stream_version
 select coalesce(max(stream_version), 0) from events where stream_id = $1;
 
