@@ -32,7 +32,7 @@ from events.envelope import (
     envelope_text,
     format_timestamp,
 )
-from events.errors import IdempotencyKeyReused, InvalidAppend, QinglianError, VersionConflict
+from events.errors import CodecError, IdempotencyKeyReused, InvalidAppend, QinglianError, VersionConflict
 from events.merkle import leaf_hash
 from events.registry import Event, Registry
 from service.queries import query
@@ -392,34 +392,29 @@ class EventStore:
     ) -> ImportResult:
         """See bulk_import."""
         check_idempotency_key(idempotency_key)
-        staged: list[tuple[str, _Encoded, str]] = []
-        checked_streams: set[str] = set()
-        for index, (stream_id, event, metadata) in enumerate(entries):
-            try:
-                if stream_id not in checked_streams:
-                    check_stream_id(stream_id)
-                    checked_streams.add(stream_id)
-                item = self._encode_one(event, "event")
-            except InvalidAppend as exc:
-                raise InvalidAppend(f"entries[{index}].{exc.field}", exc.reason) from exc
-            staged.append((stream_id, item, _metadata_json(metadata, idempotency_key)))
-        if not staged:
+        listed = list(entries)
+        if not listed:
             raise InvalidAppend("entries", "an import needs at least one event")
-        digest = hashlib.sha256()
-        for stream_id, item, _ in staged:
-            digest.update(_fingerprint(stream_id, [item]))
-        fingerprint = digest.digest()
+        streams: set[str] = set()
+        for index, (stream_id, _, _) in enumerate(listed):
+            if stream_id not in streams:
+                try:
+                    check_stream_id(stream_id)
+                except InvalidAppend as exc:
+                    raise InvalidAppend(f"entries[{index}].{exc.field}", exc.reason) from exc
+                streams.add(stream_id)
 
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(query("take_append_lock"), APPEND_LOCK)
             prior = await conn.fetchrow(query("idempotency_records"), [idempotency_key])
             if prior is not None:
-                if prior["fingerprint"] != fingerprint:
+                digest = hashlib.sha256()
+                for _ in self._stage(listed, idempotency_key, digest):
+                    pass
+                if prior["fingerprint"] != digest.digest():
                     raise IdempotencyKeyReused(idempotency_key)
                 return ImportResult(
-                    first_position=prior["first_position"],
-                    event_count=prior["event_count"],
-                    replayed=True,
+                    first_position=prior["first_position"], event_count=prior["event_count"], replayed=True
                 )
             head_row = await conn.fetchrow(query("head"))
             head = head_row["position"] if head_row else 0
@@ -427,26 +422,42 @@ class EventStore:
             recorded_at = max(now, head_row["recorded_at"]) if head_row else now
             versions: dict[str, int] = {
                 row["stream_id"]: row["version"]
-                for row in await conn.fetch(
-                    query("stream_versions"), list({stream_id for stream_id, _, _ in staged})
-                )
+                for row in await conn.fetch(query("stream_versions"), list(streams))
             }
+            # Entries are encoded inside COPY's row generator, so the server takes in rows while the next
+            # ones are encoded and hashed. A bad entry raises there: COPY is abandoned, the transaction
+            # rolls back, and the import writes nothing.
+            digest = hashlib.sha256()
+            staged = self._stage(listed, idempotency_key, digest)
             records = self._import_records(staged, head, versions, recorded_at)
             await conn.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
             await conn.execute(
-                query("remember_import"),
-                idempotency_key,
-                fingerprint,
-                head + 1,
-                len(staged),
-                recorded_at,
+                query("remember_import"), idempotency_key, digest.digest(), head + 1, len(listed), recorded_at
             )
-            await conn.execute(query("notify_head"), str(head + len(staged)))
-        return ImportResult(first_position=head + 1, event_count=len(staged))
+            await conn.execute(query("notify_head"), str(head + len(listed)))
+        return ImportResult(first_position=head + 1, event_count=len(listed))
+
+    def _stage(
+        self,
+        entries: list[tuple[str, Event, Mapping[str, JSON]]],
+        idempotency_key: str,
+        digest: Any,
+    ) -> Iterator[tuple[str, _Encoded, str]]:
+        """Each entry encoded, in order, while `digest` takes in the import's fingerprint."""
+        for index, (stream_id, event, metadata) in enumerate(entries):
+            try:
+                item = self._encode_one(event, "event")
+                metadata_json = _metadata_json(metadata, idempotency_key)
+            except InvalidAppend as exc:
+                raise InvalidAppend(f"entries[{index}].{exc.field}", exc.reason) from exc
+            except CodecError as exc:
+                raise CodecError(f"entries[{index}].{exc.path}".rstrip("."), exc.reason) from exc
+            digest.update(_fingerprint(stream_id, [item]))
+            yield stream_id, item, metadata_json
 
     def _import_records(
         self,
-        staged: list[tuple[str, _Encoded, str]],
+        staged: Iterable[tuple[str, _Encoded, str]],
         head: int,
         versions: dict[str, int],
         recorded_at: datetime,

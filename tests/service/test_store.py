@@ -371,3 +371,24 @@ def test_timestamps_must_be_aware() -> None:
     assert "2022-01-01T00:00:00.000000Z" == format_timestamp(
         datetime(2022, 1, 1, 8, tzinfo=UTC) + timedelta(hours=-8)
     )
+
+
+async def test_bulk_import_with_a_bad_payload_midway_writes_nothing_and_names_it(
+    store: EventStore, owner: asyncpg.Connection
+) -> None:
+    entries: list[tuple[str, Event, dict[str, JSON]]] = [
+        (f"community-c{n}", registered(f"c{n}", name="坏\x00名" if n == 700 else f"c{n}"), {})
+        for n in range(1000)
+    ]
+    with pytest.raises(CodecError) as caught:
+        await store.bulk_import(entries, idempotency_key="imp")
+    assert "entries[700].name" == caught.value.path
+    assert 0 == await count(owner)
+    # The key was not remembered: the corrected import goes through under it.
+    fixed = [
+        (stream, event if n != 700 else registered("c700"), meta)
+        for n, (stream, event, meta) in enumerate(entries)
+    ]
+    assert 1000 == (await store.bulk_import(fixed, idempotency_key="imp")).event_count
+    with pytest.raises(IdempotencyKeyReused):
+        await store.bulk_import(entries[:10], idempotency_key="imp")
