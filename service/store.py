@@ -430,7 +430,7 @@ class EventStore:
             digest = hashlib.sha256()
             staged = self._stage(listed, idempotency_key, digest)
             records = self._import_records(staged, head, versions, recorded_at)
-            await conn.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
+            await conn.copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
             await conn.execute(
                 query("remember_import"), idempotency_key, digest.digest(), head + 1, len(listed), recorded_at
             )
@@ -539,7 +539,8 @@ class EventStore:
         return position
 
 
-_EVENT_COLUMNS = [
+# The events table's columns, in the order COPY receives them.
+EVENT_COLUMNS = [
     "position",
     "stream_id",
     "stream_version",

@@ -39,8 +39,8 @@ from events.envelope import ExpectedVersion, envelope_json
 from events.hierarchy import CommunityKind, CommunityRegistered
 from events.merkle import leaf_hash
 from service.db import create_pool
-from service.store import EventStore
-from tests.support.pg import create_migrated_database, drop_database, server_url, unique_name
+from service.store import EVENT_COLUMNS, EventStore
+from tests.support.pg import in_fresh_database, server_settings
 
 CALLERS = 32
 # The store writes every group through one writer on one connection (a bulk import takes one more), so a
@@ -55,19 +55,7 @@ TARGETS = {"store_over_a": 1.0, "bulk_over_b": 0.5}
 
 A_TABLE = "bench_baseline_a"
 B_TABLE = "bench_baseline_b"
-COLUMNS = (
-    "position",
-    "stream_id",
-    "stream_version",
-    "event_id",
-    "type",
-    "schema_version",
-    "payload",
-    "metadata",
-    "canonical",
-    "leaf_hash",
-    "recorded_at",
-)
+COLUMNS = tuple(EVENT_COLUMNS)  # the same row shape as the store writes
 INSERT_A = (
     f"insert into {A_TABLE} ({', '.join(COLUMNS)}) "
     f"values ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})"
@@ -346,25 +334,15 @@ async def store_bulk(store: EventStore) -> Run:
 
 
 async def server_facts(url: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(url)
-    try:
-        settings = {
-            name: await conn.fetchval(f"select current_setting('{name}')")
-            for name in ("server_version", "synchronous_commit", "fsync", "wal_sync_method", "shared_buffers")
-        }
-    finally:
-        await conn.close()
-    return settings
+    return dict(
+        await server_settings(
+            url, ("server_version", "synchronous_commit", "fsync", "wal_sync_method", "shared_buffers")
+        )
+    )
 
 
 async def main() -> dict[str, Any]:
-    with server_url() as admin_url:
-        name = unique_name("qinglian_bench")
-        url = await create_migrated_database(admin_url, name)
-        try:
-            return await run_all(url)
-        finally:
-            await drop_database(admin_url, name)
+    return await in_fresh_database(run_all)
 
 
 async def run_all(url: str) -> dict[str, Any]:

@@ -77,7 +77,7 @@ from service.queries import query
 from service.readmodel import ReadModel
 from service.store import EventStore
 from tests.support.domain import digest
-from tests.support.pg import create_migrated_database, drop_database, server_url, unique_name
+from tests.support.pg import in_fresh_database, server_settings
 
 EVENTS = 1_000_000
 TOWNS = 20
@@ -507,25 +507,15 @@ async def status_latency(
 
 
 async def server_facts(url: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(url)
-    try:
-        settings = {
-            name: await conn.fetchval(f"select current_setting('{name}')")
-            for name in ("server_version", "synchronous_commit", "fsync", "shared_buffers", "work_mem")
-        }
-    finally:
-        await conn.close()
-    return settings
+    return dict(
+        await server_settings(
+            url, ("server_version", "synchronous_commit", "fsync", "shared_buffers", "work_mem")
+        )
+    )
 
 
 async def main() -> dict[str, Any]:
-    with server_url() as admin_url:
-        name = unique_name("qinglian_bench")
-        url = await create_migrated_database(admin_url, name)
-        try:
-            return await run_all(url)
-        finally:
-            await drop_database(admin_url, name)
+    return await in_fresh_database(run_all)
 
 
 def rate(count: int, seconds: float) -> float:

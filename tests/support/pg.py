@@ -10,14 +10,17 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from service.embedded import EmbeddedPostgres
 from service.migrations import migrate
+
+T = TypeVar("T")
 
 
 def with_database(url: str, name: str) -> str:
@@ -83,3 +86,23 @@ def _ident(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"unsafe database name {name!r}")
     return f'"{name}"'
+
+
+async def server_settings(url: str, names: tuple[str, ...]) -> dict[str, str]:
+    """The server's settings of those names, for a benchmark's report."""
+    conn = await asyncpg.connect(url)
+    try:
+        return {name: await conn.fetchval("select current_setting($1)", name) for name in names}
+    finally:
+        await conn.close()
+
+
+async def in_fresh_database(run: Callable[[str], Awaitable[T]]) -> T:
+    """`run(url)` on a freshly migrated database of this run's server, dropped afterwards."""
+    with server_url() as admin_url:
+        name = unique_name("qinglian_bench")
+        url = await create_migrated_database(admin_url, name)
+        try:
+            return await run(url)
+        finally:
+            await drop_database(admin_url, name)
