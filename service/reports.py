@@ -71,56 +71,42 @@ def _area_rows(
 
 def coverage_report(world: World, on: date, town: str | None = None) -> Report:
     towns, city = coverage(world, on, CITY_ID)
-    rows = _area_rows(world, towns, city, town)
     standard = world.standard_on(on)
-    document = {
+    header = {
         "report": "coverage",
         "as_of": on.isoformat(),
         "standard_version": standard.version if standard is not None else None,
-        "position": world.position,
-        "areas": [
-            {
-                "id": r["id"],
-                "name": r["name"],
-                "communities": r["communities"],
-                "standardized": r["part"],
-                "rate": r["rate"],
-            }
-            for r in rows
-        ],
     }
-    return Report(
-        title=f"Standardization coverage (规范化建设覆盖率) as of {on.isoformat()}",
-        columns=("id", "name", "communities", "standardized", "rate"),
-        rows=tuple((r["id"], r["name"], r["communities"], r["part"], _percent(r["rate"])) for r in rows),
-        document=document,
-    )
+    title = f"Standardization coverage (规范化建设覆盖率) as of {on.isoformat()}"
+    return _area_report(world, title, header, "standardized", _area_rows(world, towns, city, town))
 
 
 def disclosure_report(world: World, year: int, on: date, town: str | None = None) -> Report:
     towns, city = disclosure_rate(world, year, on, CITY_ID)
-    rows = _area_rows(world, towns, city, town)
-    document = {
-        "report": "disclosure",
-        "year": year,
-        "as_of": on.isoformat(),
-        "position": world.position,
-        "areas": [
-            {
-                "id": r["id"],
-                "name": r["name"],
-                "communities": r["communities"],
-                "disclosed": r["part"],
-                "rate": r["rate"],
-            }
-            for r in rows
-        ],
-    }
+    header = {"report": "disclosure", "year": year, "as_of": on.isoformat()}
+    title = f"Disclosure rate (公开率) for {year}, as of {on.isoformat()}"
+    return _area_report(world, title, header, "disclosed", _area_rows(world, towns, city, town))
+
+
+def _area_report(
+    world: World, title: str, header: dict[str, Any], part: str, rows: list[dict[str, Any]]
+) -> Report:
+    """A per-area report: `part` names what the share counts (standardized, disclosed)."""
+    areas = [
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "communities": r["communities"],
+            part: r["part"],
+            "rate": r["rate"],
+        }
+        for r in rows
+    ]
     return Report(
-        title=f"Disclosure rate (公开率) for {year}, as of {on.isoformat()}",
-        columns=("id", "name", "communities", "disclosed", "rate"),
+        title=title,
+        columns=("id", "name", "communities", part, "rate"),
         rows=tuple((r["id"], r["name"], r["communities"], r["part"], _percent(r["rate"])) for r in rows),
-        document=document,
+        document={**header, "position": world.position, "areas": areas},
     )
 
 
