@@ -444,3 +444,70 @@ def verify_subtree_consistency(
     elif _rebuild(start, end, known) != root1:
         return False  # the proof carries the subtree's parts, and they must rebuild the hash we hold
     return _rebuild(0, size, known) == root2
+
+
+# -- growing a tree ---------------------------------------------------------------------------------------
+
+
+class Frontier:
+    """The right edge of a growing tree: the hashes of `complete_subtrees(0, size)`, O(log n) of them.
+
+    Appending a leaf is a binary-counter carry: the new leaf merges with equal-sized complete subtrees to its
+    left. That gives the root of every prefix in one pass over the leaves (an offline verifier) and every
+    complete subtree exactly once, as it completes (a store that keeps them).
+    """
+
+    __slots__ = ("_hashes", "_levels", "size")
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        ranges = complete_subtrees(0, size)
+        if len(ranges) != len(hashes) or not all(_is_hash(h) for h in hashes):
+            raise ValueError(
+                f"a tree of {size} leaves has {len(ranges)} complete subtrees, not {len(hashes)}"
+            )
+        self.size = size
+        self._levels = [(end - start).bit_length() - 1 for start, end in ranges]
+        self._hashes = list(hashes)
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash (32 bytes; not checked here, this is the hot loop of verification)."""
+        levels, hashes = self._levels, self._hashes
+        level, value = 0, leaf
+        while levels and levels[-1] == level:
+            levels.pop()
+            value = hashlib.sha256(NODE_PREFIX + hashes.pop() + value).digest()
+            level += 1
+        levels.append(level)
+        hashes.append(value)
+        self.size += 1
+
+    def extend(self, leaves: Sequence[bytes], *, min_level: int = 1) -> list[tuple[int, int, bytes]]:
+        """Add leaf hashes; return each complete subtree of `min_level` or more that they complete.
+
+        A subtree is returned as (level, index, hash): it covers leaves index * 2**level up to
+        (index + 1) * 2**level.
+        """
+        _check_leaves(leaves)
+        completed: list[tuple[int, int, bytes]] = []
+        levels, hashes = self._levels, self._hashes
+        for leaf in leaves:
+            level, value = 0, leaf
+            self.size += 1
+            while levels and levels[-1] == level:
+                levels.pop()
+                value = node_hash(hashes.pop(), value)
+                level += 1
+                if level >= min_level:
+                    completed.append((level, (self.size >> level) - 1, value))
+            levels.append(level)
+            hashes.append(value)
+        return completed
+
+    @property
+    def hashes(self) -> list[bytes]:
+        """The complete subtrees' hashes, left to right (largest first)."""
+        return list(self._hashes)
+
+    def root(self) -> bytes:
+        """MTH of the leaves so far."""
+        return fold_subtrees(self._hashes)

@@ -142,3 +142,31 @@ select (select position from head) as head,
        (select json_agg(json_build_array(key, fingerprint, stream_id, first_position, event_count,
                                          stream_version))
         from known)::text as known;
+
+-- name: take_seal_lock
+-- One sealer at a time, however many replicas run one; released at commit.
+select pg_advisory_xact_lock($1::bigint);
+
+-- name: sealed_size
+-- How many leaves the stored subtrees cover: every 16-leaf subtree is stored before any after it.
+select coalesce(max(index) + 1, 0) * 16 from merkle_nodes where level = 4;
+
+-- name: leaf_hashes
+-- Leaf i is the event at position i + 1, so leaves start <= i < end are positions start < p <= end.
+select leaf_hash from events where position > $1 and position <= $2 order by position;
+
+-- name: leaf_hashes_in_ranges
+select r.ord, e.leaf_hash
+from unnest($1::bigint[], $2::bigint[]) with ordinality as r(lo, hi, ord)
+join events e on e.position > r.lo and e.position <= r.hi
+order by r.ord, e.position;
+
+-- name: merkle_nodes
+select k.ord, n.hash
+from unnest($1::smallint[], $2::bigint[]) with ordinality as k(level, index, ord)
+join merkle_nodes n on n.level = k.level and n.index = k.index
+order by k.ord;
+
+-- name: save_merkle_nodes
+insert into merkle_nodes (level, index, hash)
+select * from unnest($1::smallint[], $2::bigint[], $3::bytea[]);
