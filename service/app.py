@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import BaseRoute, Route
 
 from events.catalogue import CATALOGUE
 from service.commands import Commands, install_default_standard
@@ -21,7 +21,9 @@ from service.notify import HeadWatcher
 from service.projector import Projector
 from service.readmodel import ReadModel
 from service.settings import APP_ROLE, Settings
+from service.signer import Signer, latest_note, load_signing_key, sign_periodically
 from service.store import EventStore
+from service.tree import LogTree
 
 READY_TIMEOUT = 2.0
 log = structlog.get_logger(__name__)
@@ -43,10 +45,14 @@ class Services:
     commands: Commands
     projector: Projector
     read_model: ReadModel
+    tree: LogTree
 
 
-def create_app(settings: Settings, database: DatabaseUrls) -> Starlette:
-    """The ASGI app. Migrations are the caller's job (the CLI runs them before serving)."""
+def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The ASGI app. Migrations are the caller's job (the CLI runs them before serving).
+
+    `routes` are served beside the service's own; the GraphQL API comes in this way (its package sits above
+    this one), and reads `app.state.services` once the lifespan has started."""
 
     async def connect_listener() -> asyncpg.Connection:
         if database.app is not None:
@@ -65,14 +71,24 @@ def create_app(settings: Settings, database: DatabaseUrls) -> Starlette:
         store = EventStore(pool, CATALOGUE)
         commands = Commands(store, CATALOGUE)
         projector = Projector(pool, CATALOGUE)
-        following: asyncio.Task[None] | None = None
+        tree = LogTree(pool)
+        # A bad key stops start-up with a clear message, before anything is served.
+        key = load_signing_key(settings.signing_key, settings.data_dir) if settings.signing_key else None
+        background: list[asyncio.Task[None]] = []
         try:
             await install_default_standard(commands, store)
             await watcher.start()
             # Following the log is background work: a long catch-up must not hold up start-up.
-            following = asyncio.get_running_loop().create_task(
-                projector.run(watcher), name="qinglian-projector"
-            )
+            loop = asyncio.get_running_loop()
+            background.append(loop.create_task(projector.run(watcher), name="qinglian-projector"))
+            background.append(loop.create_task(tree.run(watcher), name="qinglian-sealer"))
+            if key is not None:
+                signer = Signer(pool, tree, key)
+                background.append(
+                    loop.create_task(
+                        sign_periodically(signer, pool, settings.checkpoint_interval), name="qinglian-signer"
+                    )
+                )
             app.state.services = Services(
                 pool=pool,
                 store=store,
@@ -80,13 +96,14 @@ def create_app(settings: Settings, database: DatabaseUrls) -> Starlette:
                 commands=commands,
                 projector=projector,
                 read_model=ReadModel(pool),
+                tree=tree,
             )
             yield
         finally:
-            if following is not None:
-                following.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await following
+                    await task
             await store.close()
             await watcher.stop()
             await pool.close()
@@ -107,7 +124,20 @@ def create_app(settings: Settings, database: DatabaseUrls) -> Starlette:
             )
         return JSONResponse({"status": "ready", "head": head})
 
+    async def checkpoint(request: Request) -> PlainTextResponse:
+        services: Services = request.app.state.services
+        note = await latest_note(services.pool)
+        if note is None:
+            return PlainTextResponse("no checkpoint has been signed yet\n", status_code=404)
+        # The note exactly as signed: its bytes are what the signature covers.
+        return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
+
     return Starlette(
-        routes=[Route("/healthz", healthz), Route("/readyz", readyz)],
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/checkpoint", checkpoint),
+            *routes,
+        ],
         lifespan=lifespan,
     )

@@ -16,39 +16,56 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import structlog
 import uvicorn
+from starlette.applications import Starlette
 
 from events.catalogue import CATALOGUE
 from projections.community import World
-from projections.localtime import SHANGHAI, local_date
+from projections.localtime import local_date
 from service.app import DatabaseUrls, create_app
+from service.bundle import ExportError
 from service.commands import Commands, install_default_standard
-from service.db import DatabaseUnavailable, connect, create_pool, describe
+from service.dates import as_of
+from service.db import DatabaseUnavailable, connect, create_pool
 from service.demo import DEFAULT_SEED, DemoLoad, DemoRefused, load_demo
-from service.embedded import EmbeddedError, start_embedded
+from service.embedded import EmbeddedError
+from service.inspection import add_commands
 from service.logging import configure_logging
 from service.migrations import (
     MigrationError,
     applied_migrations,
     check_history,
     load_migrations,
-    migrate,
 )
 from service.projector import Projector, rebuild
 from service.readmodel import ReadModel
 from service.reports import ReportError, community_report, coverage_report, disclosure_report, render
 from service.settings import Settings, SettingsError
+from service.signer import SigningKeyError, SigningRefused, load_signing_key
 from service.store import EventStore
+from service.target import apply_migrations, database
+from service.tree import TreeSizeError
 
-EXPECTED_FAILURES = (SettingsError, DatabaseUnavailable, EmbeddedError, MigrationError, DemoRefused)
+# Builds the ASGI app `serve` runs, from the settings and where the database is.
+AppFactory: TypeAlias = Callable[[Settings, DatabaseUrls], Starlette]
+EXPECTED_FAILURES = (
+    SettingsError,
+    DatabaseUnavailable,
+    EmbeddedError,
+    MigrationError,
+    DemoRefused,
+    SigningKeyError,
+    SigningRefused,
+    ExportError,
+    TreeSizeError,
+)
 
 
 class PortInUse(Exception):
@@ -59,15 +76,12 @@ class _Stop(Exception):
     """Raised by the SIGTERM handler so clean-up (the embedded server) runs as for Ctrl-C."""
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    urls: DatabaseUrls
-    description: str
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory = create_app) -> int:
+    """Run one command. `app_factory` builds what `serve` serves; the GraphQL API's entry point passes
+    one that adds its routes (this package cannot import the one above it)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.app_factory = app_factory
     # Every command, not only `serve`: `migrate` and `status` may run the embedded server too, and a SIGTERM
     # left to its default would end the process without stopping it.
     previous_term = signal.signal(signal.SIGTERM, _on_term)
@@ -92,40 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _on_term(signum: int, frame: FrameType | None) -> None:
     raise _Stop
-
-
-class _HeldSignals:
-    """Ctrl-C and SIGTERM noted rather than acted on inside the block; `replay()` acts on the first one.
-
-    For starting the embedded server. Interrupted there, the wheel kills the initdb or pg_ctl it is waiting
-    for: a half-written data folder that never starts again, or a postmaster that nothing stops. Starting
-    takes seconds, so it is finished first and then stopped. (A terminal's Ctrl-C also reaches initdb and
-    pg_ctl themselves; both clean up after themselves on SIGINT and the start fails, which `replay()` then
-    turns into the stop that was asked for.)
-    """
-
-    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self._caught: list[int] = []
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _HeldSignals:
-        for signum in self._SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._note)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _note(self, signum: int, frame: FrameType | None) -> None:
-        self._caught.append(signum)
-
-    def replay(self) -> None:
-        """Deliver the first signal held to the handler now in place (KeyboardInterrupt, _Stop)."""
-        if self._caught:
-            signal.raise_signal(self._caught[0])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -164,20 +144,21 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="coverage, disclosure rate or one community's status")
     reports = report.add_subparsers(title="reports", required=True, metavar="REPORT")
     cover = reports.add_parser("coverage", help="standardization coverage per town and for the city")
-    cover.add_argument("--as-of", type=_as_of, help="ISO date or date-time (default: today in Asia/Shanghai)")
+    cover.add_argument("--as-of", type=as_of, help="ISO date or date-time (default: today in Asia/Shanghai)")
     cover.add_argument("--town", help="one town's row only")
     disclose = reports.add_parser("disclosure", help="disclosure rate for a year per town and for the city")
     disclose.add_argument("--year", type=int, required=True)
-    disclose.add_argument("--as-of", type=_as_of, help="count disclosures published by then (default: today)")
+    disclose.add_argument("--as-of", type=as_of, help="count disclosures published by then (default: today)")
     disclose.add_argument("--town", help="one town's row only")
     one = reports.add_parser("community", help="one community's status, each unmet criterion explained")
     one.add_argument("community_id", metavar="ID")
-    one.add_argument("--as-of", type=_as_of, help="ISO date or date-time (default: today in Asia/Shanghai)")
+    one.add_argument("--as-of", type=as_of, help="ISO date or date-time (default: today in Asia/Shanghai)")
     for sub in (cover, disclose, one):
         sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
         sub.set_defaults(run=_report, report=sub.prog.rsplit(" ", 1)[-1])
 
-    for command in (serve, migrate_, status, rebuild_, demo_load, cover, disclose, one):
+    with_database = add_commands(commands)
+    for command in (serve, migrate_, status, rebuild_, demo_load, cover, disclose, one, *with_database):
         command.add_argument(
             "--data-dir",
             help="folder of the embedded PostgreSQL (QINGLIAN_DATA_DIR; default: the user data folder)",
@@ -185,43 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def _database(settings: Settings) -> Iterator[Target]:
-    if settings.database_url is not None:
-        yield Target(
-            DatabaseUrls(owner=settings.database_url, app=settings.app_database_url),
-            describe(settings.database_url),
-        )
-        return
-    held = _HeldSignals()
-    try:
-        with held:
-            server, urls = start_embedded(settings.data_dir)
-    except EmbeddedError:
-        # Failed because initdb or pg_ctl got the Ctrl-C too? Then that stop is the outcome, not the error.
-        held.replay()
-        raise
-    try:
-        held.replay()
-        yield Target(
-            DatabaseUrls(owner=urls.owner, app=urls.app),
-            f"embedded PostgreSQL {urls.version} in {settings.data_dir}",
-        )
-    finally:
-        server.stop()
-
-
-async def _apply_migrations(owner_url: str) -> list[str]:
-    conn = await connect(owner_url)
-    try:
-        return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
-    finally:
-        await conn.close()
-
-
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    with _database(settings) as target:
-        applied = asyncio.run(_apply_migrations(target.urls.owner))
+    with database(settings) as target:
+        applied = asyncio.run(apply_migrations(target.urls.owner))
     if applied:
         print(f"applied {len(applied)} migration(s) to {target.description}: {', '.join(applied)}")
     else:
@@ -250,7 +197,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             "migrations_pending": [f"{m.version:04d}_{m.name}" for m in pending],
         }
 
-    with _database(settings) as target:
+    with database(settings) as target:
         report = asyncio.run(read(target.urls.owner))
     report = {"database": target.description, **report}
     if args.json:
@@ -268,18 +215,6 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_of(text: str) -> date:
-    """An `--as-of` value: a bare date is that local date; a date-time is taken to its Asia/Shanghai date
-    (one without an offset is read as Shanghai time)."""
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or date-time") from exc
-    return local_date(moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI))
-
-
 async def _current_world(urls: DatabaseUrls) -> World:
     """The projections caught up with the log, read back."""
     pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=4)
@@ -295,8 +230,8 @@ async def _current_world(urls: DatabaseUrls) -> World:
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     on: date = args.as_of or local_date(datetime.now(UTC))
-    with _database(settings) as target:
-        asyncio.run(_apply_migrations(target.urls.owner))
+    with database(settings) as target:
+        asyncio.run(apply_migrations(target.urls.owner))
         world = asyncio.run(_current_world(target.urls))
     try:
         if args.report == "coverage":
@@ -325,8 +260,8 @@ async def _load_demo(urls: DatabaseUrls, seed: int) -> DemoLoad:
 
 
 def _demo_load(settings: Settings, args: argparse.Namespace) -> int:
-    with _database(settings) as target:
-        asyncio.run(_apply_migrations(target.urls.owner))
+    with database(settings) as target:
+        asyncio.run(apply_migrations(target.urls.owner))
         loaded = asyncio.run(_load_demo(target.urls, args.seed))
     written, there = f"{loaded.written:,}", f"{loaded.replayed:,}"
     print(f"demo loaded into {target.description}: {written} events written, {there} there already")
@@ -360,8 +295,8 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
             await pool.close()
         return checkpoint.generation, checkpoint.position
 
-    with _database(settings) as target:
-        asyncio.run(_apply_migrations(target.urls.owner))
+    with database(settings) as target:
+        asyncio.run(apply_migrations(target.urls.owner))
         generation, position = asyncio.run(run(target.urls))
     print(file=sys.stderr)
     print(f"rebuilt facts to position {position:,} (generation {generation})")
@@ -396,17 +331,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             raise SettingsError(f"--port must be between 0 and 65535, not {args.port}")
         settings = dataclasses.replace(settings, port=args.port)
     log = structlog.get_logger("qinglian")
+    if settings.signing_key is not None:
+        load_signing_key(
+            settings.signing_key, settings.data_dir
+        )  # a bad key is reported before anything starts
     # Bind first: a busy port is reported before any database work starts.
     sock = _bind(settings.host, settings.port)
     try:
-        with _database(settings) as target:
-            applied = asyncio.run(_apply_migrations(target.urls.owner))
+        with database(settings) as target:
+            applied = asyncio.run(apply_migrations(target.urls.owner))
             if applied:
                 log.info("migrated", applied=applied)
             if args.demo:
                 loaded = asyncio.run(_load_demo(target.urls, DEFAULT_SEED))
                 log.info("demo loaded", written=loaded.written, already_there=loaded.replayed)
-            app = create_app(settings, target.urls)
+            app = args.app_factory(settings, target.urls)
             config = uvicorn.Config(app, log_config=None, lifespan="on", access_log=False)
             server = uvicorn.Server(config)
             host, port = sock.getsockname()[:2]

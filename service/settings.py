@@ -34,6 +34,12 @@ class Settings:
     log_level: str = "info"
     pool_min_size: int = 2
     pool_max_size: int = 10
+    # The checkpoint signer's key: a path to a key file, or the key text itself. Never stored in the database.
+    signing_key: str | None = None
+    # How often `serve` signs a checkpoint when the log has grown, in seconds.
+    checkpoint_interval: int = 60
+    # Whether the API takes the caller's role from the X-Qinglian-Role header. Off, every caller reads only.
+    role_header: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -52,6 +58,11 @@ class Settings:
         pool_max = _int(environ, "QINGLIAN_POOL_MAX_SIZE", 10, low=1, high=1000)
         if pool_min > pool_max:
             raise SettingsError("QINGLIAN_POOL_MIN_SIZE must not exceed QINGLIAN_POOL_MAX_SIZE")
+        role_header = environ.get("QINGLIAN_ROLE_HEADER", "on").strip().lower()
+        if role_header not in ("on", "off"):
+            raise SettingsError(f"QINGLIAN_ROLE_HEADER must be on or off, not {role_header!r}")
+        signing_key = environ.get("QINGLIAN_SIGNING_KEY", "").strip() or None
+        checkpoint_interval = _int(environ, "QINGLIAN_CHECKPOINT_INTERVAL", 60, low=1, high=86400)
         return cls(
             database_url=database_url,
             app_database_url=app_database_url,
@@ -62,6 +73,9 @@ class Settings:
             log_level=log_level,
             pool_min_size=pool_min,
             pool_max_size=pool_max,
+            signing_key=signing_key,
+            checkpoint_interval=checkpoint_interval,
+            role_header=role_header == "on",
         )
 
 

@@ -125,6 +125,14 @@ class LogTree:
             await self._check_size(conn, size2)
             return await self._node_hashes(conn, consistency_proof_nodes(size1, size2))
 
+    async def subtree_hashes(self, size: int) -> list[bytes]:
+        """The hashes of `complete_subtrees(0, size)`: all a verifier needs of the first `size` events to
+        go on computing roots from the events after them."""
+        async with self._pool.acquire() as conn:
+            await self._check_size(conn, size)
+            sealed: int = await conn.fetchval(query("sealed_size"))
+            return await self._hashes_of(conn, complete_subtrees(0, size), sealed)
+
     async def _check_size(self, conn: Conn, size: int) -> None:
         if size < 0:
             raise TreeSizeError(f"tree size {size} is negative")

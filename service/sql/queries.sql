@@ -170,3 +170,30 @@ order by k.ord;
 -- name: save_merkle_nodes
 insert into merkle_nodes (level, index, hash)
 select * from unnest($1::smallint[], $2::bigint[], $3::bytea[]);
+
+-- name: take_sign_lock
+-- One signer at a time across replicas and the CLI, so two never sign diverging heads; released at commit.
+select pg_advisory_xact_lock($1::bigint);
+
+-- name: latest_checkpoint
+select tree_size, root, note, verifier, signed_at from checkpoints
+order by tree_size desc, signed_at desc limit 1;
+
+-- name: latest_checkpoint_of
+select tree_size, root, note, verifier, signed_at from checkpoints
+where verifier = $1 order by tree_size desc limit 1;
+
+-- name: save_checkpoint
+insert into checkpoints (tree_size, root, note, verifier, signed_at) values ($1, $2, $3, $4, $5)
+on conflict do nothing;
+
+-- name: checkpoints_upto
+select tree_size, root, note, verifier, signed_at from checkpoints
+where tree_size <= $1 order by tree_size, signed_at;
+
+-- name: export_events
+-- What an export writes: the hashed bytes themselves, and the leaf hash stored when they were appended.
+select canonical, leaf_hash from events where position > $1 and position <= $2 order by position;
+
+-- name: recorded_at
+select recorded_at from events where position = $1;

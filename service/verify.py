@@ -1,0 +1,371 @@
+"""`qinglian verify`: check an export bundle with no database, trusting only the key the inspector holds.
+
+It recomputes every leaf and the root, checks the checkpoint's signature, checks consistency with a
+checkpoint trusted earlier, replays the events through the projections, and compares the result with the
+status the service's projections claimed. The first thing that does not hold is reported precisely: which
+position, and what differs. See service/bundle.py for the bundle's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from events.catalogue import CATALOGUE
+from events.codec import parse_canonical
+from events.errors import QinglianError
+from events.merkle import Frontier
+from events.note import (
+    Checkpoint,
+    NoteError,
+    VerifierKey,
+    open_note,
+    parse_checkpoint_body,
+    parse_verifier_key,
+    verifier_key_text,
+)
+from events.registry import Event
+from projections.audit import StatusRow, first_difference, status_document, status_rows
+from projections.community import Folder, World
+from projections.localtime import local_date
+
+ENVELOPE_KEYS = frozenset(
+    {
+        "event_id",
+        "metadata",
+        "payload",
+        "position",
+        "recorded_at",
+        "schema_version",
+        "stream_id",
+        "stream_version",
+        "type",
+    }
+)
+FOLD_BATCH = 10_000
+
+
+class VerifyFailed(Exception):
+    """The bundle does not hold: `position` is the first event concerned, if one can be named."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message if position is None else f"position {position}: {message}")
+        self.position = position
+        self.message = message
+
+
+@dataclass(slots=True)
+class Verified:
+    checkpoint: Checkpoint
+    key: VerifierKey
+    first_position: int
+    previous: Checkpoint | None = None
+    rows: list[StatusRow] | None = None
+    on: date | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def read_key(text: str) -> VerifierKey:
+    try:
+        return parse_verifier_key(text.strip())
+    except NoteError as exc:
+        raise VerifyFailed(f"the key is not a C2SP verifier key: {exc.reason}") from exc
+
+
+def open_checkpoint(note: str, key: VerifierKey, what: str) -> Checkpoint:
+    """A checkpoint signed by `key`, or VerifyFailed saying why not."""
+    try:
+        text, _ = open_note(note, [key])
+        checkpoint = parse_checkpoint_body(text)
+    except NoteError as exc:
+        raise VerifyFailed(f"{what} does not verify with the key {key.name}: {exc.reason}") from exc
+    if checkpoint.origin != key.name:
+        raise VerifyFailed(f"{what} is for the log {checkpoint.origin!r}, not {key.name!r}")
+    return checkpoint
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VerifyFailed(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def _history(directory: Path, key: VerifierKey, notes: list[str]) -> dict[int, bytes]:
+    """Every checkpoint in checkpoints/ that the key signed: tree size -> root."""
+    roots: dict[int, bytes] = {}
+    folder = directory / "checkpoints"
+    if not folder.is_dir():
+        return roots
+    for path in sorted(folder.iterdir()):
+        try:
+            checkpoint = open_checkpoint(_read_text(path), key, f"checkpoints/{path.name}")
+        except VerifyFailed as exc:
+            notes.append(f"ignored {exc}")
+            continue
+        roots[checkpoint.size] = checkpoint.root
+    return roots
+
+
+def _frontier(directory: Path) -> Frontier:
+    path = directory / "frontier.txt"
+    if not path.exists():
+        return Frontier()
+    lines = _read_text(path).split()
+    try:
+        return Frontier(int(lines[0]), [bytes.fromhex(line) for line in lines[1:]])
+    except (ValueError, IndexError) as exc:
+        raise VerifyFailed(f"frontier.txt is malformed: {exc}") from exc
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    try:
+        with path.open("rb") as events:
+            yield from events
+    except OSError as exc:
+        raise VerifyFailed(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+class _Replay:
+    """Checks each envelope's own claims (position, stream version, time) and folds the events."""
+
+    def __init__(self, first_position: int) -> None:
+        self._versions: dict[str, int] = {}
+        self._whole = first_position == 1  # a partial bundle cannot know where streams stood before it
+        self._recorded_at = ""
+        self._batch: list[tuple[int, Event]] = []
+        self._folder = Folder(World())
+        self.last_recorded_at = ""
+
+    def add(self, position: int, body: bytes) -> None:
+        try:
+            envelope = parse_canonical(body)
+        except QinglianError as exc:
+            raise VerifyFailed(f"the line is not canonical JSON: {exc}", position) from exc
+        if not isinstance(envelope, dict) or envelope.keys() != ENVELOPE_KEYS:
+            raise VerifyFailed("the line is not an event envelope", position)
+        claimed = envelope["position"]
+        if claimed != position:
+            raise VerifyFailed(
+                f"the line holds the event recorded at position {claimed}: events are missing, "
+                "reordered or inserted here",
+                position,
+            )
+        stream, version = envelope["stream_id"], envelope["stream_version"]
+        if not isinstance(stream, str) or not isinstance(version, int):
+            raise VerifyFailed("stream_id or stream_version has the wrong type", position)
+        before = self._versions.get(stream)
+        if (before is not None or self._whole) and version != (before or 0) + 1:
+            raise VerifyFailed(
+                f"stream {stream} goes from version {before or 0} to {version}: an event of it is missing "
+                "or was inserted",
+                position,
+            )
+        self._versions[stream] = version
+        recorded_at = envelope["recorded_at"]
+        if not isinstance(recorded_at, str) or recorded_at < self._recorded_at:
+            raise VerifyFailed(
+                f"recorded at {recorded_at}, before the event before it ({self._recorded_at})", position
+            )
+        self._recorded_at = recorded_at
+        try:
+            event = CATALOGUE.decode(envelope["type"], envelope["schema_version"], envelope["payload"])  # type: ignore[arg-type]
+        except (QinglianError, TypeError) as exc:
+            raise VerifyFailed(f"the event does not decode: {exc}", position) from exc
+        self._batch.append((position, event))
+        if len(self._batch) >= FOLD_BATCH:
+            self._folder.add(self._batch)
+            self._batch = []
+
+    def world(self) -> World:
+        self._folder.add(self._batch)
+        self._batch = []
+        return self._folder.world()
+
+    @property
+    def last_day(self) -> date | None:
+        if not self._recorded_at:
+            return None
+        return local_date(datetime.fromisoformat(self._recorded_at.replace("Z", "+00:00")))
+
+
+def verify_bundle(
+    directory: Path,
+    key: VerifierKey,
+    *,
+    previous_note: str | None = None,
+    on: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Verified:
+    """Check everything a bundle claims; raise VerifyFailed at the first thing that does not hold."""
+    if not (directory / "events.jsonl").is_file():
+        raise VerifyFailed(f"{directory} holds no events.jsonl: is it an export bundle?")
+    notes: list[str] = []
+    checkpoint = open_checkpoint(_read_text(directory / "checkpoint"), key, "the checkpoint")
+    bundled_key = directory / "key.pub"
+    if bundled_key.exists() and _read_text(bundled_key).strip() != _key_text(key):
+        notes.append("key.pub in the bundle is not the key given; the key given is the one trusted")
+    previous = None
+    if previous_note is not None:
+        previous = open_checkpoint(previous_note, key, "the previous checkpoint")
+        if previous.size > checkpoint.size:
+            raise VerifyFailed(
+                f"the previous checkpoint covers {previous.size} events, this one only {checkpoint.size}: "
+                "the log was truncated"
+            )
+    trusted = _history(directory, key, notes)
+    if previous is not None:
+        if trusted.get(previous.size, previous.root) != previous.root:
+            raise VerifyFailed(
+                f"the bundle's checkpoint of size {previous.size} has another root than the previous "
+                "checkpoint: the key signed two different logs"
+            )
+        trusted[previous.size] = previous.root
+    trusted[checkpoint.size] = checkpoint.root
+
+    frontier = _frontier(directory)
+    start = frontier.size
+    if previous is not None and 0 < previous.size < start:
+        raise VerifyFailed(
+            f"the bundle starts after position {start}, so it cannot show consistency with the previous "
+            f"checkpoint of size {previous.size}; export with --from-size {previous.size} or less"
+        )
+    if start in trusted and frontier.root() != trusted[start]:
+        raise VerifyFailed(f"frontier.txt does not match the signed root of the first {start} events")
+
+    replay = _Replay(start + 1) if start == 0 else None
+    if replay is None:
+        notes.append(f"replay skipped: the bundle starts at position {start + 1}, not at the beginning")
+    leaves: list[bytes] = []
+    mismatched: list[int] = []
+    matched: list[int] = [start] if start in trusted else []
+    total = (directory / "events.jsonl").stat().st_size
+    done = 0
+    sha256 = hashlib.sha256
+    try:
+        for line in _lines(directory / "events.jsonl"):
+            done += len(line)
+            body = line[:-1] if line.endswith(b"\n") else line
+            leaf = sha256(b"\x00" + body).digest()
+            leaves.append(leaf)
+            frontier.append(leaf)
+            position = frontier.size
+            if position in trusted:
+                (matched if frontier.root() == trusted[position] else mismatched).append(position)
+            if position > checkpoint.size:
+                raise VerifyFailed(
+                    f"the bundle goes on past the checkpoint, which covers {checkpoint.size}", position
+                )
+            if replay is not None:
+                replay.add(position, body)
+            if progress is not None and position % 65536 == 0:
+                progress(done, total)
+    except VerifyFailed as exc:
+        # Something at or before this position is wrong; an earlier changed event may be the cause.
+        earlier = _localize(directory, leaves, start, matched, mismatched, trusted, checkpoint)
+        if earlier is not None and (earlier.position or 0) < (exc.position or 0):
+            raise earlier from exc
+        raise
+    if progress is not None:
+        progress(total, total)
+    if mismatched:
+        failure = _localize(directory, leaves, start, matched, mismatched, trusted, checkpoint)
+        assert failure is not None  # a mismatch is always localized, if only to a range
+        raise failure
+    if frontier.size < checkpoint.size:
+        raise VerifyFailed(
+            f"the bundle ends at position {frontier.size} but the checkpoint covers {checkpoint.size}: "
+            f"events {frontier.size + 1} to {checkpoint.size} are missing"
+        )
+    verified = Verified(checkpoint, key, start + 1, previous, notes=notes)
+    if replay is not None and replay.last_day is not None:
+        world = replay.world()
+        projected = _projected(directory)
+        claimed = projected.get("on") if projected is not None else None
+        day = on or (date.fromisoformat(claimed) if isinstance(claimed, str) else replay.last_day)
+        verified.rows, verified.on = status_rows(world, checkpoint.size, day), day
+        if projected is None:
+            notes.append("status.json is absent: the service's projections were not compared")
+        elif claimed != day.isoformat():
+            notes.append(
+                f"status.json is for {claimed}, not {day}: the service's projections were not compared"
+            )
+        else:
+            difference = first_difference(status_document(verified.rows, checkpoint.size, day), projected)
+            if difference is not None:
+                raise VerifyFailed(f"the service's projections do not follow from the log: {difference}")
+    return verified
+
+
+def _key_text(key: VerifierKey) -> str:
+    return verifier_key_text(key.name, key.public_key)
+
+
+def _projected(directory: Path) -> dict[str, Any] | None:
+    path = directory / "status.json"
+    if not path.exists():
+        return None
+    try:
+        projected = json.loads(_read_text(path))
+    except ValueError as exc:
+        raise VerifyFailed(f"status.json is not JSON: {exc}") from exc
+    if not isinstance(projected, dict):
+        raise VerifyFailed("status.json is not a JSON object")
+    return projected
+
+
+def _localize(
+    directory: Path,
+    leaves: list[bytes],
+    start: int,
+    matched: list[int],
+    mismatched: list[int],
+    trusted: dict[int, bytes],
+    checkpoint: Checkpoint,
+) -> VerifyFailed | None:
+    """Name the first event whose bytes are not the ones signed, as precisely as the bundle allows: exactly
+    if leaf-hashes.txt proves to be what was signed, else between two signed checkpoints."""
+    exact = _by_stored_leaves(directory, leaves, start, checkpoint)
+    if exact is not None:
+        position, signed, found = exact
+        return VerifyFailed(
+            f"the event's bytes are not those that were signed (signed leaf hash {signed.hex()}, "
+            f"these bytes hash to {found.hex()})",
+            position,
+        )
+    if not mismatched:
+        return None
+    first_bad = min(mismatched)
+    good = max((size for size in matched if size < first_bad), default=0)
+    return VerifyFailed(
+        f"the first {first_bad} events are not those signed in the checkpoint of size {first_bad}"
+        + (f"; the first {good} still match the checkpoint of size {good}" if good else "")
+        + f": an event between positions {good + 1} and {first_bad} was changed, removed or added",
+        good + 1,
+    )
+
+
+def _by_stored_leaves(
+    directory: Path, leaves: list[bytes], start: int, checkpoint: Checkpoint
+) -> tuple[int, bytes, bytes] | None:
+    """Use leaf-hashes.txt, once its root proves it is what was signed, to find the exact event."""
+    path = directory / "leaf-hashes.txt"
+    if not path.exists():
+        return None
+    try:
+        stored = [bytes.fromhex(line) for line in _read_text(path).split()]
+        frontier = _frontier(directory)
+        frontier.extend(stored[: checkpoint.size - start])
+    except (ValueError, VerifyFailed):
+        return None
+    if frontier.size != checkpoint.size or frontier.root() != checkpoint.root:
+        return None  # rewritten along with the events: no help in finding which event changed
+    for index, (signed, found) in enumerate(zip(stored, leaves, strict=False)):
+        if signed != found:
+            return start + index + 1, signed, found
+    return None
