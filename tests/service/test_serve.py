@@ -33,7 +33,9 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
 
+from events.note import open_note, parse_checkpoint_body, parse_verifier_key
 from service.migrations import load_migrations
+from service.signer import generate_key, write_key_pair
 
 # Hang guards only, never expectations about speed. The embedded server's first start runs initdb.
 STARTUP_TIMEOUT = 60.0
@@ -215,6 +217,50 @@ def test_serve_migrates_an_empty_database_before_listening(tmp_path: Path, empty
 
     assert (200, {"status": "ready", "head": HEAD_AFTER_START}) == (readyz.status_code, readyz.json())
     assert_stopped_cleanly(service, code)
+
+
+def test_serve_signs_checkpoints_periodically_and_serves_the_latest_at_checkpoint(
+    tmp_path: Path, database_url: str
+) -> None:
+    private, public = write_key_pair(tmp_path / "log", generate_key("cixi.example/qinglian"))
+    env = {
+        **child_env(database_url),
+        "QINGLIAN_SIGNING_KEY": str(private),
+        "QINGLIAN_CHECKPOINT_INTERVAL": "1",
+    }
+    with serving(tmp_path, env) as service:
+        deadline = time.monotonic() + HTTP_TIMEOUT  # a hang guard; the first note comes within a second
+        while (response := service.get("/checkpoint")).status_code == 404 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        code = service.stop(SIGTERM)
+
+    assert (200, "text/plain; charset=utf-8") == (response.status_code, response.headers["content-type"])
+    text, _ = open_note(response.text, [parse_verifier_key(public.read_text().strip())])
+    assert ("cixi.example/qinglian", HEAD_AFTER_START) == (
+        parse_checkpoint_body(text).origin,
+        parse_checkpoint_body(text).size,
+    )
+    assert_stopped_cleanly(service, code)
+
+
+def test_checkpoint_is_404_until_one_is_signed(tmp_path: Path, database_url: str) -> None:
+    with serving(tmp_path, child_env(database_url)) as service:
+        response = service.get("/checkpoint")
+        code = service.stop(SIGTERM)
+
+    assert (404, "no checkpoint has been signed yet\n") == (response.status_code, response.text)
+    assert_stopped_cleanly(service, code)
+
+
+def test_serve_with_an_unreadable_signing_key_stops_with_one_error_line(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = {**child_env(database_url), "QINGLIAN_SIGNING_KEY": str(tmp_path / "missing.key")}
+    with launched(tmp_path, env, "serve", "--port", "0") as service:
+        code = service.wait_for_exit()
+    assert 2 == code
+    assert "cannot read the signing key" in service.stderr()
+    assert "Traceback" not in service.stderr()
 
 
 async def _cut_off(admin_url: str, database: str, *, allow: bool) -> None:
