@@ -103,6 +103,9 @@ def parse_canonical(data: bytes) -> JSON:
         value: JSON = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise CodecError("", f"not JSON: {exc.msg} at character {exc.pos}") from exc
+    except RecursionError as exc:
+        # Hostile input: thousands of nested brackets exhaust the parser's stack before any other check.
+        raise CodecError("", "nested too deeply") from exc
     if canonical_json(value) != text:
         raise CodecError("", "JSON is not in canonical form")
     return value

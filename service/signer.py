@@ -36,7 +36,7 @@ from events.note import (
     verifier_key_text,
 )
 from service.queries import query
-from service.store import utc_now
+from service.store import Conn, utc_now
 from service.tree import LogTree
 
 SIGN_LOCK = 0x716C_7369_676E  # "qlsign"
@@ -171,10 +171,10 @@ class Signer:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(query("take_sign_lock"), SIGN_LOCK)
             size: int = await conn.fetchval(query("head_position"))
-            root = await self._tree.root(size)
+            root = await self._tree.root(size, conn=conn)
             last = await self._last(conn)
             if last is not None:
-                await self._check_extends(last, size, root)
+                await self._check_extends(conn, last, size, root)
             note = sign_note(checkpoint_body(self._verifier.name, size, root), self._key.signer)
             signed_at = self._clock()
             await conn.execute(query("save_checkpoint"), size, root, note, self._verifier_text, signed_at)
@@ -183,7 +183,7 @@ class Signer:
         log.info("checkpoint signed", tree_size=size, root=root.hex(), key_id=f"{self._verifier.key_id:08x}")
         return SignedCheckpoint(note, checkpoint, self._verifier, signed_at)
 
-    async def _check_extends(self, last: Checkpoint, size: int, root: bytes) -> None:
+    async def _check_extends(self, conn: Conn, last: Checkpoint, size: int, root: bytes) -> None:
         if size < last.size:
             raise SigningRefused(
                 f"the log has {size} events, fewer than the {last.size} this key signed: events were removed"
@@ -197,14 +197,14 @@ class Signer:
             return
         if last.size == 0:
             return  # every tree extends the empty one
-        proof = await self._tree.consistency_proof(last.size, size)
+        proof = await self._tree.consistency_proof(last.size, size, conn=conn)
         if not verify_consistency(last.size, size, proof, last.root, root):
             raise SigningRefused(
                 f"the tree of {size} events does not extend the tree of {last.size} this key signed: "
                 f"events at or before position {last.size} were changed"
             )
 
-    async def _last(self, conn: asyncpg.pool.PoolConnectionProxy) -> Checkpoint | None:
+    async def _last(self, conn: Conn) -> Checkpoint | None:
         """The last checkpoint this key signed: from its own file, else the newest one it signed in the
         database (its signature proves it genuine, though not that it is the newest)."""
         remembered = self._recall()

@@ -11,7 +11,8 @@ whatever it has not sealed yet is hashed from them on demand.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import structlog
@@ -100,28 +101,38 @@ class LogTree:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    async def root(self, size: int) -> bytes:
+    @contextlib.asynccontextmanager
+    async def _connection(self, conn: Conn | None) -> AsyncIterator[Conn]:
+        # A caller inside a transaction passes its own connection: taking a second one from the pool while
+        # holding the first can deadlock a busy pool (every holder waiting for a free connection).
+        if conn is not None:
+            yield conn
+        else:
+            async with self._pool.acquire() as acquired:
+                yield acquired
+
+    async def root(self, size: int, *, conn: Conn | None = None) -> bytes:
         """MTH of the first `size` events."""
-        async with self._pool.acquire() as conn:
+        async with self._connection(conn) as conn:
             await self._check_size(conn, size)
             if size == 0:
                 return EMPTY_ROOT
             (value,) = await self._node_hashes(conn, [(0, size)])
             return value
 
-    async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+    async def inclusion_proof(self, index: int, size: int, *, conn: Conn | None = None) -> list[bytes]:
         """PATH(index, D[size]): leaf `index` (the event at position index + 1) in the tree of `size`."""
         if not 0 <= index < size:
             raise TreeSizeError(f"leaf {index} is not in a tree of {size}")
-        async with self._pool.acquire() as conn:
+        async with self._connection(conn) as conn:
             await self._check_size(conn, size)
             return await self._node_hashes(conn, inclusion_proof_nodes(index, size))
 
-    async def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+    async def consistency_proof(self, size1: int, size2: int, *, conn: Conn | None = None) -> list[bytes]:
         """PROOF(size1, D[size2]): that the tree of `size1` is a prefix of the tree of `size2`."""
         if not 0 < size1 <= size2:
             raise TreeSizeError(f"no consistency proof from {size1} to {size2}: need 0 < fromSize <= toSize")
-        async with self._pool.acquire() as conn:
+        async with self._connection(conn) as conn:
             await self._check_size(conn, size2)
             return await self._node_hashes(conn, consistency_proof_nodes(size1, size2))
 

@@ -156,3 +156,8 @@ def test_expected_versions() -> None:
     for bad in (-1, True, "3", 1.0):
         with pytest.raises(InvalidAppend, match="expected_version"):
             ExpectedVersion.exactly(bad)  # type: ignore[arg-type]
+
+
+def test_parsing_hostile_nesting_is_a_codec_error_not_a_crash() -> None:
+    with pytest.raises(CodecError, match="nested too deeply"):
+        parse_canonical(b"[" * 100_000)
