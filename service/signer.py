@@ -31,6 +31,7 @@ from events.note import (
     open_note,
     parse_checkpoint_body,
     parse_signer_key,
+    parse_verifier_key,
     sign_note,
     signer_key_text,
     verifier_key_text,
@@ -250,6 +251,30 @@ class Signer:
             os.replace(partial, path)
         except OSError as exc:
             raise SigningKeyError(f"cannot remember the checkpoint in {path}: {exc.strerror or exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """The newest checkpoint as the database holds it, opened with the key it names."""
+
+    note: str
+    checkpoint: Checkpoint
+    verifier_text: str
+    key_id: int
+    signed_at: datetime
+
+
+async def latest_checkpoint(pool: asyncpg.Pool) -> StoredCheckpoint | None:
+    """The newest signed checkpoint, its signature checked with the verifier key stored beside it.
+
+    That check proves only that the row is self-consistent; inspectors check with a key they hold.
+    """
+    row = await pool.fetchrow(query("latest_checkpoint"))
+    if row is None:
+        return None
+    verifier = parse_verifier_key(row["verifier"])
+    checkpoint = _opened(row["note"], verifier)
+    return StoredCheckpoint(row["note"], checkpoint, row["verifier"], verifier.key_id, row["signed_at"])
 
 
 async def latest_note(pool: asyncpg.Pool) -> str | None:

@@ -20,6 +20,7 @@ from service.signer import (
     SigningKeyError,
     SigningRefused,
     generate_key,
+    latest_checkpoint,
     latest_note,
     load_signing_key,
     write_key_pair,
@@ -168,3 +169,18 @@ async def test_a_tampered_memory_file_stops_the_signer_rather_than_being_trusted
     key.state_path.write_text(key.state_path.read_text().replace("5\n", "4\n", 1))
     with pytest.raises(SigningRefused, match="does not hold a checkpoint signed by this key"):
         await Signer(pool, LogTree(pool), key).sign()
+
+
+async def test_the_latest_checkpoint_is_read_back_with_its_parts(
+    pool: asyncpg.Pool, store: EventStore, key: SigningKey
+) -> None:
+    assert None is await latest_checkpoint(pool)
+    await fill(store, 12, "a")
+    signed = await Signer(pool, LogTree(pool), key).sign()
+    stored = await latest_checkpoint(pool)
+    assert stored is not None
+    assert (signed.note, signed.checkpoint, key.signer.key_id) == (
+        stored.note,
+        stored.checkpoint,
+        stored.key_id,
+    )

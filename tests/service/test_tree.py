@@ -144,3 +144,15 @@ async def test_stored_subtrees_and_checkpoints_cannot_be_changed(
     async with pool.acquire() as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute("delete from merkle_nodes")
+
+
+async def test_many_inclusion_proofs_at_once_equal_each_proof_alone(
+    pool: asyncpg.Pool, filled: list[bytes]
+) -> None:
+    tree = LogTree(pool)
+    await tree.seal_step()
+    indexes = [0, 5, 16, 17, 150, 299, 5]
+    proofs = await tree.inclusion_proofs(indexes, SIZE)
+    assert [inclusion_proof(filled, i) for i in indexes] == proofs
+    with pytest.raises(TreeSizeError, match="leaf 300 is not in a tree of 300"):
+        await tree.inclusion_proofs([1, 300], SIZE)
