@@ -45,3 +45,19 @@ def designations(facts: CommunityFacts, on: date, level: Level | None = None) ->
     """The demonstration-point designations made by `on`, oldest first, optionally of one level."""
     chosen = [d for d in facts.designations if d.designated_on <= on and (level is None or d.level is level)]
     return sorted(chosen, key=lambda d: (d.designated_on, d.position))
+
+
+def last_activity(facts: CommunityFacts, on: date) -> date | None:
+    """The latest day, on or before `on`, on which the community did something the log records: a
+    disclosure, correction, training, rule revision, meeting, spot check, rectification or duty report."""
+    days = [
+        *(d.published_on for d in facts.disclosures),
+        *(c.corrected_on for c in facts.corrections),
+        *(t.held_on for t in facts.trainings),
+        *(r.adopted_on for r in facts.rules),
+        *(m.held_on for m in facts.meetings),
+        *(s.checked_on for s in facts.spot_checks),
+        *(r.rectified_on for r in facts.rectifications),
+        *(r.filed_on for r in facts.duty_reports),
+    ]
+    return max((day for day in days if day <= on), default=None)

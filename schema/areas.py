@@ -1,0 +1,296 @@
+"""The city, its towns and communities, as of a date: status, coverage, disclosure rate, and records."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import strawberry
+
+from events.disclosure import DisclosureCategory
+from events.hierarchy import CommunityKind, TownKind
+from events.rules import RuleDocument
+from events.training import TrainingKind
+from projections.community import TownFacts
+from projections.coverage import Share
+from projections.evaluation import Status as StatusValue
+from projections.summaries import rule_history
+from schema import records
+from schema.context import Context
+from schema.pagination import Connection, connection
+from schema.scalars import AsOf
+from service.paging import page_by_position
+from service.views import CITY_ID, CITY_NAME, CommunityView, dated_by
+
+Info = strawberry.Info[Context, None]
+First = Annotated[int | None, strawberry.argument(description="Page size, at most 100 (default 20).")]
+Year = Annotated[int, strawberry.argument(description="The calendar year.")]
+After = Annotated[str | None, strawberry.argument(description="Continue after this cursor.")]
+
+
+@strawberry.type(description="A criterion of the standard that a community does not meet, and why.")
+class Unmet:
+    criterion: str = strawberry.field(description="The criterion's id in the standard.")
+    kind: str = strawberry.field(description="The criterion's kind, e.g. disclosure_every_period.")
+    detail: str = strawberry.field(description="What is missing.")
+    since: date | None = strawberry.field(description="The local date from which it has been unmet.")
+
+
+@strawberry.type(
+    description="A community's integrity status on one date, judged by the standard then in force."
+)
+class Status:
+    standardized: bool = strawberry.field(description="Whether it meets every applicable criterion (规范化).")
+    in_scope: bool = strawberry.field(description="Whether it was registered and not retired on the date.")
+    score: float = strawberry.field(description="The share of applicable criteria met, 0 to 1.")
+    met: list[str] = strawberry.field(description="The ids of the criteria met.")
+    unmet: list[Unmet] = strawberry.field(description="The criteria not met, each explained.")
+    standard_version: int | None = strawberry.field(
+        description="The version of the standard applied; null when none was in force."
+    )
+    as_of: date = strawberry.field(description="The local date the status is for.")
+    position: int = strawberry.field(description="The log position of the last record about the community.")
+
+
+def status(value: StatusValue) -> Status:
+    return Status(
+        standardized=value.standardized,
+        in_scope=value.in_scope,
+        score=value.score,
+        met=list(value.met),
+        unmet=[
+            Unmet(criterion=u.criterion_id, kind=u.kind, detail=u.detail, since=u.since) for u in value.unmet
+        ],
+        standard_version=value.standard_version,
+        as_of=value.on,
+        position=value.position,
+    )
+
+
+@strawberry.type(description="Standardization coverage (规范化建设覆盖率) on a date.")
+class Coverage:
+    communities: int = strawberry.field(description="Communities in scope on the date.")
+    standardized: int = strawberry.field(description="Of those, how many were standardized.")
+    rate: float = strawberry.field(description="standardized ÷ communities, 0 to 1 (0 when there are none).")
+
+
+@strawberry.type(description="Disclosure rate (公开率) for a year: who disclosed in every period required.")
+class DisclosureRate:
+    year: int = strawberry.field(description="The year.")
+    communities: int = strawberry.field(description="Communities in scope at the end of the year.")
+    disclosed: int = strawberry.field(description="Of those, how many disclosed in every required period.")
+    rate: float = strawberry.field(description="disclosed ÷ communities, 0 to 1 (0 when there are none).")
+
+
+def _coverage(share: Share | None) -> Coverage:
+    share = share or Share(0, 0)
+    return Coverage(communities=share.whole, standardized=share.part, rate=share.rate)
+
+
+def _rate(year: int, share: Share | None) -> DisclosureRate:
+    share = share or Share(0, 0)
+    return DisclosureRate(year=year, communities=share.whole, disclosed=share.part, rate=share.rate)
+
+
+@strawberry.type(description="A town (镇) or subdistrict (街道) of the city, as of a date.")
+class Town:
+    facts: strawberry.Private[TownFacts]
+    on: strawberry.Private[date]
+
+    @strawberry.field(description="The town's stable id (a slug).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.facts.town_id)
+
+    @strawberry.field(description="Its Chinese name.")
+    def name(self) -> str:
+        return self.facts.name
+
+    @strawberry.field(description="Its English gloss, if any.")
+    def name_en(self) -> str | None:
+        return self.facts.name_en
+
+    @strawberry.field(description="Town or subdistrict.")
+    def kind(self) -> TownKind:
+        return self.facts.kind
+
+    @strawberry.field(description="The local date it was registered.")
+    def registered_on(self) -> date:
+        return self.facts.registered_on
+
+    @strawberry.field(description="The date its figures are for.", name="asOf")
+    def as_of(self) -> date:
+        return self.on
+
+    @strawberry.field(description="Its standardization coverage on the date.")
+    async def coverage(self, info: Info) -> Coverage:
+        figures = await info.context.loaders.coverage.load(self.on)
+        return _coverage(figures.towns.get(self.facts.town_id))
+
+    @strawberry.field(
+        description="Its disclosure rate for a year, counting disclosures published by the date."
+    )
+    async def disclosure_rate(self, info: Info, year: Year) -> DisclosureRate:
+        figures = await info.context.loaders.disclosure_rate.load((year, self.on))
+        return _rate(year, figures.towns.get(self.facts.town_id))
+
+
+@strawberry.type(description="The city (市), as of a date.")
+class City:
+    on: strawberry.Private[date]
+
+    @strawberry.field(description="The city's id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(CITY_ID)
+
+    @strawberry.field(description="Its Chinese name.")
+    def name(self) -> str:
+        return CITY_NAME
+
+    @strawberry.field(description="The date its figures are for.", name="asOf")
+    def as_of(self) -> date:
+        return self.on
+
+    @strawberry.field(description="Its towns and subdistricts, by id.")
+    async def towns(self, info: Info) -> list[Town]:
+        world = await info.context.loaders.world()
+        return [Town(facts=world.towns[t], on=self.on) for t in sorted(world.towns)]
+
+    @strawberry.field(description="Its standardization coverage on the date.")
+    async def coverage(self, info: Info) -> Coverage:
+        return _coverage((await info.context.loaders.coverage.load(self.on)).city)
+
+    @strawberry.field(
+        description="Its disclosure rate for a year, counting disclosures published by the date."
+    )
+    async def disclosure_rate(self, info: Info, year: Year) -> DisclosureRate:
+        return _rate(year, (await info.context.loaders.disclosure_rate.load((year, self.on))).city)
+
+
+@strawberry.type(description="A community (社区) or village (村), as of a date.")
+class Community:
+    view: strawberry.Private[CommunityView]
+
+    @strawberry.field(description="The community's stable id (a slug).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.view.facts.community_id)
+
+    @strawberry.field(description="Its Chinese name on the date.")
+    def name(self) -> str | None:
+        return self.view.facts.name_on(self.view.on)
+
+    @strawberry.field(description="Community or village.")
+    def kind(self) -> CommunityKind:
+        return self.view.facts.kind
+
+    @strawberry.field(description="The local date it was registered.")
+    def registered_on(self) -> date | None:
+        return self.view.facts.registered_on
+
+    @strawberry.field(description="The local date it was retired, if it was.")
+    def retired_on(self) -> date | None:
+        retirement = self.view.facts.retirement
+        return retirement.since if retirement is not None else None
+
+    @strawberry.field(description="The date everything about it is read as of.", name="asOf")
+    def as_of(self) -> date:
+        return self.view.on
+
+    @strawberry.field(description="The town it belonged to on the date.")
+    async def town(self, info: Info) -> Town | None:
+        town_id = self.view.facts.town_on(self.view.on)
+        facts = await info.context.loaders.town.load(town_id) if town_id is not None else None
+        return Town(facts=facts, on=self.view.on) if facts is not None else None
+
+    @strawberry.field(description="Its integrity status on the date.")
+    def status(self) -> Status:
+        return status(self.view.status)
+
+    @strawberry.field(description="Its latest disclosure published by the date.")
+    async def last_disclosure(self, info: Info) -> records.Disclosure | None:
+        key = (self.view.facts.community_id, self.view.on)
+        found = await info.context.loaders.last_disclosure.load(key)
+        return records.disclosure(found, self.view.facts, self.view.on) if found is not None else None
+
+    @strawberry.field(description="Its disclosures published by the date, in log order.")
+    def disclosures(
+        self,
+        first: First = None,
+        after: After = None,
+        category: Annotated[
+            DisclosureCategory | None, strawberry.argument(description="Only this category.")
+        ] = None,
+    ) -> Connection[records.Disclosure]:
+        facts, on = self.view.facts, self.view.on
+        chosen = [
+            d
+            for d in dated_by(facts.disclosures, lambda d: d.published_on, on)
+            if category in (None, d.category)
+        ]
+        page = page_by_position(chosen, lambda d: d.position, "disclosures", first, after)
+        return connection(page, lambda d: records.disclosure(d, facts, on))
+
+    @strawberry.field(description="Its integrity education held by the date, in log order.")
+    def trainings(
+        self,
+        first: First = None,
+        after: After = None,
+        kind: Annotated[TrainingKind | None, strawberry.argument(description="Only this kind.")] = None,
+    ) -> Connection[records.Training]:
+        chosen = [
+            t
+            for t in dated_by(self.view.facts.trainings, lambda t: t.held_on, self.view.on)
+            if kind in (None, t.kind)
+        ]
+        return connection(
+            page_by_position(chosen, lambda t: t.position, "trainings", first, after), records.training
+        )
+
+    @strawberry.field(
+        description="Every version of its rules adopted by the date (the history), in log order."
+    )
+    def rules(
+        self,
+        first: First = None,
+        after: After = None,
+        document: Annotated[
+            RuleDocument | None, strawberry.argument(description="Only this document.")
+        ] = None,
+    ) -> Connection[records.RuleVersion]:
+        chosen = [
+            r
+            for r in dated_by(self.view.facts.rules, lambda r: r.adopted_on, self.view.on)
+            if document in (None, r.document)
+        ]
+        return connection(
+            page_by_position(chosen, lambda r: r.position, "rules", first, after), records.rule_version
+        )
+
+    @strawberry.field(description="The version of each of its rules current on the date, one per document.")
+    def current_rules(self) -> list[records.RuleVersion]:
+        return [
+            records.rule_version(h.current) for h in rule_history(self.view.facts, self.view.on) if h.current
+        ]
+
+    @strawberry.field(description="Its meetings held by the date, in log order.")
+    def meetings(self, first: First = None, after: After = None) -> Connection[records.Meeting]:
+        chosen = dated_by(self.view.facts.meetings, lambda m: m.held_on, self.view.on)
+        return connection(
+            page_by_position(chosen, lambda m: m.position, "meetings", first, after), records.meeting
+        )
+
+    @strawberry.field(description="The spot checks of it made by the date, in log order.")
+    def spot_checks(self, first: First = None, after: After = None) -> Connection[records.SpotCheck]:
+        facts, on = self.view.facts, self.view.on
+        chosen = dated_by(facts.spot_checks, lambda s: s.checked_on, on)
+        page = page_by_position(chosen, lambda s: s.position, "spot_checks", first, after)
+        return connection(page, lambda s: records.spot_check(s, facts, on))
+
+    @strawberry.field(description="Its designations as a demonstration point made by the date, in log order.")
+    def designations(self, first: First = None, after: After = None) -> Connection[records.Designation]:
+        chosen = dated_by(self.view.facts.designations, lambda d: d.designated_on, self.view.on)
+        return connection(
+            page_by_position(chosen, lambda d: d.position, "designations", first, after), records.designation
+        )
+
+
+__all__ = ["AsOf", "City", "Community", "Coverage", "DisclosureRate", "Status", "Town", "Unmet", "status"]

@@ -1,0 +1,148 @@
+"""The executable schema: Query and Mutation, the limits, the caches, error masking, one log line per
+operation, and the execution time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+import structlog
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from schema.context import Context
+from schema.limits import DEFAULT_LIMITS, Limits, LimitsExtension, explain_token_limit, limit_error
+from schema.mutations import Mutation
+from schema.queries import Query
+from schema.scalars import SCALARS
+from service.paging import QueryError
+
+log = structlog.get_logger("qinglian.graphql")
+# Distinct documents whose parse and validation are kept: repeated dashboards skip both.
+CACHE_SIZE = 256
+
+
+@dataclass(slots=True)
+class _Operation:
+    name: str | None = None
+    type: str | None = None
+
+
+_current: contextvars.ContextVar[_Operation | None] = contextvars.ContextVar(
+    "qinglian_operation", default=None
+)
+
+
+class _Observe(SchemaExtension):
+    """Notes the operation's name and type for the log line, once the document is parsed."""
+
+    def on_validate(self) -> Iterator[None]:
+        noted = _current.get()
+        if noted is not None:
+            noted.name = self.execution_context.operation_name
+            try:
+                noted.type = self.execution_context.operation_type.value
+            except RuntimeError:
+                noted.type = None  # an unknown operation name: graphql reports it
+        yield
+
+
+def expected(error: GraphQLError) -> bool:
+    """Whether an error is the client's to see as is: anything but an exception escaping a resolver."""
+    original = error.original_error
+    return error.path is None or original is None or isinstance(original, GraphQLError | QueryError)
+
+
+class QinglianSchema(strawberry.Schema):
+    limits: Limits
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Logged once here, with the traceback; MaskErrors then hides the text from the client.
+        for error in errors:
+            if not expected(error):
+                original = error.original_error
+                log.error(
+                    "unexpected error in a resolver",
+                    path=error.path,
+                    exc_info=(type(original), original, original.__traceback__) if original else None,
+                )
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        noted = _Operation(name=operation_name)
+        token = _current.set(noted)
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            async with asyncio.timeout(self.limits.timeout_seconds):
+                result = await super().execute(
+                    query,
+                    variable_values,
+                    context_value,
+                    root_value,
+                    operation_name,
+                    allowed_operation_types,
+                    operation_extensions,
+                )
+            if result.errors:
+                result.errors = [explain_token_limit(e, self.limits) for e in result.errors]
+            outcome = "ok" if not result.errors else ("rejected" if result.data is None else "errors")
+            return result
+        except TimeoutError:
+            outcome = "timeout"
+            limit = self.limits.timeout_seconds
+            message = f"The operation ran longer than the time limit of {limit:g} s and was stopped."
+            return ExecutionResult(data=None, errors=[limit_error("TIMEOUT", message)])
+        except Exception:
+            # Refused before execution (no query, unknown operation, a mutation over GET): the view says why.
+            outcome = "rejected"
+            raise
+        finally:
+            _current.reset(token)
+            request_id = context_value.request_id if isinstance(context_value, Context) else None
+            log.info(
+                "graphql operation",
+                operation_name=noted.name,
+                operation_type=noted.type,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                outcome=outcome,
+                request_id=request_id,
+            )
+
+
+def build_schema(limits: Limits = DEFAULT_LIMITS) -> QinglianSchema:
+    schema = QinglianSchema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=[
+            lambda: LimitsExtension(limits),
+            lambda: ParserCache(maxsize=CACHE_SIZE),
+            lambda: ValidationCache(maxsize=CACHE_SIZE),
+            _Observe,
+            lambda: MaskErrors(should_mask_error=lambda e: not expected(e)),
+        ],
+    )
+    schema.limits = limits
+    return schema
+
+
+SCHEMA = build_schema()

@@ -1,0 +1,101 @@
+"""What every resolver gets: the services, the caller's role, the request id, and this request's loaders.
+
+The world is read once per request (one query for the projection's checkpoint, and the changed facts if it
+moved), so every resolver of one operation sees the same snapshot and a page costs the same whatever its
+size. The loaders batch what resolvers ask for within that snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from strawberry.dataloader import DataLoader
+
+from events.registry import Registry
+from projections.community import TownFacts, World
+from projections.facts import Disclosure
+from projections.localtime import local_date
+from service.commands import Commands
+from service.projector import Projector
+from service.readmodel import ReadModel
+from service.roles import Role
+from service.store import EventStore, utc_now
+from service.views import AreaFigures, coverage_on, disclosure_in, last_disclosure
+
+# How long a mutation waits for the projections to reach its write before answering without the new status.
+SETTLE_WITHIN = 2.0
+
+
+@dataclass(slots=True, kw_only=True)
+class Services:
+    """The parts of the running service the API uses."""
+
+    store: EventStore
+    commands: Commands
+    projector: Projector
+    read_model: ReadModel
+    registry: Registry
+    clock: Callable[[], datetime] = utc_now
+    settle_within: float = SETTLE_WITHIN
+
+
+class Loaders:
+    """Per request: the world, read once, and batched look-ups within it."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self._read_model = read_model
+        self._world: World | None = None
+        self._lock = asyncio.Lock()
+        self.town: DataLoader[str, TownFacts | None] = DataLoader(load_fn=self._towns)
+        self.last_disclosure: DataLoader[tuple[str, date], Disclosure | None] = DataLoader(
+            load_fn=self._last_disclosures
+        )
+        self.coverage: DataLoader[date, AreaFigures] = DataLoader(load_fn=self._coverage)
+        self.disclosure_rate: DataLoader[tuple[int, date], AreaFigures] = DataLoader(
+            load_fn=self._disclosure_rates
+        )
+
+    async def world(self) -> World:
+        if self._world is None:
+            async with self._lock:
+                if self._world is None:
+                    self._world = await self._read_model.world()
+        return self._world
+
+    def forget_world(self) -> None:
+        """After a write: the next read fetches the world again (read-your-writes)."""
+        self._world = None
+
+    async def _towns(self, ids: list[str]) -> Sequence[TownFacts | None]:
+        world = await self.world()
+        return [world.towns.get(i) for i in ids]
+
+    async def _last_disclosures(self, keys: list[tuple[str, date]]) -> Sequence[Disclosure | None]:
+        world = await self.world()
+        return [last_disclosure(world, community_id, on) for community_id, on in keys]
+
+    async def _coverage(self, days: list[date]) -> Sequence[AreaFigures]:
+        world = await self.world()
+        return [coverage_on(world, on) for on in days]
+
+    async def _disclosure_rates(self, keys: list[tuple[int, date]]) -> Sequence[AreaFigures]:
+        world = await self.world()
+        return [disclosure_in(world, year, on) for year, on in keys]
+
+
+@dataclass(slots=True, kw_only=True)
+class Context:
+    services: Services
+    role: Role
+    request_id: str
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.services.read_model)
+
+    def today(self) -> date:
+        """The local date now: what `asOf` means when a query leaves it out."""
+        return local_date(self.services.clock())

@@ -1,0 +1,100 @@
+"""The log as the API shows it: recorded events and the versions of the standard."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from events.envelope import Recorded
+from projections.community import StandardVersion
+from schema.scalars import JSON
+
+
+@strawberry.type(
+    description="One event as the log holds it: where it stands, what it says, and its leaf hash."
+)
+class Event:
+    rec: strawberry.Private[Recorded]
+
+    @strawberry.field(description="Its position in the log (1, 2, 3 … with no gaps; commit order).")
+    def position(self) -> int:
+        return self.rec.position
+
+    @strawberry.field(description="The stream it belongs to, e.g. community-shuyuan.")
+    def stream_id(self) -> str:
+        return self.rec.stream_id
+
+    @strawberry.field(description="Its version within the stream (1, 2, 3 …).")
+    def stream_version(self) -> int:
+        return self.rec.stream_version
+
+    @strawberry.field(description="Its unique id.")
+    def event_id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.rec.event_id))
+
+    @strawberry.field(description="Its type, e.g. DisclosurePublished.")
+    def type(self) -> str:
+        return self.rec.type
+
+    @strawberry.field(description="The version of its payload's schema.")
+    def schema_version(self) -> int:
+        return self.rec.schema_version
+
+    @strawberry.field(description="When the log recorded it (UTC).")
+    def recorded_at(self) -> datetime:
+        return self.rec.recorded_at
+
+    @strawberry.field(description="Who recorded it, from its metadata; null if not said.")
+    def actor(self) -> str | None:
+        actor = self.rec.metadata.get("actor")
+        return actor if isinstance(actor, str) else None
+
+    @strawberry.field(description="Its metadata: who, the request id, the idempotency key.")
+    def metadata(self) -> JSON:
+        return JSON(dict(self.rec.metadata))
+
+    @strawberry.field(description="Its payload: the domain facts, as stored.")
+    def payload(self) -> JSON:
+        return JSON(dict(self.rec.payload))
+
+    @strawberry.field(description="Its RFC 9162 leaf hash, SHA-256(0x00 ‖ canonical bytes), hex.")
+    def leaf_hash(self) -> str:
+        return self.rec.leaf_hash.hex()
+
+
+@strawberry.input(description="Which events to list.")
+class EventFilter:
+    types: list[str] | None = strawberry.field(default=None, description="Only events of these types.")
+    stream_prefix: str | None = strawberry.field(
+        default=None, description="Only events of streams whose id starts with this, e.g. community-."
+    )
+
+
+@strawberry.type(description="One requirement of the standard: a kind of rule and its parameters.")
+class Criterion:
+    id: strawberry.ID = strawberry.field(description="The criterion's id within the standard.")
+    kind: str = strawberry.field(description="The kind of rule, e.g. disclosure_every_period.")
+    params: JSON = strawberry.field(description="The rule's parameters.")
+
+
+@strawberry.type(description="A version of the standard (规范化建设标准) that defines standardized.")
+class Standard:
+    version: int = strawberry.field(description="Its version (1, 2, 3 …).")
+    effective_from: date = strawberry.field(description="The local date from which it applies.")
+    title: str = strawberry.field(description="Its title.")
+    criteria: list[Criterion] = strawberry.field(description="Its criteria, in order.")
+    position: int = strawberry.field(description="The log position of the revision that recorded it.")
+
+
+def standard(value: StandardVersion) -> Standard:
+    return Standard(
+        version=value.version,
+        effective_from=value.effective_from,
+        title=value.title,
+        criteria=[
+            Criterion(id=strawberry.ID(c.criterion_id), kind=c.kind, params=JSON(dict(c.params)))
+            for c in value.criteria
+        ],
+        position=value.position,
+    )

@@ -1,0 +1,142 @@
+"""The root Query (DESIGN §6 names). Each resolver reads the request's world or the log through `service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from events.hierarchy import CommunityKind
+from events.recognition import Level
+from schema.areas import After, City, Community, First, Info, Town
+from schema.enums import OrderDirection
+from schema.log import Event, EventFilter, Standard, standard
+from schema.pagination import Connection, connection
+from schema.scalars import AsOf
+from service.trail import log_page, stream_page
+from service.views import CommunityFilter, CommunityOrder, community_view, list_communities
+
+Id = Annotated[strawberry.ID, strawberry.argument(description="Its stable id (a slug).")]
+AsOfArg = Annotated[
+    AsOf | None, strawberry.argument(description="Read the records as of this moment (default: now).")
+]
+
+
+@strawberry.input(description="Which communities to list; every condition given must hold.")
+class CommunityFilterInput:
+    town: strawberry.ID | None = strawberry.field(default=None, description="Only those of this town.")
+    kind: CommunityKind | None = strawberry.field(
+        default=None, description="Only communities, or only villages."
+    )
+    standardized: bool | None = strawberry.field(
+        default=None, description="Only those standardized (true) or not (false) on the date."
+    )
+    designation: Level | None = strawberry.field(
+        default=None, description="Only demonstration points designated at this level by the date."
+    )
+    name_contains: str | None = strawberry.field(
+        default=None, description="Only those whose name on the date contains this text."
+    )
+
+
+@strawberry.input(description="How to sort a list of communities.")
+class CommunityOrderBy:
+    field: CommunityOrder = strawberry.field(default=CommunityOrder.NAME, description="What to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description="Which way.")
+
+
+@strawberry.type(description="Reading the programme's records.")
+class Query:
+    @strawberry.field(description="The city, as of a moment.")
+    def city(self, info: Info, as_of: AsOfArg = None) -> City:
+        return City(on=as_of or info.context.today())
+
+    @strawberry.field(description="The city's towns and subdistricts, by id, as of a moment.")
+    async def towns(self, info: Info, as_of: AsOfArg = None) -> list[Town]:
+        on = as_of or info.context.today()
+        world = await info.context.loaders.world()
+        return [Town(facts=world.towns[t], on=on) for t in sorted(world.towns)]
+
+    @strawberry.field(description="One town, as of a moment; null if the log has no such town.")
+    async def town(self, info: Info, id: Id, as_of: AsOfArg = None) -> Town | None:
+        facts = await info.context.loaders.town.load(str(id))
+        return Town(facts=facts, on=as_of or info.context.today()) if facts is not None else None
+
+    @strawberry.field(description="One community, as of a moment; null if the log never registered it.")
+    async def community(self, info: Info, id: Id, as_of: AsOfArg = None) -> Community | None:
+        world = await info.context.loaders.world()
+        view = community_view(world, str(id), as_of or info.context.today())
+        return Community(view=view) if view is not None else None
+
+    @strawberry.field(description="The communities in scope on a date (registered, not retired), paged.")
+    async def communities(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[CommunityFilterInput | None, strawberry.argument(description="Which ones.")] = None,
+        order_by: Annotated[
+            CommunityOrderBy | None, strawberry.argument(description="How to sort (default: by name).")
+        ] = None,
+        as_of: AsOfArg = None,
+    ) -> Connection[Community]:
+        where = filter or CommunityFilterInput()
+        order = order_by or CommunityOrderBy()
+        page = list_communities(
+            await info.context.loaders.world(),
+            as_of or info.context.today(),
+            where=CommunityFilter(
+                town=str(where.town) if where.town is not None else None,
+                kind=where.kind,
+                standardized=where.standardized,
+                designation=where.designation,
+                name_contains=where.name_contains,
+            ),
+            order=order.field,
+            descending=order.direction is OrderDirection.DESC,
+            first=first,
+            after=after,
+        )
+        return connection(page, lambda view: Community(view=view))
+
+    @strawberry.field(description="The log, in position order, optionally filtered.")
+    async def events(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[EventFilter | None, strawberry.argument(description="Which events.")] = None,
+    ) -> Connection[Event]:
+        where = filter or EventFilter()
+        services = info.context.services
+        page = await log_page(
+            services.store,
+            services.registry,
+            first=first,
+            after=after,
+            types=where.types,
+            stream_prefix=where.stream_prefix,
+        )
+        return connection(page, lambda rec: Event(rec=rec))
+
+    @strawberry.field(description="The full trail of one stream (e.g. community-shuyuan), oldest first.")
+    async def history(
+        self,
+        info: Info,
+        stream_id: Annotated[str, strawberry.argument(description="The stream, e.g. community-shuyuan.")],
+        first: First = None,
+        after: After = None,
+    ) -> Connection[Event]:
+        page = await stream_page(info.context.services.store, stream_id, first=first, after=after)
+        return connection(page, lambda rec: Event(rec=rec))
+
+    @strawberry.field(description="The standard in force at a moment; null if none was.")
+    async def standard(self, info: Info, as_of: AsOfArg = None) -> Standard | None:
+        world = await info.context.loaders.world()
+        found = world.standard_on(as_of or info.context.today())
+        return standard(found) if found is not None else None
+
+    @strawberry.field(description="Every version of the standard, in the order recorded.")
+    async def standards(self, info: Info) -> list[Standard]:
+        world = await info.context.loaders.world()
+        return [standard(s) for s in world.standards]

@@ -1,0 +1,115 @@
+"""Fixtures for the API: the services as the app runs them (the projector following the log), and a way
+to execute operations through the schema with a role and a request id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from strawberry.types import ExecutionResult
+
+from events.catalogue import CATALOGUE
+from schema.build import SCHEMA
+from schema.context import Context, Services
+from service.commands import Commands, install_default_standard
+from service.db import connect, create_pool
+from service.demo import load_demo
+from service.notify import HeadWatcher
+from service.projector import Projector
+from service.readmodel import ReadModel
+from service.roles import Role
+from service.settings import APP_ROLE
+from service.store import EventStore
+from tests.support.pg import create_database, drop_database, unique_name, with_database
+
+
+@dataclass
+class Api:
+    services: Services
+
+    async def execute(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, role: Role = Role.ADMIN
+    ) -> ExecutionResult:
+        context = Context(services=self.services, role=role, request_id="test-request")
+        return await SCHEMA.execute(query, dict(variables or {}), context_value=context)
+
+    async def data(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, role: Role = Role.ADMIN
+    ) -> dict[str, Any]:
+        """The data of an operation that must succeed."""
+        result = await self.execute(query, variables, role=role)
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        return result.data
+
+
+@contextlib.asynccontextmanager
+async def running(pool: asyncpg.Pool, url: str) -> AsyncIterator[Api]:
+    """The services of the app's lifespan on `pool`, with the projector following the log."""
+    store = EventStore(pool, CATALOGUE)
+    commands = Commands(store, CATALOGUE)
+    projector = Projector(pool, CATALOGUE)
+    watcher = HeadWatcher(lambda: connect(url, server_settings={"role": APP_ROLE}))
+    await install_default_standard(commands, store)
+    await watcher.start()
+    following = asyncio.get_running_loop().create_task(projector.run(watcher))
+    try:
+        await projector.wait_for(await store.head(), within=30.0)
+        yield Api(
+            Services(
+                store=store,
+                commands=commands,
+                projector=projector,
+                read_model=ReadModel(pool),
+                registry=CATALOGUE,
+            )
+        )
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+        await store.close()
+        await watcher.stop()
+
+
+@pytest.fixture
+async def api(pool: asyncpg.Pool, database_url: str) -> AsyncIterator[Api]:
+    async with running(pool, database_url) as api:
+        yield api
+
+
+async def _load_demo(url: str) -> None:
+    pool = await create_pool(url, None, min_size=1, max_size=8)
+    try:
+        store = EventStore(pool, CATALOGUE)
+        await load_demo(Commands(store, CATALOGUE), store)
+        await store.close()
+        await Projector(pool, CATALOGUE).catch_up()
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def demo_url(admin_url: str, template_db: str) -> Iterator[str]:
+    """A database holding the demo, projected, shared by a module's tests (which only read it)."""
+    name = unique_name("qinglian_demo")
+    asyncio.run(create_database(admin_url, name, template=template_db))
+    url = with_database(admin_url, name)
+    asyncio.run(_load_demo(url))
+    yield url
+    asyncio.run(drop_database(admin_url, name))
+
+
+@pytest.fixture
+async def demo(demo_url: str) -> AsyncIterator[Api]:
+    pool = await create_pool(demo_url, None, min_size=1, max_size=4)
+    try:
+        async with running(pool, demo_url) as api:
+            yield api
+    finally:
+        await pool.close()

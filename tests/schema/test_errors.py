@@ -1,0 +1,74 @@
+"""Unexpected errors are logged once with their traceback and masked to the client; every operation
+leaves one canonical log line; an operation over the time limit is stopped with TIMEOUT."""
+
+from __future__ import annotations
+
+import asyncpg
+from structlog.testing import capture_logs
+
+from events.catalogue import CATALOGUE
+from schema.build import SCHEMA, build_schema
+from schema.context import Context, Services
+from schema.limits import Limits
+from service.commands import Commands
+from service.db import create_pool
+from service.projector import Projector
+from service.readmodel import ReadModel
+from service.roles import Role
+from service.store import EventStore
+from tests.schema.conftest import Api
+
+
+async def test_an_unexpected_error_is_masked_to_the_client_and_logged_once(database_url: str) -> None:
+    pool = await create_pool(database_url, None, min_size=1, max_size=1)
+    await pool.close()  # every read now fails: a fault the client should not see the details of
+    store = EventStore(pool, CATALOGUE)
+    services = Services(
+        store=store,
+        commands=Commands(store, CATALOGUE),
+        projector=Projector(pool, CATALOGUE),
+        read_model=ReadModel(pool),
+        registry=CATALOGUE,
+    )
+    context = Context(services=services, role=Role.READER, request_id="r-1")
+    with capture_logs() as logs:
+        result = await SCHEMA.execute("{ standards { version } }", context_value=context)
+    assert result.errors is not None
+    assert ["Unexpected error."] == [e.message for e in result.errors]
+    logged = [entry for entry in logs if entry["event"] == "unexpected error in a resolver"]
+    assert 1 == len(logged)
+    assert logged[0]["exc_info"][0] is asyncpg.InterfaceError
+
+
+async def test_each_operation_leaves_one_canonical_log_line(api: Api) -> None:
+    with capture_logs() as logs:
+        await api.data("query Dashboard { standards { version } }")
+    lines = [entry for entry in logs if entry["event"] == "graphql operation"]
+    assert 1 == len(lines)
+    line = lines[0]
+    assert {
+        "operation_name": "Dashboard",
+        "operation_type": "query",
+        "outcome": "ok",
+        "request_id": "test-request",
+    } == {k: line[k] for k in ("operation_name", "operation_type", "outcome", "request_id")}
+    assert line["duration_ms"] >= 0
+
+
+async def test_a_failed_validation_is_logged_as_rejected(api: Api) -> None:
+    with capture_logs() as logs:
+        result = await api.execute("{ nothingHere }")
+    assert result.errors is not None
+    assert ["rejected"] == [e["outcome"] for e in logs if e["event"] == "graphql operation"]
+
+
+async def test_an_operation_over_the_time_limit_is_stopped_with_timeout(api: Api) -> None:
+    schema = build_schema(Limits(timeout_seconds=1e-9))
+    context = Context(services=api.services, role=Role.READER, request_id="slow")
+    result = await schema.execute(
+        "{ events(first: 100) { edges { node { position } } } }", context_value=context
+    )
+    assert result.errors is not None
+    error = result.errors[0]
+    assert "TIMEOUT" == (error.extensions or {}).get("code")
+    assert "time limit of 1e-09 s" in error.message

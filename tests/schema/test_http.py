@@ -1,0 +1,175 @@
+"""GraphQL over HTTP and WebSocket, end to end with the app's lifespan running: request ids, roles, and
+hostile input — each refused with a clear GraphQL-shaped error, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from schema.app import create_graphql_app
+from schema.limits import DEFAULT_LIMITS
+from service.app import DatabaseUrls
+from service.settings import Settings
+
+# The log as it stands once the app has started: the default standard, recorded at start-up.
+QUERY = '{ history(streamId: "standard-main") { totalCount edges { node { type } } } }'
+ANSWER = {"data": {"history": {"totalCount": 1, "edges": [{"node": {"type": "StandardRevised"}}]}}}
+
+
+@pytest.fixture
+def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(database_url=database_url, data_dir=tmp_path, pool_min_size=1, pool_max_size=4)
+    with TestClient(create_graphql_app(settings, DatabaseUrls(owner=database_url))) as client:
+        yield client
+
+
+def refused(response: object, status: int, code: str) -> str:
+    """The message of a GraphQL-shaped refusal with this status and code."""
+    assert status == response.status_code, response.text  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["data"] is None
+    assert code == body["errors"][0]["extensions"]["code"], body
+    return str(body["errors"][0]["message"])
+
+
+def test_a_query_over_post_answers_with_data_and_a_request_id(client: TestClient) -> None:
+    response = client.post("/graphql", json={"query": QUERY})
+    assert 200 == response.status_code
+    assert ANSWER == response.json()
+    assert 32 == len(response.headers["x-request-id"])
+
+
+def test_a_valid_request_id_is_kept_and_an_unsafe_one_replaced(client: TestClient) -> None:
+    kept = client.post(
+        "/graphql", json={"query": "{ standards { version } }"}, headers={"X-Request-ID": "abc-123"}
+    )
+    assert "abc-123" == kept.headers["x-request-id"]
+    unsafe = client.post(
+        "/graphql", json={"query": "{ standards { version } }"}, headers={"X-Request-ID": "a b<c>"}
+    )
+    assert "a b<c>" != unsafe.headers["x-request-id"]
+    long = client.post(
+        "/graphql", json={"query": "{ standards { version } }"}, headers={"X-Request-ID": "a" * 500}
+    )
+    assert 32 == len(long.headers["x-request-id"])
+
+
+def test_graphiql_is_served_on_get(client: TestClient) -> None:
+    response = client.get("/graphql", headers={"Accept": "text/html"})
+    assert 200 == response.status_code
+    assert "graphiql" in response.text.lower()
+
+
+def test_a_query_over_get_works(client: TestClient) -> None:
+    response = client.get("/graphql", params={"query": QUERY})
+    assert ANSWER == response.json()
+
+
+def test_a_mutation_over_get_is_refused(client: TestClient) -> None:
+    query = (
+        'mutation { fileDutyReport(idempotencyKey: "k", input: {communityId: "x", year: 2021, '
+        'filedOn: "2022-01-05", reporterRole: "书记"}) { __typename } }'
+    )
+    message = refused(client.get("/graphql", params={"query": query}), 400, "BAD_REQUEST")
+    assert "GET" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ("query=x", "application/x-www-form-urlencoded"),
+        ("{}", "text/plain"),
+    ],
+)
+def test_malformed_json_or_a_wrong_content_type_is_a_bad_request(
+    client: TestClient, content: str, content_type: str
+) -> None:
+    refused(
+        client.post("/graphql", content=content, headers={"Content-Type": content_type}), 400, "BAD_REQUEST"
+    )
+
+
+def test_a_body_without_a_query_is_a_bad_request(client: TestClient) -> None:
+    refused(client.post("/graphql", json={"variables": {}}), 400, "BAD_REQUEST")
+
+
+def test_an_unknown_operation_name_is_a_bad_request(client: TestClient) -> None:
+    body = {"query": "query A { standards { version } }", "operationName": "B"}
+    refused(client.post("/graphql", json=body), 400, "BAD_REQUEST")
+
+
+def test_variables_that_are_not_an_object_are_a_bad_request(client: TestClient) -> None:
+    refused(
+        client.post("/graphql", json={"query": "{ standards { version } }", "variables": [1]}),
+        400,
+        "BAD_REQUEST",
+    )
+
+
+def test_variables_of_the_wrong_type_are_reported(client: TestClient) -> None:
+    body = {
+        "query": "query($n: Int) { towns { disclosureRate(year: $n) { rate } } }",
+        "variables": {"n": "many"},
+    }
+    response = client.post("/graphql", json=body)
+    assert 200 == response.status_code
+    assert "Int" in response.json()["errors"][0]["message"]
+
+
+def test_a_body_over_the_limit_is_refused_with_413(client: TestClient) -> None:
+    huge = "x" * (DEFAULT_LIMITS.max_body_bytes + 1)
+    message = refused(client.post("/graphql", json={"query": huge}), 413, "BODY_TOO_LARGE")
+    assert str(DEFAULT_LIMITS.max_body_bytes) in message
+
+
+def test_a_huge_string_within_the_body_limit_is_refused_as_input_not_a_crash(client: TestClient) -> None:
+    body = {"query": "query($t: AsOf) { city(asOf: $t) { asOf } }", "variables": {"t": "9" * 500_000}}
+    response = client.post("/graphql", json=body)
+    assert 200 == response.status_code
+    assert "not an ISO 8601 date" in response.json()["errors"][0]["message"]
+
+
+def test_deep_nesting_and_alias_bombs_are_refused_with_codes(client: TestClient) -> None:
+    deep = "{ city { " + "towns { " * 50 + "id" + " }" * 50 + " } }"
+    response = client.post("/graphql", json={"query": deep})
+    assert "QUERY_TOO_DEEP" in [e.get("extensions", {}).get("code") for e in response.json()["errors"]]
+    bomb = "{ " + " ".join(f"a{i}: standards {{ version }}" for i in range(100)) + " }"
+    response = client.post("/graphql", json={"query": bomb})
+    assert "TOO_MANY_ALIASES" == response.json()["errors"][0]["extensions"]["code"]
+
+
+def test_the_role_header_decides_what_a_caller_may_record(client: TestClient) -> None:
+    query = (
+        'mutation { reviseStandard(idempotencyKey: "k", input: {version: 2, effectiveFrom: "2023-01-01", '
+        'title: "t", criteria: []}) { __typename ... on NotAuthorized { reason } '
+        "... on ValidationError { errors { field } } } }"
+    )
+    as_reader = client.post("/graphql", json={"query": query}).json()["data"]["reviseStandard"]
+    assert "NotAuthorized" == as_reader["__typename"]
+    as_admin = client.post("/graphql", json={"query": query}, headers={"X-Qinglian-Role": "admin"}).json()
+    assert "ValidationError" == as_admin["data"]["reviseStandard"]["__typename"]
+    refused(
+        client.post("/graphql", json={"query": query}, headers={"X-Qinglian-Role": "king"}),
+        400,
+        "BAD_REQUEST",
+    )
+
+
+def test_the_websocket_endpoint_speaks_graphql_transport_ws(client: TestClient) -> None:
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert {"type": "connection_ack"} == ws.receive_json()
+
+
+def test_the_websocket_endpoint_speaks_legacy_graphql_ws(client: TestClient) -> None:
+    with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert "connection_ack" == ws.receive_json()["type"]
+
+
+def test_the_service_routes_still_answer(client: TestClient) -> None:
+    assert 200 == client.get("/healthz").status_code

@@ -1,0 +1,58 @@
+"""A page of communities with their status, town and last disclosure costs the same number of SQL queries
+whatever its size: the world is read once per request and the loaders batch within it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from service.settings import APP_ROLE
+from tests.schema.conftest import Api, running
+
+QUERY = """query($first: Int) {
+  communities(asOf: "2022-06-08", first: $first) { edges { node {
+  id status { standardized score } town { id name coverage { rate } }
+  lastDisclosure { publishedOn title } } } } }"""
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def __call__(self, record: asyncpg.connection.LoggedQuery) -> None:
+        self.queries.append(record.query)
+
+
+@pytest.fixture
+async def counted(demo_url: str) -> AsyncIterator[tuple[Api, Counter]]:
+    counter = Counter()
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(counter)
+
+    pool = await asyncpg.create_pool(
+        demo_url, min_size=1, max_size=4, init=init, server_settings={"role": APP_ROLE}
+    )
+    try:
+        async with running(pool, demo_url) as api:
+            yield api, counter
+    finally:
+        await pool.close()
+
+
+async def test_a_page_costs_a_constant_number_of_queries_whatever_its_size(
+    counted: tuple[Api, Counter],
+) -> None:
+    api, counter = counted
+    await api.data(QUERY, {"first": 1})  # the read model's first load of the world
+    costs = {}
+    for size in (5, 50, 100):
+        counter.queries.clear()
+        data = await api.data(QUERY, {"first": size})
+        assert size == len(data["communities"]["edges"])
+        costs[size] = len(counter.queries)
+    # The projection's checkpoint (and the pool's reset of the connection): nothing per community.
+    assert costs[5] == costs[50] == costs[100]
+    assert costs[100] <= 2, counter.queries
