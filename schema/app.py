@@ -66,6 +66,8 @@ class GraphQLView(GraphQL[Context, None]):
             projector=app_services.projector,
             read_model=app_services.read_model,
             registry=CATALOGUE,
+            tree=app_services.tree,
+            pool=app_services.pool,
         )
         request_id = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
         return Context(services=services, role=role, request_id=request_id)

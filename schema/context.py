@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import asyncpg
 from strawberry.dataloader import DataLoader
 
 from events.registry import Registry
@@ -20,9 +21,12 @@ from projections.facts import Disclosure
 from projections.localtime import local_date
 from service.commands import Commands
 from service.projector import Projector
+from service.proofs import Inclusion, inclusions_against, newest_checkpoint
 from service.readmodel import ReadModel
 from service.roles import Role
+from service.signer import StoredCheckpoint
 from service.store import EventStore, utc_now
+from service.tree import LogTree
 from service.views import AreaFigures, coverage_on, disclosure_in, last_disclosure
 
 # How long a mutation waits for the projections to reach its write before answering without the new status.
@@ -38,6 +42,8 @@ class Services:
     projector: Projector
     read_model: ReadModel
     registry: Registry
+    tree: LogTree
+    pool: asyncpg.Pool
     clock: Callable[[], datetime] = utc_now
     settle_within: float = SETTLE_WITHIN
 
@@ -45,8 +51,13 @@ class Services:
 class Loaders:
     """Per request: the world, read once, and batched look-ups within it."""
 
-    def __init__(self, read_model: ReadModel) -> None:
+    def __init__(self, read_model: ReadModel, tree: LogTree, pool: asyncpg.Pool) -> None:
         self._read_model = read_model
+        self._tree = tree
+        self._pool = pool
+        self._checkpoint: asyncio.Task[StoredCheckpoint | None] | None = None
+        # Proofs of a page of events against the newest checkpoint: two reads for the whole page.
+        self.inclusion: DataLoader[int, Inclusion | None] = DataLoader(load_fn=self._inclusions)
         self._world: World | None = None
         self._lock = asyncio.Lock()
         self.town: DataLoader[str, TownFacts | None] = DataLoader(load_fn=self._towns)
@@ -64,6 +75,15 @@ class Loaders:
                 if self._world is None:
                     self._world = await self._read_model.world()
         return self._world
+
+    async def checkpoint(self) -> StoredCheckpoint | None:
+        """The newest signed checkpoint, read once per request."""
+        if self._checkpoint is None:
+            self._checkpoint = asyncio.ensure_future(newest_checkpoint(self._pool))
+        return await self._checkpoint
+
+    async def _inclusions(self, positions: list[int]) -> Sequence[Inclusion | None]:
+        return await inclusions_against(self._tree, await self.checkpoint(), positions)
 
     def forget_world(self) -> None:
         """After a write: the next read fetches the world again (read-your-writes)."""
@@ -94,7 +114,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.read_model)
+        self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool)
 
     def today(self) -> date:
         """The local date now: what `asOf` means when a query leaves it out."""

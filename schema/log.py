@@ -8,6 +8,8 @@ import strawberry
 
 from events.envelope import Recorded
 from projections.community import StandardVersion
+from schema.context import Context
+from schema.proofs import InclusionProof, inclusion_proof
 from schema.scalars import JSON
 
 
@@ -61,6 +63,21 @@ class Event:
     @strawberry.field(description="Its RFC 9162 leaf hash, SHA-256(0x00 ‖ canonical bytes), hex.")
     def leaf_hash(self) -> str:
         return self.rec.leaf_hash.hex()
+
+    @strawberry.field(
+        description="Its bytes as hashed: the canonical JSON of the whole envelope, from which anyone can "
+        "recompute leafHash."
+    )
+    def canonical(self) -> str:
+        return self.rec.canonical.decode("utf-8")
+
+    @strawberry.field(
+        description="Its inclusion proof against the newest signed checkpoint, for marking it verified; null "
+        "until a checkpoint covers it."
+    )
+    async def inclusion_proof(self, info: strawberry.Info[Context, None]) -> InclusionProof | None:
+        found = await info.context.loaders.inclusion.load(self.rec.position)
+        return inclusion_proof(found) if found is not None else None
 
 
 @strawberry.input(description="Which events to list.")

@@ -12,7 +12,16 @@ from schema.areas import After, City, Community, First, Info, Town
 from schema.enums import OrderDirection
 from schema.log import Event, EventFilter, Standard, standard
 from schema.pagination import Connection, connection
+from schema.proofs import (
+    Checkpoint,
+    ConsistencyProof,
+    InclusionProof,
+    checkpoint,
+    consistency_proof,
+    inclusion_proof,
+)
 from schema.scalars import AsOf
+from service.proofs import consistency, inclusion
 from service.trail import log_page, stream_page
 from service.views import CommunityFilter, CommunityOrder, community_view, list_communities
 
@@ -140,3 +149,28 @@ class Query:
     async def standards(self, info: Info) -> list[Standard]:
         world = await info.context.loaders.world()
         return [standard(s) for s in world.standards]
+
+    @strawberry.field(description="The newest signed checkpoint; null until one is signed.")
+    async def checkpoint(self, info: Info) -> Checkpoint | None:
+        found = await info.context.loaders.checkpoint()
+        return checkpoint(found) if found is not None else None
+
+    @strawberry.field(description="That the event at a position is in the tree of treeSize events.")
+    async def inclusion_proof(
+        self,
+        info: Info,
+        position: Annotated[int, strawberry.argument(description="The event's position (1 or more).")],
+        tree_size: Annotated[int, strawberry.argument(description="The tree's size, at most the log's.")],
+    ) -> InclusionProof:
+        return inclusion_proof(await inclusion(info.context.services.tree, position, tree_size))
+
+    @strawberry.field(
+        description="That the tree of fromSize events is a prefix of the tree of toSize events."
+    )
+    async def consistency_proof(
+        self,
+        info: Info,
+        from_size: Annotated[int, strawberry.argument(description="The older tree's size (1 or more).")],
+        to_size: Annotated[int, strawberry.argument(description="The newer tree's size, at most the log's.")],
+    ) -> ConsistencyProof:
+        return consistency_proof(await consistency(info.context.services.tree, from_size, to_size))

@@ -145,6 +145,13 @@ class LogTree:
             at += len(path)
         return proofs
 
+    async def leaf_hashes(self, positions: Sequence[int]) -> list[bytes]:
+        """The stored leaf hash of the event at each position."""
+        rows = await self._pool.fetch(query("leaf_hashes_at"), list(positions))
+        if len(rows) != len(positions):
+            raise TreeSizeError("a position asked for is not in the log")
+        return [row["leaf_hash"] for row in rows]
+
     async def consistency_proof(self, size1: int, size2: int, *, conn: Conn | None = None) -> list[bytes]:
         """PROOF(size1, D[size2]): that the tree of `size1` is a prefix of the tree of `size2`."""
         if not 0 < size1 <= size2:

@@ -197,3 +197,9 @@ select canonical, leaf_hash from events where position > $1 and position <= $2 o
 
 -- name: recorded_at
 select recorded_at from events where position = $1;
+
+-- name: leaf_hashes_at
+select p.ord, e.leaf_hash
+from unnest($1::bigint[]) with ordinality as p(position, ord)
+join events e on e.position = p.position
+order by p.ord;

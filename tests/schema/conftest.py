@@ -25,6 +25,7 @@ from service.readmodel import ReadModel
 from service.roles import Role
 from service.settings import APP_ROLE
 from service.store import EventStore
+from service.tree import LogTree
 from tests.support.pg import create_database, drop_database, unique_name, with_database
 
 
@@ -67,6 +68,8 @@ async def running(pool: asyncpg.Pool, url: str) -> AsyncIterator[Api]:
                 projector=projector,
                 read_model=ReadModel(pool),
                 registry=CATALOGUE,
+                tree=LogTree(pool),
+                pool=pool,
             )
         )
     finally:
@@ -111,5 +114,30 @@ async def demo(demo_url: str) -> AsyncIterator[Api]:
     try:
         async with running(pool, demo_url) as api:
             yield api
+    finally:
+        await pool.close()
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def __call__(self, record: asyncpg.connection.LoggedQuery) -> None:
+        self.queries.append(record.query)
+
+
+@pytest.fixture
+async def counted(demo_url: str) -> AsyncIterator[tuple[Api, Counter]]:
+    counter = Counter()
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(counter)
+
+    pool = await asyncpg.create_pool(
+        demo_url, min_size=1, max_size=4, init=init, server_settings={"role": APP_ROLE}
+    )
+    try:
+        async with running(pool, demo_url) as api:
+            yield api, counter
     finally:
         await pool.close()

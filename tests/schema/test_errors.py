@@ -16,6 +16,7 @@ from service.projector import Projector
 from service.readmodel import ReadModel
 from service.roles import Role
 from service.store import EventStore
+from service.tree import LogTree
 from tests.schema.conftest import Api
 
 
@@ -29,6 +30,8 @@ async def test_an_unexpected_error_is_masked_to_the_client_and_logged_once(datab
         projector=Projector(pool, CATALOGUE),
         read_model=ReadModel(pool),
         registry=CATALOGUE,
+        tree=LogTree(pool),
+        pool=pool,
     )
     context = Context(services=services, role=Role.READER, request_id="r-1")
     with capture_logs() as logs:

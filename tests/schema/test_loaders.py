@@ -3,43 +3,12 @@ whatever its size: the world is read once per request and the loaders batch with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import asyncpg
-import pytest
-
-from service.settings import APP_ROLE
-from tests.schema.conftest import Api, running
+from tests.schema.conftest import Api, Counter
 
 QUERY = """query($first: Int) {
   communities(asOf: "2022-06-08", first: $first) { edges { node {
   id status { standardized score } town { id name coverage { rate } }
   lastDisclosure { publishedOn title } } } } }"""
-
-
-class Counter:
-    def __init__(self) -> None:
-        self.queries: list[str] = []
-
-    def __call__(self, record: asyncpg.connection.LoggedQuery) -> None:
-        self.queries.append(record.query)
-
-
-@pytest.fixture
-async def counted(demo_url: str) -> AsyncIterator[tuple[Api, Counter]]:
-    counter = Counter()
-
-    async def init(conn: asyncpg.Connection) -> None:
-        conn.add_query_logger(counter)
-
-    pool = await asyncpg.create_pool(
-        demo_url, min_size=1, max_size=4, init=init, server_settings={"role": APP_ROLE}
-    )
-    try:
-        async with running(pool, demo_url) as api:
-            yield api, counter
-    finally:
-        await pool.close()
 
 
 async def test_a_page_costs_a_constant_number_of_queries_whatever_its_size(
