@@ -135,6 +135,7 @@ class _Replay:
     """Checks each envelope's own claims (position, stream version, time) and folds the events."""
 
     def __init__(self, first_position: int) -> None:
+        self._first = first_position
         self._versions: dict[str, int] = {}
         self._whole = first_position == 1  # a partial bundle cannot know where streams stood before it
         self._recorded_at = ""
@@ -150,6 +151,14 @@ class _Replay:
         if not isinstance(envelope, dict) or envelope.keys() != ENVELOPE_KEYS:
             raise VerifyFailed("the line is not an event envelope", position)
         claimed = envelope["position"]
+        if type(claimed) is int and self._first <= claimed < position:
+            # Every line before this one held the event of its own position, so the line at `claimed`
+            # and this one both claim it: one of them was inserted (or copied), the first at `claimed`.
+            raise VerifyFailed(
+                f"the line at position {position} holds the event recorded at position {claimed} too: "
+                f"events were inserted at or after position {claimed}",
+                claimed,
+            )
         if claimed != position:
             raise VerifyFailed(
                 f"the line holds the event recorded at position {claimed}: events are missing, "
