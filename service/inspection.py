@@ -75,6 +75,11 @@ def add_commands(
     verify.add_argument("--previous", metavar="CHECKPOINT", help="a checkpoint you trusted before")
     verify.add_argument("--json", action="store_true", help="print the outcome as JSON")
     verify.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="check the bytes, the tree and the signatures only, not the projections",
+    )
+    verify.add_argument(
         "--as-of", type=as_of, metavar="DATE", help="the status table's date (default: status.json's)"
     )
     verify.set_defaults(run=_verify)
@@ -223,7 +228,12 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
         key = read_key(_read(Path(args.key).expanduser(), "--key"))
         previous = _read(Path(args.previous).expanduser(), "--previous") if args.previous else None
         verified = verify_bundle(
-            directory, key, previous_note=previous, on=args.as_of, progress=_progress("verifying")
+            directory,
+            key,
+            previous_note=previous,
+            on=args.as_of,
+            replay=not args.no_replay,
+            progress=_progress("verifying"),
         )
     except VerifyFailed as failure:
         if args.json:
