@@ -4,12 +4,22 @@ The guard runs before strawberry sees a request: it takes or makes the request i
 `X-Request-ID`), and refuses a body over the size limit with HTTP 413 and a GraphQL-shaped JSON body.
 Refusals strawberry makes itself (malformed JSON, wrong content type, a mutation over GET …) are turned
 into the same shape, with `extensions.code` BAD_REQUEST, instead of plain text.
+
+With the response cache on (schema/cache.py), the view reads the projection's checkpoint and world once,
+answers a query it has already answered at that checkpoint from the cache, and otherwise runs it on that
+very world and date, so what it stores is exactly what the key says. Every operation's log line carries
+`cache`: hit, miss or bypass.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -21,37 +31,139 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from events.catalogue import CATALOGUE
+from projections.community import World
+from projections.localtime import local_date
 from schema.build import QinglianSchema, build_schema
+from schema.cache import Plan, ResponseCache, make_key, read_request
+from schema.cache import Request as CacheRequest
 from schema.context import Context, Services
 from schema.limits import DEFAULT_LIMITS, Limits
 from service.app import DatabaseUrls, create_app
 from service.roles import Role, parse_role
 from service.settings import Settings
+from service.store import utc_now
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 ROLE_HEADER = "x-qinglian-role"
+# Keys in the ASGI scope's state: the snapshot a cacheable operation must run on, and whether it had errors.
+PINNED = "qinglian_pinned"
+HAD_ERRORS = "qinglian_had_errors"
+# Response types a client may ask for that stream (incremental delivery): never cached.
+STREAMING = ("multipart/mixed", "text/event-stream")
+log = structlog.get_logger("qinglian.graphql")
 
 
 def _error_body(code: str, message: str) -> dict[str, Any]:
     return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
 
 
+@dataclass(frozen=True, slots=True)
+class _Pinned:
+    """What a cacheable operation runs on: the world its key names, and the moment its date comes from."""
+
+    world: World
+    moment: datetime
+
+    def clock(self) -> datetime:
+        return self.moment
+
+
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: QinglianSchema, *, role_header: bool) -> None:
+    def __init__(
+        self,
+        schema: QinglianSchema,
+        *,
+        role_header: bool,
+        cache: ResponseCache | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.role_header = role_header
+        self.cache = cache
+        self.clock = clock
+        self.max_tokens = schema.limits.max_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self._respond(Request(scope, receive))
         except HTTPException as exc:
             response = JSONResponse(_error_body("BAD_REQUEST", exc.reason), status_code=exc.status_code)
         await response(scope, receive, send)
+
+    async def _respond(self, request: Request) -> Response:
+        started = time.perf_counter()
+        cache = self.cache
+        wanted = await self._cacheable(request, cache) if cache is not None else None
+        if cache is None or wanted is None:
+            with structlog.contextvars.bound_contextvars(cache="bypass"):
+                return await self.run(request)
+        query, plan, role = wanted
+        checkpoint, world = await request.app.state.services.read_model.snapshot()
+        moment = self.clock()
+        key = make_key(query, role.value, checkpoint, local_date(moment))
+        body = cache.get(key)
+        flight = cache.flight(key) if body is None else None
+        if flight is not None:
+            # The same operation is running for another request right now: share its response.
+            body = await asyncio.shield(flight)
+        if body is not None:
+            self._log_hit(request, plan, started)
+            return Response(body, media_type="application/json")
+        request.scope.setdefault("state", {})[PINNED] = _Pinned(world, moment)
+        leader = cache.take_off(key) if flight is None else None
+        kept: bytes | None = None
+        try:
+            with structlog.contextvars.bound_contextvars(cache="miss"):
+                response = await self.run(request)
+            if response.status_code == 200 and not request.scope["state"].get(HAD_ERRORS):
+                kept = bytes(response.body)
+            return response
+        finally:
+            if leader is not None:
+                cache.land(key, kept)
+            elif kept is not None:
+                cache.put(key, kept)
+
+    async def _cacheable(
+        self, request: Request, cache: ResponseCache
+    ) -> tuple[CacheRequest, Plan, Role] | None:
+        """The request, its plan and the caller's role, if its response may come from the cache."""
+        role = parse_role(request.headers.get(ROLE_HEADER) if self.role_header else None)
+        accept = request.headers.get("accept", "")
+        if role is None or any(kind in accept for kind in STREAMING):
+            return None
+        body = await request.body() if request.method == "POST" else None
+        query = read_request(
+            request.method, request.query_params, request.headers.get("content-type", ""), body
+        )
+        if query is None:
+            return None
+        plan = cache.plan(query, max_tokens=self.max_tokens)
+        return (query, plan, role) if plan.cacheable else None
+
+    def _log_hit(self, request: Request, plan: Plan, started: float) -> None:
+        # The same canonical line QinglianSchema.execute writes for an operation it runs.
+        log.info(
+            "graphql operation",
+            operation_name=plan.name,
+            operation_type="query",
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            outcome="ok",
+            request_id=request.scope.get("state", {}).get("request_id"),
+            cache="hit",
+        )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            request.scope.setdefault("state", {})[HAD_ERRORS] = True
+        return await super().process_result(request, result)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         given = request.headers.get(ROLE_HEADER) if self.role_header else None
@@ -69,8 +181,14 @@ class GraphQLView(GraphQL[Context, None]):
             tree=app_services.tree,
             pool=app_services.pool,
         )
-        request_id = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
-        return Context(services=services, role=role, request_id=request_id)
+        state = request.scope.get("state", {})
+        pinned = state.get(PINNED)
+        services.clock = pinned.clock if isinstance(pinned, _Pinned) else self.clock
+        request_id = state.get("request_id") or uuid.uuid4().hex
+        context = Context(services=services, role=role, request_id=request_id)
+        if isinstance(pinned, _Pinned):
+            context.loaders.pin_world(pinned.world)
+        return context
 
 
 class Guard:
@@ -136,7 +254,9 @@ class _BodyTooLarge(Exception):
 
 
 def graphql_routes(settings: Settings, limits: Limits = DEFAULT_LIMITS) -> list[BaseRoute]:
-    view = Guard(GraphQLView(build_schema(limits), role_header=settings.role_header), limits.max_body_bytes)
+    cache = ResponseCache() if settings.response_cache else None
+    graphql = GraphQLView(build_schema(limits), role_header=settings.role_header, cache=cache)
+    view = Guard(graphql, limits.max_body_bytes)
     return [Route("/graphql", view), WebSocketRoute("/graphql", view)]
 
 

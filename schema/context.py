@@ -89,6 +89,11 @@ class Loaders:
         """After a write: the next read fetches the world again (read-your-writes)."""
         self._world = None
 
+    def pin_world(self, world: World) -> None:
+        """Use this world, already read by the caller: the response cache keys on its checkpoint, so the
+        operation must see exactly that snapshot."""
+        self._world = world
+
     async def _towns(self, ids: list[str]) -> Sequence[TownFacts | None]:
         world = await self.world()
         return [world.towns.get(i) for i in ids]

@@ -135,6 +135,12 @@ async def _write_events(
         with (out / "events.jsonl").open("wb") as events, (out / "leaf-hashes.txt").open("w") as leaves:
             cursor = conn.cursor(query("export_events"), after, size, prefetch=EXPORT_BATCH)
             async for record in cursor:
+                if record["position"] != after + done + 1:
+                    # Positions are gap-free by construction: a gap is a deleted event, named here.
+                    raise ExportError(
+                        f"the log has no event at position {after + done + 1} (the next is at "
+                        f"{record['position']}): events were deleted from the database"
+                    )
                 events.write(record["canonical"])
                 events.write(b"\n")
                 leaves.write(record["leaf_hash"].hex())
@@ -145,7 +151,10 @@ async def _write_events(
     if progress is not None:
         progress(done, total)
     if done != total:
-        raise ExportError(f"the log holds {done} events between {after + 1} and {size}, not {total}")
+        raise ExportError(
+            f"the log has no event at position {after + done + 1}: it ends at {after + done}, but the "
+            f"checkpoint covers {size}"
+        )
     return done
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 import asyncpg
 
 from projections.community import World
-from service.projector import NAME, world_from_rows
+from service.projector import NAME, Checkpoint, world_from_rows
 from service.queries import query
 
 
@@ -27,10 +27,16 @@ class ReadModel:
 
     async def world(self) -> World:
         """Everything the projection knows, as of its checkpoint."""
+        _, world = await self.snapshot()
+        return world
+
+    async def snapshot(self) -> tuple[Checkpoint, World]:
+        """The projection's checkpoint and the world as of exactly that checkpoint, which it identifies:
+        the same (generation, position) always comes with the same world."""
         row = await self._pool.fetchrow(query("checkpoint"), NAME)
         assert row is not None, "migration 0002 inserts the checkpoint row"
         if (row["generation"], row["position"]) == (self._generation, self._position):
-            return self._world
+            return Checkpoint(self._generation, self._position), self._world
         async with self._lock:
             async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
                 # One snapshot for the checkpoint and the facts, so they agree with each other.
@@ -38,11 +44,11 @@ class ReadModel:
                 assert row is not None
                 generation, position = row["generation"], row["position"]
                 if (generation, position) == (self._generation, self._position):
-                    return self._world
+                    return Checkpoint(generation, position), self._world
                 since = self._position if generation == self._generation else -1
                 base = self._world if generation == self._generation else World()
                 changed = await conn.fetch(query("facts_changed_after"), generation, since)
                 world = world_from_rows(((r["entity"], r["entity_id"], r["body"]) for r in changed), base)
             self._world = replace(world, position=position)
             self._generation, self._position = generation, position
-            return self._world
+            return Checkpoint(generation, position), self._world

@@ -40,6 +40,8 @@ class Settings:
     checkpoint_interval: int = 60
     # Whether the API takes the caller's role from the X-Qinglian-Role header. Off, every caller reads only.
     role_header: bool = True
+    # Whether the API keeps finished responses of queries answered from the projections (schema/cache.py).
+    response_cache: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -61,6 +63,9 @@ class Settings:
         role_header = environ.get("QINGLIAN_ROLE_HEADER", "on").strip().lower()
         if role_header not in ("on", "off"):
             raise SettingsError(f"QINGLIAN_ROLE_HEADER must be on or off, not {role_header!r}")
+        response_cache = environ.get("QINGLIAN_RESPONSE_CACHE", "on").strip().lower()
+        if response_cache not in ("on", "off"):
+            raise SettingsError(f"QINGLIAN_RESPONSE_CACHE must be on or off, not {response_cache!r}")
         signing_key = environ.get("QINGLIAN_SIGNING_KEY", "").strip() or None
         checkpoint_interval = _int(environ, "QINGLIAN_CHECKPOINT_INTERVAL", 60, low=1, high=86400)
         return cls(
@@ -76,6 +81,7 @@ class Settings:
             signing_key=signing_key,
             checkpoint_interval=checkpoint_interval,
             role_header=role_header == "on",
+            response_cache=response_cache == "on",
         )
 
 

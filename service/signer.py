@@ -38,7 +38,7 @@ from events.note import (
 )
 from service.queries import query
 from service.store import Conn, utc_now
-from service.tree import LogTree
+from service.tree import LogTree, TreeIntegrityError
 
 SIGN_LOCK = 0x716C_7369_676E  # "qlsign"
 log = structlog.get_logger(__name__)
@@ -172,10 +172,13 @@ class Signer:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(query("take_sign_lock"), SIGN_LOCK)
             size: int = await conn.fetchval(query("head_position"))
-            root = await self._tree.root(size, conn=conn)
-            last = await self._last(conn)
-            if last is not None:
-                await self._check_extends(conn, last, size, root)
+            try:
+                root = await self._tree.root(size, conn=conn)
+                last = await self._last(conn)
+                if last is not None:
+                    await self._check_extends(conn, last, size, root)
+            except TreeIntegrityError as exc:
+                raise SigningRefused(f"the log's tree cannot be computed: {exc}") from exc
             note = sign_note(checkpoint_body(self._verifier.name, size, root), self._key.signer)
             signed_at = self._clock()
             await conn.execute(query("save_checkpoint"), size, root, note, self._verifier_text, signed_at)

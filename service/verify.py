@@ -396,7 +396,8 @@ def _diagnose(directory: Path, start: int, trusted: dict[int, bytes], checkpoint
         return failure
     return VerifyFailed(
         f"the bundle ends at position {frontier.size} but the checkpoint covers {checkpoint.size}: "
-        f"events {frontier.size + 1} to {checkpoint.size} are missing"
+        f"events {frontier.size + 1} to {checkpoint.size} are missing",
+        frontier.size + 1,
     )
 
 

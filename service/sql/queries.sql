@@ -193,7 +193,7 @@ where tree_size <= $1 order by tree_size, signed_at;
 
 -- name: export_events
 -- What an export writes: the hashed bytes themselves, and the leaf hash stored when they were appended.
-select canonical, leaf_hash from events where position > $1 and position <= $2 order by position;
+select position, canonical, leaf_hash from events where position > $1 and position <= $2 order by position;
 
 -- name: recorded_at
 select recorded_at from events where position = $1;
