@@ -93,6 +93,11 @@ class Commands:
             context, version = await self._context(event)
             errors = check(event, context)
             if errors:
+                # A retry racing its own first attempt sees that attempt's event and finds it a duplicate:
+                # if the key has been used meanwhile, the first result is the answer, not an error.
+                prior = await self._store.prior_result(stream, [event], idempotency_key=idempotency_key)
+                if prior is not None:
+                    return prior
                 raise ValidationError(errors)
             try:
                 return await self._store.append(
@@ -105,6 +110,9 @@ class Commands:
             except VersionConflict:
                 # The caller's own expectation is theirs to handle; ours we re-check with fresh state.
                 if expected_version is not None or attempt == RETRIES - 1:
+                    prior = await self._store.prior_result(stream, [event], idempotency_key=idempotency_key)
+                    if prior is not None:
+                        return prior
                     raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
