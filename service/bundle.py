@@ -6,13 +6,15 @@
     key.pub          the signer's C2SP verifier key (check it against one obtained independently)
     checkpoints/     every earlier checkpoint the same key signed, one note per file, named by tree size
     leaf-hashes.txt  the leaf hash the database stored when each event was appended, hex, one per line
+    subtrees.txt     the tree's stored subtrees of 16 leaves and more ("level index hash"), as sealed
     status.json      every community's status as the service's stored projections give it
     frontier.txt     (only with --from-size N) the hashes of the complete subtrees of the first N events
     README.txt       how to check all of it by hand
 
-leaf-hashes.txt and status.json are claims, not evidence: the verifier trusts leaf-hashes.txt only once their
-root equals the signed root, and then uses it to name the exact event that differs; it compares
-status.json with its own replay of the events to catch projections that do not follow from the log.
+leaf-hashes.txt, subtrees.txt and status.json are claims, not evidence: the verifier trusts leaf-hashes.txt
+or subtrees.txt only once they fold to the signed root, and then uses them to name the event (or the
+16-event block) that differs; it compares status.json with its own replay of the events to catch
+projections that do not follow from the log.
 """
 
 from __future__ import annotations
@@ -109,6 +111,11 @@ async def export_bundle(
             "".join(f"{line}\n" for line in (str(from_size), *(h.hex() for h in hashes))), encoding="utf-8"
         )
     written = await _write_events(pool, out, from_size, size, progress)
+    if from_size == 0:
+        subtrees = await pool.fetch(query("subtrees_upto"), size)
+        (out / "subtrees.txt").write_text(
+            "".join(f"{r['level']} {r['index']} {r['hash'].hex()}\n" for r in subtrees), encoding="utf-8"
+        )
     if from_size == 0 and size > 0:
         await _write_status(pool, out, size, on)
     (out / "README.txt").write_text(README, encoding="utf-8")

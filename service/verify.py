@@ -19,7 +19,8 @@ from typing import Any
 from events.catalogue import CATALOGUE
 from events.codec import parse_canonical
 from events.errors import QinglianError
-from events.merkle import Frontier, fold_subtrees
+from events.merkle import Frontier, complete_subtrees, fold_subtrees, node_hash
+from events.merkle import root as merkle_root
 from events.note import (
     Checkpoint,
     NoteError,
@@ -437,6 +438,15 @@ def _localize(
             f"these bytes hash to {found.hex()})",
             position,
         )
+    block = _by_stored_subtrees(directory, leaves, start, checkpoint)
+    if block is not None:
+        first, last = block
+        return VerifyFailed(
+            f"an event between positions {first} and {last} is not the one signed: the tree as sealed when "
+            "they were written, which folds to the signed root, differs from these events' there "
+            "(their stored leaf hashes were rewritten too, so the exact one cannot be named)",
+            first,
+        )
     if not mismatched:
         return None
     first_bad = min(mismatched)
@@ -447,6 +457,47 @@ def _localize(
         + f": an event between positions {good + 1} and {first_bad} was changed, removed or added",
         good + 1,
     )
+
+
+def _by_stored_subtrees(
+    directory: Path, leaves: list[bytes], start: int, checkpoint: Checkpoint
+) -> tuple[int, int] | None:
+    """Use subtrees.txt, once it folds to the signed root, to find the first subtree whose events differ;
+    descend while its children's claims hash to it. Returns the positions (first, last) it narrows to."""
+    path = directory / "subtrees.txt"
+    if start != 0 or not path.exists() or len(leaves) < checkpoint.size:
+        return None
+    try:
+        claims: dict[tuple[int, int], bytes] = {}
+        for line in _read_text(path).splitlines():
+            level, index, value = line.split()
+            claims[int(level), int(index)] = bytes.fromhex(value)
+    except (ValueError, VerifyFailed):
+        return None
+
+    def claimed(lo: int, hi: int) -> bytes:
+        level = (hi - lo).bit_length() - 1
+        return claims.get((level, lo >> level)) or merkle_root(leaves[lo:hi])
+
+    parts = complete_subtrees(0, checkpoint.size)
+    if fold_subtrees([claimed(lo, hi) for lo, hi in parts]) != checkpoint.root:
+        return None  # rewritten along with the events, or absent: no help
+    for lo, hi in parts:
+        trusted = claimed(lo, hi)
+        if merkle_root(leaves[lo:hi]) == trusted:
+            continue
+        # Descend: a child's claim is trusted only if the two children's claims hash to the trusted parent.
+        while hi - lo > 16:
+            mid = (lo + hi) // 2
+            left, right = claimed(lo, mid), claimed(mid, hi)
+            if node_hash(left, right) != trusted:
+                break
+            if merkle_root(leaves[lo:mid]) != left:
+                hi, trusted = mid, left
+            else:
+                lo, trusted = mid, right
+        return lo + 1, hi
+    return None
 
 
 def _by_stored_leaves(

@@ -203,3 +203,8 @@ select p.ord, e.leaf_hash
 from unnest($1::bigint[]) with ordinality as p(position, ord)
 join events e on e.position = p.position
 order by p.ord;
+
+-- name: subtrees_upto
+-- The stored subtrees inside the first $1 leaves, for an export: a claim the verifier checks against the
+-- signed root before it uses it to find a changed event.
+select level, index, hash from merkle_nodes where (index + 1) << level::integer <= $1 order by level, index;

@@ -329,8 +329,28 @@ async def test_a_changed_payload_byte_is_named_exactly_when_the_stored_leaf_hash
     assert f"not those that were signed (signed leaf hash {signed.hex()}" in failure.message
 
 
+@pytest.mark.parametrize(("position", "block"), [(15, (1, 16)), (185, (177, 192))])
+async def test_a_changed_payload_byte_with_its_leaf_hash_recomputed_is_placed_in_its_sealed_block(
+    pool: asyncpg.Pool,
+    tamperer: asyncpg.Connection,
+    prepared: Prepared,
+    key: VerifierKey,
+    tmp_path: Path,
+    position: int,
+    block: tuple[int, int],
+) -> None:
+    original = await canonical(tamperer, position)
+    await set_canonical(tamperer, position, one_byte_changed(original, title_offset(original)), rehash=True)
+
+    failure = await rejected(pool, tmp_path / "bundle", key, prepared.notes[S1])
+
+    # The tree sealed when the events were written still folds to the signed root: it names the 16.
+    assert block[0] == failure.position
+    assert f"an event between positions {block[0]} and {block[1]} is not the one signed" in failure.message
+
+
 @pytest.mark.parametrize(("position", "good", "bad"), [(15, 0, S1), (185, S2, S3), (245, S3, SIZE)])
-async def test_a_changed_payload_byte_with_its_leaf_hash_recomputed_is_placed_between_two_checkpoints(
+async def test_a_changed_byte_with_its_leaf_hash_and_the_tree_rewritten_is_placed_between_two_checkpoints(
     pool: asyncpg.Pool,
     tamperer: asyncpg.Connection,
     prepared: Prepared,
@@ -342,6 +362,9 @@ async def test_a_changed_payload_byte_with_its_leaf_hash_recomputed_is_placed_be
 ) -> None:
     original = await canonical(tamperer, position)
     await set_canonical(tamperer, position, one_byte_changed(original, title_offset(original)), rehash=True)
+    # The careful forger reseals the tree too: the stored subtrees then fold to another root.
+    await tamperer.execute("delete from merkle_nodes")
+    await LogTree(pool).seal()
 
     failure = await rejected(pool, tmp_path / "bundle", key, prepared.notes[S1])
 
