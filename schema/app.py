@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import structlog
 from cross_web import HTTPException
 from starlette.applications import Starlette
@@ -105,7 +106,14 @@ class GraphQLView(GraphQL[Context, None]):
             with structlog.contextvars.bound_contextvars(cache="bypass"):
                 return await self.run(request)
         query, plan, role = wanted
-        checkpoint, world = await request.app.state.services.read_model.snapshot()
+        try:
+            checkpoint, world = await request.app.state.services.read_model.snapshot()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # No checkpoint, no key: run it uncached, so the failure reaches the client the way any
+            # resolver's does (masked, logged once) rather than as a bare 500 from here.
+            log.warning("response cache bypassed: the read model is unavailable", error=str(exc))
+            with structlog.contextvars.bound_contextvars(cache="bypass"):
+                return await self.run(request)
         moment = self.clock()
         key = make_key(query, role.value, checkpoint, local_date(moment))
         body = cache.get(key)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from starlette.applications import Starlette
 from starlette.routing import Route
 from structlog.testing import capture_logs
 
@@ -61,6 +62,7 @@ class Served:
     clock: Clock
     cache: ResponseCache
     logs: list[MutableMapping[str, Any]]
+    app: Starlette
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, *, path: str = "/graphql", **extra: Any
@@ -103,7 +105,7 @@ async def served(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://qinglian.test") as client,
     ):
-        served = Served(client, clock, cache, logs)
+        served = Served(client, clock, cache, logs, app)
         setup = (await served.post(SETUP, headers=ADMIN)).json()
         assert "errors" not in setup, setup
         assert {"__typename": "Recorded"} == setup["data"]["a"]
@@ -111,6 +113,17 @@ async def served(
         assert await services.projector.wait_for(await services.store.head(), within=10.0)
         logs.clear()
         yield served
+
+
+async def test_a_cacheable_query_while_the_database_is_gone_is_a_masked_graphql_error_not_a_500(
+    served: Served,
+) -> None:
+    await served.app.state.services.pool.close()  # every read now fails, the checkpoint's first
+    answer = await served.post(DASHBOARD)
+    assert 200 == answer.status_code
+    assert "application/json" == answer.headers["content-type"]
+    assert ["Unexpected error."] == [e["message"] for e in answer.json()["errors"]]
+    assert ["bypass"] == served.outcomes()
 
 
 async def test_a_hit_answers_exactly_what_a_fresh_execution_answers(served: Served) -> None:
