@@ -36,7 +36,7 @@ from service.dates import as_of
 from service.db import DatabaseUnavailable, connect, create_pool
 from service.demo import DEFAULT_SEED, DemoLoad, DemoRefused, load_demo
 from service.embedded import EmbeddedError
-from service.inspection import add_commands
+from service.inspection import InputError, add_commands
 from service.logging import configure_logging
 from service.migrations import (
     MigrationError,
@@ -65,6 +65,7 @@ EXPECTED_FAILURES = (
     SigningRefused,
     ExportError,
     TreeSizeError,
+    InputError,
 )
 
 

@@ -14,21 +14,26 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from events.catalogue import CATALOGUE
 from events.merkle import leaf_hash
 from service.app import DatabaseUrls
 from service.bundle import export_bundle
 from service.dates import as_of
 from service.db import create_pool
+from service.paging import QueryError
+from service.proofs import consistency, inclusion
 from service.settings import Settings
 from service.signer import (
     Signer,
     SigningKeyError,
     generate_key,
+    latest_checkpoint,
     load_signing_key,
     write_key_pair,
 )
+from service.store import EventStore
 from service.target import apply_migrations, database
-from service.tree import LogTree, TreeSizeError
+from service.tree import LogTree
 from service.verify import VerifyFailed, read_key, verify_bundle
 
 
@@ -94,6 +99,9 @@ def _urls(settings: Settings) -> Iterator[DatabaseUrls]:
 
 
 def _progress(label: str) -> Callable[[int, int], None]:
+    """A progress bar on stderr, for people: nothing when stderr is not a terminal (a log, a pipe)."""
+    if not sys.stderr.isatty():
+        return lambda done, total: None
     shown = -1
 
     def show(done: int, total: int) -> None:
@@ -145,28 +153,36 @@ def _hex(values: list[bytes]) -> list[str]:
     return [value.hex() for value in values]
 
 
+class InputError(Exception):
+    """A command was given something it cannot use (a missing file, the wrong kind of key, a size the log
+    cannot answer for); the message says what. Exit status 2, like every other expected failure."""
+
+
 def _inclusion(settings: Settings, args: argparse.Namespace) -> int:
     async def run(urls: DatabaseUrls) -> dict[str, object]:
         pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=2)
         try:
-            tree = LogTree(pool)
-            size = (
-                args.size
-                if args.size is not None
-                else await pool.fetchval("select coalesce(max(tree_size), 0) from checkpoints")
-            )
-            if not 1 <= args.position <= size:
-                raise TreeSizeError(f"position {args.position} is not in a tree of {size}")
-            proof = await tree.inclusion_proof(args.position - 1, size)
-            canonical = await pool.fetchval("select canonical from events where position = $1", args.position)
+            size = args.size
+            if size is None:
+                stored = await latest_checkpoint(pool)
+                if stored is None:
+                    raise InputError(
+                        "no checkpoint has been signed yet: give SIZE, or run `qinglian checkpoint`"
+                    )
+                size = stored.checkpoint.size
+            found = await inclusion(LogTree(pool), args.position, size)
+            # The leaf hash of the bytes as they are now, not as stored: what an inspector recomputes.
+            (event,) = await EventStore(pool, CATALOGUE).read_all(after_position=args.position - 1, limit=1)
             return {
-                "position": args.position,
-                "leaf_index": args.position - 1,
-                "tree_size": size,
-                "leaf_hash": leaf_hash(canonical).hex(),
-                "root": (await tree.root(size)).hex(),
-                "proof": _hex(proof),
+                "position": found.position,
+                "leaf_index": found.leaf_index,
+                "tree_size": found.tree_size,
+                "leaf_hash": leaf_hash(event.canonical).hex(),
+                "root": found.root.hex(),
+                "proof": _hex(found.proof),
             }
+        except QueryError as exc:
+            raise InputError(exc.reason.replace("treeSize", "SIZE")) from exc
         finally:
             await pool.close()
 
@@ -179,17 +195,18 @@ def _consistency(settings: Settings, args: argparse.Namespace) -> int:
     async def run(urls: DatabaseUrls) -> dict[str, object]:
         pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=2)
         try:
-            tree = LogTree(pool)
-            proof = await tree.consistency_proof(args.from_size, args.to_size)
-            return {
-                "from_size": args.from_size,
-                "to_size": args.to_size,
-                "from_root": (await tree.root(args.from_size)).hex(),
-                "to_root": (await tree.root(args.to_size)).hex(),
-                "proof": _hex(proof),
-            }
+            found = await consistency(LogTree(pool), args.from_size, args.to_size)
+        except QueryError as exc:
+            raise InputError(exc.reason) from exc
         finally:
             await pool.close()
+        return {
+            "from_size": found.from_size,
+            "to_size": found.to_size,
+            "from_root": found.from_root.hex(),
+            "to_root": found.to_root.hex(),
+            "proof": _hex(found.proof),
+        }
 
     for urls in _urls(settings):
         print(json.dumps(asyncio.run(run(urls)), indent=1))
@@ -224,9 +241,15 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     directory = Path(args.directory).expanduser()
+    # Mistakes in what was typed are exit 2, like every command's; exit 1 means the bundle does not hold.
     try:
         key = read_key(_read(Path(args.key).expanduser(), "--key"))
-        previous = _read(Path(args.previous).expanduser(), "--previous") if args.previous else None
+    except VerifyFailed as exc:
+        raise InputError(f"--key: {exc.message}") from exc
+    previous = _read(Path(args.previous).expanduser(), "--previous") if args.previous else None
+    if not (directory / "events.jsonl").is_file():
+        raise InputError(f"{directory} is not an export bundle (it has no events.jsonl)")
+    try:
         verified = verify_bundle(
             directory,
             key,
@@ -264,8 +287,9 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
         print(f"consistency  extends the previous checkpoint of {verified.previous.size:,} events")
     if verified.rows is not None and verified.on is not None:
         standardized = sum(row.standardized for row in rows)
+        compared = "the service's projections agree" if verified.compared else "not compared (see the notes)"
         print(f"replay       {len(rows)} communities on {verified.on}: {standardized} standardized;")
-        print("             the service's projections agree")
+        print(f"             {compared}")
         print()
         print(f"{'community':<14} {'town':<14} {'standardized':<12} {'met':>7}  unmet")
         for row in rows:
@@ -282,4 +306,4 @@ def _read(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise VerifyFailed(f"{what}: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        raise InputError(f"{what}: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc

@@ -125,8 +125,13 @@ def load_signing_key(value: str, data_dir: Path) -> SigningKey:
         try:
             mode = path.stat().st_mode
             text = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SigningKeyError(f"cannot read the signing key {path}: {exc.strerror or exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise SigningKeyError(f"cannot read the signing key {path}: {reason}") from exc
+        if not text.startswith("PRIVATE+KEY+") and _is_verifier_key(text):
+            raise SigningKeyError(
+                f"{path} is a public (verifier) key; signing takes the private key, PREFIX.key"
+            )
         if mode & 0o077:
             raise SigningKeyError(
                 f"the signing key {path} is readable by other users (mode {mode & 0o777:o}); "
@@ -141,6 +146,14 @@ def load_signing_key(value: str, data_dir: Path) -> SigningKey:
     else:
         state = data_dir / "checkpoints" / f"{signer.key_id:08x}.last-checkpoint"
     return SigningKey(signer, state)
+
+
+def _is_verifier_key(text: str) -> bool:
+    try:
+        parse_verifier_key(text)
+    except NoteError:
+        return False
+    return True
 
 
 def _opened(note: str, verifier: VerifierKey) -> Checkpoint:

@@ -155,7 +155,10 @@ class LogTree:
     async def consistency_proof(self, size1: int, size2: int, *, conn: Conn | None = None) -> list[bytes]:
         """PROOF(size1, D[size2]): that the tree of `size1` is a prefix of the tree of `size2`."""
         if not 0 < size1 <= size2:
-            raise TreeSizeError(f"no consistency proof from {size1} to {size2}: need 0 < fromSize <= toSize")
+            raise TreeSizeError(
+                f"no consistency proof from {size1} to {size2}: the first size must be 1 or more and at most "
+                "the second"
+            )
         async with self._connection(conn) as conn:
             await self._check_size(conn, size2)
             return await self._node_hashes(conn, consistency_proof_nodes(size1, size2))

@@ -69,6 +69,8 @@ class Verified:
     rows: list[StatusRow] | None = None
     on: date | None = None
     notes: list[str] = field(default_factory=list)
+    # Whether the replayed statuses were compared with the service's status.json (and agreed).
+    compared: bool = False
 
 
 def read_key(text: str) -> VerifierKey:
@@ -293,6 +295,7 @@ def verify_bundle(
             difference = first_difference(status_document(verified.rows, checkpoint.size, day), projected)
             if difference is not None:
                 raise VerifyFailed(f"the service's projections do not follow from the log: {difference}")
+            verified.compared = True
     return verified
 
 
@@ -388,7 +391,8 @@ def _diagnose(directory: Path, start: int, trusted: dict[int, bytes], checkpoint
     except VerifyFailed as exc:
         # Something at or before this position is wrong; an earlier changed event may be the cause.
         earlier = _localize(directory, leaves, start, matched, mismatched, trusted, checkpoint)
-        if earlier is not None and (earlier.position or 0) < (exc.position or 0):
+        # At the same position too: "not the bytes that were signed" says more than what they fail to be.
+        if earlier is not None and (earlier.position or 0) <= (exc.position or 0):
             return earlier
         return exc
     if mismatched:

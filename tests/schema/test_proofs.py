@@ -120,8 +120,8 @@ async def test_inclusion_and_consistency_proofs_for_any_size_verify(demo: Api) -
         ("{ inclusionProof(position: 0, treeSize: 5) { proof } }", "position", "between 1 and treeSize"),
         ("{ inclusionProof(position: 9, treeSize: 5) { proof } }", "position", "between 1 and treeSize"),
         ("{ inclusionProof(position: 1, treeSize: 99999999) { proof } }", "treeSize", "beyond the log"),
-        ("{ consistencyProof(fromSize: 0, toSize: 5) { proof } }", "fromSize", "0 < fromSize <= toSize"),
-        ("{ consistencyProof(fromSize: 9, toSize: 5) { proof } }", "fromSize", "0 < fromSize <= toSize"),
+        ("{ consistencyProof(fromSize: 0, toSize: 5) { proof } }", "fromSize", "1 or more and at most"),
+        ("{ consistencyProof(fromSize: 9, toSize: 5) { proof } }", "fromSize", "1 or more and at most"),
         ("{ consistencyProof(fromSize: 1, toSize: 99999999) { proof } }", "toSize", "beyond the log"),
     ],
 )

@@ -130,6 +130,32 @@ async def test_verify_exits_1_naming_the_position_of_an_edited_line(
     assert "not those that were signed" in outcome["problem"]
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["verify", "NOWHERE", "--key", "PUB"], "is not an export bundle"),
+        (["verify", "BUNDLE", "--key", "MISSING"], "--key: cannot read"),
+        (["verify", "BUNDLE", "--key", "PRIVATE"], "--key: the key is not a C2SP verifier key"),
+        (["verify", "BUNDLE", "--key", "PUB", "--previous", "MISSING"], "--previous: cannot read"),
+    ],
+)
+def test_verify_given_the_wrong_files_says_so_with_exit_2_not_as_a_failed_verification(
+    tmp_path: Path, keys: tuple[Path, Path], args: list[str], message: str
+) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "events.jsonl").write_bytes(b"")
+    places = {
+        "NOWHERE": tmp_path / "nowhere",
+        "BUNDLE": bundle,
+        "PUB": keys[1],
+        "PRIVATE": keys[0],
+        "MISSING": tmp_path / "missing",
+    }
+    line = one_line_error(run_qinglian(*(str(places.get(a, a)) for a in args), env=child_env()))
+    assert message in line
+
+
 def test_verify_with_a_wrong_key_fails_on_the_signature(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
@@ -145,7 +171,8 @@ def test_verify_with_a_wrong_key_fails_on_the_signature(tmp_path: Path, keys: tu
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["proof", "inclusion", "0", "5"], "position 0 is not in a tree of 5"),
+        (["proof", "inclusion", "0", "5"], "must be between 1 and SIZE (5), not 0"),
+        (["proof", "inclusion", "1"], "no checkpoint has been signed yet: give SIZE"),
         (["proof", "consistency", "3", "999"], "beyond the log"),
         (["export", "--out", "OUT"], "no checkpoint has been signed yet"),
     ],

@@ -86,6 +86,12 @@ def test_a_malformed_key_is_refused_by_name(tmp_path: Path, text: str) -> None:
         load_signing_key(str(path) if text.startswith("not") else text, tmp_path)
 
 
+def test_the_public_key_given_for_signing_is_named_as_such(tmp_path: Path) -> None:
+    _, public = write_key_pair(tmp_path / "log", generate_key(ORIGIN))
+    with pytest.raises(SigningKeyError, match=r"is a public \(verifier\) key; signing takes the private key"):
+        load_signing_key(str(public), tmp_path)
+
+
 def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SigningKeyError, match="cannot read the signing key"):
         load_signing_key(str(tmp_path / "absent.key"), tmp_path)

@@ -211,3 +211,18 @@ def test_without_replay_only_the_bytes_tree_and_signatures_are_checked(bundle: P
         verified.rows,
         verified.notes,
     )
+
+
+def test_a_changed_line_that_no_longer_decodes_is_reported_as_not_the_bytes_signed(
+    bundle: Path, key: SigningKey
+) -> None:
+    events = bundle / "events.jsonl"
+    lines = events.read_bytes().splitlines(keepends=True)
+    assert b'"effective_on":"2022-01-01"' in lines[11]
+    lines[11] = lines[11].replace(b'"effective_on":"2022-01-01"', b'"effective_on":"2022-13-01"')
+    events.write_bytes(b"".join(lines))
+    for replay in (True, False):
+        with pytest.raises(VerifyFailed) as failure:
+            verify_bundle(bundle, key.signer.verifier, replay=replay)
+        assert 12 == failure.value.position
+        assert "not those that were signed" in failure.value.message
