@@ -97,9 +97,19 @@ def _check_community_event(event: Event, context: Context, errors: Errors) -> No
                 errors.append(("to_town_id", "the community already belongs to this town"))
         case DisclosurePublished():
             try:
-                Period.parse(event.period)
+                period = Period.parse(event.period)
             except ValueError as exc:
                 errors.append(("period", str(exc)))
+            else:
+                # Affairs cannot be disclosed for a period that has not begun; the log would keep it forever.
+                if period.start > event.published_on:
+                    errors.append(
+                        (
+                            "period",
+                            f"{event.period} begins on {period.start.isoformat()}, after the disclosure's "
+                            f"publication on {event.published_on.isoformat()}",
+                        )
+                    )
             if any(d.disclosure_id == event.disclosure_id for d in facts.disclosures):
                 errors.append(("disclosure_id", f"disclosure {event.disclosure_id!r} is already recorded"))
         case DisclosureCorrected():

@@ -94,6 +94,23 @@ async def test_a_period_that_is_not_well_formed_is_refused(commands: Commands, p
     assert "is not a period" in errors[0][1]
 
 
+@pytest.mark.parametrize(
+    ("period", "refused_"), [("2022-Q2", False), ("2022-04", False), ("2022-05", True), ("2023", True)]
+)
+async def test_a_disclosure_for_a_period_that_has_not_begun_is_refused(
+    commands: Commands, period: str, refused_: bool
+) -> None:
+    await setup_community(commands)
+    proposal = replace(
+        domain.disclosure("shuyuan", DisclosureCategory.FINANCE, period, date(2022, 4, 8)), disclosure_id="d1"
+    )
+    errors = await refused(commands, proposal) if refused_ else []
+    if not refused_:
+        await commands.record(proposal, idempotency_key="d1")
+    expected = [("period", f"{period} begins on")] if refused_ else []
+    assert expected == [(field, message[: len(period) + 10]) for field, message in errors]
+
+
 async def test_a_date_after_the_day_it_is_recorded_is_refused(commands: Commands) -> None:
     await setup_community(commands)
     # 2022-06-09 is tomorrow in Shanghai, although it is still 2022-06-08 in UTC.
