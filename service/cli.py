@@ -31,7 +31,7 @@ from projections.community import World
 from projections.localtime import local_date
 from service.app import DatabaseUrls, create_app
 from service.bundle import ExportError
-from service.commands import Commands, install_default_standard
+from service.commands import Commands
 from service.dates import as_of
 from service.db import DatabaseUnavailable, connect, create_pool
 from service.demo import DEFAULT_SEED, DemoLoad, DemoRefused, load_demo
@@ -50,7 +50,7 @@ from service.reports import ReportError, community_report, coverage_report, disc
 from service.settings import Settings, SettingsError
 from service.signer import SigningKeyError, SigningRefused, load_signing_key
 from service.store import EventStore
-from service.target import apply_migrations, database
+from service.target import apply_migrations, database, require_migrated
 from service.tree import TreeSizeError
 
 # Builds the ASGI app `serve` runs, from the settings and where the database is.
@@ -220,9 +220,7 @@ async def _current_world(urls: DatabaseUrls) -> World:
     """The projections caught up with the log, read back."""
     pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=4)
     try:
-        store = EventStore(pool, CATALOGUE)
-        await install_default_standard(Commands(store, CATALOGUE), store)
-        await store.close()
+        # Reading appends nothing to the log; bringing the projections up to it only maintains views.
         await Projector(pool, CATALOGUE).catch_up()
         return await ReadModel(pool).world()
     finally:
@@ -232,7 +230,7 @@ async def _current_world(urls: DatabaseUrls) -> World:
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     on: date = args.as_of or local_date(datetime.now(UTC))
     with database(settings) as target:
-        asyncio.run(apply_migrations(target.urls.owner))
+        asyncio.run(require_migrated(target.urls.owner))
         world = asyncio.run(_current_world(target.urls))
     try:
         if args.report == "coverage":

@@ -13,7 +13,7 @@ from typing import Any
 from service.app import DatabaseUrls
 from service.db import connect, describe
 from service.embedded import EmbeddedError, start_embedded
-from service.migrations import migrate
+from service.migrations import MigrationError, applied_migrations, check_history, load_migrations, migrate
 from service.settings import Settings
 
 
@@ -89,3 +89,18 @@ async def apply_migrations(owner_url: str) -> list[str]:
         return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
     finally:
         await conn.close()
+
+
+async def require_migrated(owner_url: str) -> None:
+    """For commands that only read: refuse a database the code's migrations have not all been applied to,
+    rather than change its schema behind the user's back."""
+    conn = await connect(owner_url)
+    try:
+        pending = check_history(await applied_migrations(conn), load_migrations())
+    finally:
+        await conn.close()
+    if pending:
+        raise MigrationError(
+            f"the database is not migrated ({len(pending)} migration(s) pending): run `qinglian migrate`, "
+            "or `qinglian serve`, which migrates first"
+        )

@@ -79,3 +79,20 @@ def test_rebuild_reports_its_progress_and_the_new_generation(database_url: str) 
     coverage = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--format", "json", env=env)
     assert 0.93 == json.loads(coverage.stdout)["areas"][-1]["rate"]
     assert "unknown projection 'views'" in one_line_error(run_qinglian("rebuild", "views", env=env))
+
+
+def test_a_report_on_a_database_never_migrated_says_to_migrate_and_changes_nothing(
+    empty_database_url: str,
+) -> None:
+    line = one_line_error(run_qinglian("report", "coverage", env=child_env(empty_database_url)))
+    assert "not migrated" in line
+    assert "qinglian migrate" in line
+    after = json.loads(run_qinglian("status", "--json", env=child_env(empty_database_url)).stdout)
+    assert [] == after["migrations_applied"]
+
+
+def test_a_report_appends_nothing_to_the_log(database_url: str) -> None:
+    result = run_qinglian("report", "coverage", "--format", "json", env=child_env(database_url))
+    assert 0 == result.returncode, result.stderr
+    after = json.loads(run_qinglian("status", "--json", env=child_env(database_url)).stdout)
+    assert 0 == after["head_position"]
