@@ -20,7 +20,7 @@ from schema.context import Context
 from schema.pagination import Connection, connection
 from schema.scalars import AsOf
 from service.paging import page_by_position
-from service.views import CITY_ID, CITY_NAME, CommunityView, dated_by
+from service.views import CITY_ID, CITY_NAME, CommunityView, dated_by, towns_on
 
 Info = strawberry.Info[Context, None]
 First = Annotated[int | None, strawberry.argument(description="Page size, at most 100 (default 20).")]
@@ -150,10 +150,10 @@ class City:
     def as_of(self) -> date:
         return self.on
 
-    @strawberry.field(description="Its towns and subdistricts, by id.")
+    @strawberry.field(description="Its towns and subdistricts registered by the date, by id.")
     async def towns(self, info: Info) -> list[Town]:
         world = await info.context.loaders.world()
-        return [Town(facts=world.towns[t], on=self.on) for t in sorted(world.towns)]
+        return [Town(facts=facts, on=self.on) for facts in towns_on(world, self.on)]
 
     @strawberry.field(description="Its standardization coverage on the date.")
     async def coverage(self, info: Info) -> Coverage:

@@ -23,7 +23,7 @@ from schema.proofs import (
 from schema.scalars import AsOf
 from service.proofs import consistency, inclusion
 from service.trail import log_page, stream_page
-from service.views import CommunityFilter, CommunityOrder, community_view, list_communities
+from service.views import CommunityFilter, CommunityOrder, community_view, list_communities, towns_on
 
 Id = Annotated[strawberry.ID, strawberry.argument(description="Its stable id (a slug).")]
 AsOfArg = Annotated[
@@ -60,11 +60,11 @@ class Query:
     def city(self, info: Info, as_of: AsOfArg = None) -> City:
         return City(on=as_of or info.context.today())
 
-    @strawberry.field(description="The city's towns and subdistricts, by id, as of a moment.")
+    @strawberry.field(description="The city's towns and subdistricts registered by a moment, by id.")
     async def towns(self, info: Info, as_of: AsOfArg = None) -> list[Town]:
         on = as_of or info.context.today()
         world = await info.context.loaders.world()
-        return [Town(facts=world.towns[t], on=on) for t in sorted(world.towns)]
+        return [Town(facts=facts, on=on) for facts in towns_on(world, on)]
 
     @strawberry.field(description="One town, as of a moment; null if the log has no such town.")
     async def town(self, info: Info, id: Id, as_of: AsOfArg = None) -> Town | None:

@@ -275,6 +275,8 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
     def progress(done: int, total: int) -> None:
         nonlocal shown
+        if not sys.stderr.isatty():
+            return  # a bar is for people; a log or a pipe gets only the summary line
         percent = 100 * done // total if total else 100
         if percent != shown:
             shown = percent
@@ -297,7 +299,8 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings) as target:
         asyncio.run(apply_migrations(target.urls.owner))
         generation, position = asyncio.run(run(target.urls))
-    print(file=sys.stderr)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the bar's line
     print(f"rebuilt facts to position {position:,} (generation {generation})")
     return 0
 

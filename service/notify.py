@@ -20,6 +20,10 @@ CHANNEL = "qinglian_events"
 log = structlog.get_logger(__name__)
 
 
+# However long an outage lasts, the watcher tries again at least this often.
+MAX_RETRY_DELAY = 5.0
+
+
 class HeadWatcher:
     """Knows the log's head position and lets tasks wait for it to pass a point."""
 
@@ -81,11 +85,15 @@ class HeadWatcher:
             changed.set()
 
     async def _run(self) -> None:
+        failures = 0  # in a row: the wait between attempts doubles, and only the first is logged
         while True:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await self._connect()
                 self.connections += 1
+                if failures:
+                    log.info("head watcher reconnected", after_attempts=failures)
+                    failures = 0
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
@@ -100,12 +108,14 @@ class HeadWatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect and catch up
-                log.warning("head watcher lost its connection", error=str(exc))
+                if not failures:
+                    log.warning("head watcher lost its connection; retrying", error=str(exc))
+                failures += 1
             finally:
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await asyncio.shield(conn.close(timeout=2))
-            await asyncio.sleep(self._retry_delay)
+            await asyncio.sleep(min(self._retry_delay * 2 ** min(max(failures - 1, 0), 16), MAX_RETRY_DELAY))
 
     def _on_notify(
         self,

@@ -16,7 +16,7 @@ from typing import TypeAlias, TypeVar
 from events.codec import JSON
 from events.hierarchy import CommunityKind
 from events.recognition import Level
-from projections.community import World
+from projections.community import TownFacts, World
 from projections.coverage import AreaShare, Share, coverage, disclosure_rate
 from projections.evaluation import Status, evaluate
 from projections.facts import CommunityFacts, Disclosure
@@ -74,6 +74,11 @@ class CommunityView:
     facts: CommunityFacts
     on: date
     status: Status
+
+
+def towns_on(world: World, on: date) -> list[TownFacts]:
+    """The towns registered by `on`, by id."""
+    return [world.towns[t] for t in sorted(world.towns) if world.towns[t].registered_on <= on]
 
 
 def community_view(world: World, community_id: str, on: date) -> CommunityView | None:

@@ -57,3 +57,10 @@ async def test_the_shortfalls_are_explained(demo: Api) -> None:
         assert status["standardized"] is False
         assert status["unmet"], edge
         assert 1 == status["standardVersion"]
+
+
+async def test_towns_are_listed_only_once_registered(demo: Api) -> None:
+    before = await demo.data('{ towns(asOf: "2020-12-31") { id } city(asOf: "2020-12-31") { towns { id } } }')
+    after = await demo.data('{ towns(asOf: "2021-01-01") { id } }')
+    assert ([], []) == (before["towns"], before["city"]["towns"])
+    assert 19 == len(after["towns"])

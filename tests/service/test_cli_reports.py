@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import pty
+import subprocess
+import threading
 
-from tests.service.test_cli import child_env, one_line_error, run_qinglian
+from tests.service.test_cli import COMMAND_TIMEOUT, child_env, one_line_error, qinglian_command, run_qinglian
 
 
 def test_the_demo_loads_once_and_reports_the_articles_figures(database_url: str) -> None:
@@ -69,13 +74,44 @@ def test_the_demo_refuses_a_log_that_holds_other_records(database_url: str) -> N
     assert "demo" in one_line_error(run_qinglian("demo", "load", env=env))
 
 
+def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run `qinglian ARGS` with stderr on a pseudo-terminal: (exit status, stdout, what the terminal got)."""
+    main, child = pty.openpty()
+    got: list[bytes] = []
+
+    def drain() -> None:  # read as it comes: a full terminal buffer would block the child
+        with contextlib.suppress(OSError):
+            while chunk := os.read(main, 4096):
+                got.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        result = subprocess.run(
+            [*qinglian_command(), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=child,
+            text=True,
+            check=False,
+            timeout=COMMAND_TIMEOUT,
+        )
+    finally:
+        os.close(child)
+        reader.join(timeout=10)
+        os.close(main)
+    return result.returncode, result.stdout, b"".join(got).decode(errors="replace")
+
+
 def test_rebuild_reports_its_progress_and_the_new_generation(database_url: str) -> None:
     env = child_env(database_url)
     assert 0 == run_qinglian("demo", "load", env=env).returncode
-    rebuilt = run_qinglian("rebuild", env=env)
-    assert 0 == rebuilt.returncode, rebuilt.stderr
-    assert "100%" in rebuilt.stderr
-    assert "(generation 2)" in rebuilt.stdout
+    code, stdout, terminal = on_a_terminal(["rebuild"], env)
+    assert 0 == code, terminal
+    assert "100%" in terminal  # the bar, drawn because stderr is a terminal
+    assert "(generation 2)" in stdout
+    again = run_qinglian("rebuild", env=env)
+    assert ("", "(generation 3)") == (again.stderr, again.stdout.strip()[-14:])  # no bar into a pipe
     coverage = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--format", "json", env=env)
     assert 0.93 == json.loads(coverage.stdout)["areas"][-1]["rate"]
     assert "unknown projection 'views'" in one_line_error(run_qinglian("rebuild", "views", env=env))
