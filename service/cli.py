@@ -210,7 +210,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     print(f"head position:  {report['head_position']}")
     print(f"migrations:     {len(applied)} applied, {len(pending)} pending")
     for item in applied:
-        print(f"  {item['version']:04d} {item['name']}  applied {item['applied_at']}")
+        print(f"  {item['version']:04d}_{item['name']}  applied {item['applied_at']}")
     for name in pending:
         print(f"  {name}  pending")
     return 0

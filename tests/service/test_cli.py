@@ -346,7 +346,7 @@ def test_status_after_migrate_shows_head_zero_and_every_migration_applied(empty_
     assert urlsplit(empty_database_url).path.lstrip("/") in lines[0]
     assert "head position:  0" == lines[1]
     assert f"migrations:     {len(SHIPPED)} applied, 0 pending" == lines[2]
-    assert lines[3].startswith("  0001 event_log  applied ")
+    assert lines[3].startswith("  0001_event_log  applied ")
     assert 3 + len(SHIPPED) == len(lines)
 
 
