@@ -54,10 +54,12 @@ FOLD_BATCH = 10_000
 class VerifyFailed(Exception):
     """The bundle does not hold: `position` is the first event concerned, if one can be named."""
 
-    def __init__(self, message: str, position: int | None = None) -> None:
+    def __init__(self, message: str, position: int | None = None, *, damaged: bool = False) -> None:
         super().__init__(message if position is None else f"position {position}: {message}")
         self.position = position
         self.message = message
+        # The line's content is unreadable (not JSON, not an event): says less than a leaf hash mismatch.
+        self.damaged = damaged
 
 
 @dataclass(slots=True)
@@ -154,9 +156,9 @@ class _Replay:
             # construction, and re-encoding each line to prove it again would triple the replay's cost.
             envelope = parse_canonical(body) if self._strict else json.loads(body)
         except (QinglianError, ValueError, RecursionError) as exc:
-            raise VerifyFailed(f"the line is not canonical JSON: {exc}", position) from exc
+            raise VerifyFailed(f"the line is not canonical JSON: {exc}", position, damaged=True) from exc
         if not isinstance(envelope, dict) or envelope.keys() != ENVELOPE_KEYS:
-            raise VerifyFailed("the line is not an event envelope", position)
+            raise VerifyFailed("the line is not an event envelope", position, damaged=True)
         claimed = envelope["position"]
         if type(claimed) is int and self._first <= claimed < position:
             # Every line before this one held the event of its own position, so the line at `claimed`
@@ -174,7 +176,7 @@ class _Replay:
             )
         stream, version = envelope["stream_id"], envelope["stream_version"]
         if not isinstance(stream, str) or not isinstance(version, int):
-            raise VerifyFailed("stream_id or stream_version has the wrong type", position)
+            raise VerifyFailed("stream_id or stream_version has the wrong type", position, damaged=True)
         before = self._versions.get(stream)
         if (before is not None or self._whole) and version != (before or 0) + 1:
             raise VerifyFailed(
@@ -192,7 +194,7 @@ class _Replay:
         try:
             event = CATALOGUE.decode(envelope["type"], envelope["schema_version"], envelope["payload"])  # type: ignore[arg-type]
         except (QinglianError, TypeError) as exc:
-            raise VerifyFailed(f"the event does not decode: {exc}", position) from exc
+            raise VerifyFailed(f"the event does not decode: {exc}", position, damaged=True) from exc
         self._batch.append((position, event))
         if len(self._batch) >= FOLD_BATCH:
             self._folder.add(self._batch)
@@ -391,8 +393,12 @@ def _diagnose(directory: Path, start: int, trusted: dict[int, bytes], checkpoint
     except VerifyFailed as exc:
         # Something at or before this position is wrong; an earlier changed event may be the cause.
         earlier = _localize(directory, leaves, start, matched, mismatched, trusted, checkpoint)
-        # At the same position too: "not the bytes that were signed" says more than what they fail to be.
-        if earlier is not None and (earlier.position or 0) <= (exc.position or 0):
+        # At the same position, a damaged line is better told as "not the bytes that were signed"; an
+        # envelope claiming another position or stream version says more than that (a swap, a deletion).
+        if earlier is not None and (
+            (earlier.position or 0) < (exc.position or 0)
+            or (earlier.position == exc.position and exc.damaged)
+        ):
             return earlier
         return exc
     if mismatched:
