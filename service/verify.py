@@ -327,16 +327,17 @@ def _hash_pass(
     next_check = checks.pop(0) if checks else -1
     mismatched: list[int] = []
     done = 0
-    rest = b""
+    rest: bytes | None = b""
     # No closure over `size` or `stack`: a variable a nested function reads is a cell, slower in the loop.
     try:
         with path.open("rb") as file:
-            while True:
+            while rest is not None:
                 chunk = file.read(CHUNK)
-                if not chunk:
-                    break
-                lines = (rest + chunk).split(b"\n")
-                rest = lines.pop()
+                if chunk:
+                    lines = (rest + chunk).split(b"\n")
+                    rest = lines.pop()
+                else:  # the end: a last line without its newline still counts
+                    lines, rest = ([rest] if rest else []), None
                 for line in lines:
                     value = sha256(b"\x00" + line).digest()
                     carry = size
@@ -354,16 +355,6 @@ def _hash_pass(
                     progress(done, total)
     except OSError as exc:
         raise VerifyFailed(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if rest:  # a last line without its newline still counts
-        value = sha256(b"\x00" + rest).digest()
-        carry = size
-        size += 1
-        while carry & 1:
-            value = sha256(b"\x01" + stack.pop() + value).digest()
-            carry >>= 1
-        stack.append(value)
-        if size == next_check and fold_subtrees(stack) != trusted[size]:
-            mismatched.append(size)
     return size, mismatched
 
 
