@@ -10,8 +10,9 @@ import pytest
 
 from events.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from events.note import open_note
-from service.signer import Signer, SigningKey, generate_key, load_signing_key, write_key_pair
+from service.signer import Signer, SigningKey
 from tests.schema.conftest import Api, Counter
+from tests.support.logs import signing_key
 
 CHECKPOINT = "{ checkpoint { origin treeSize rootHash note keyId verifierKey signedAt } }"
 PAGE = """
@@ -25,8 +26,7 @@ query ($first: Int) {
 
 @pytest.fixture
 def key(tmp_path: Path) -> SigningKey:
-    private, _ = write_key_pair(tmp_path / "log", generate_key("cixi.example/qinglian"))
-    return load_signing_key(str(private), tmp_path)
+    return signing_key(tmp_path)
 
 
 async def leaves(pool: asyncpg.Pool) -> list[bytes]:

@@ -5,33 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from datetime import date
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from events.codec import JSON
-from events.hierarchy import CommunityRenamed
 from events.merkle import leaf_hash, verify_consistency, verify_inclusion
 from events.note import parse_verifier_key
-from events.registry import Event
 from service.store import EventStore
 from tests.service.test_cli import child_env, one_line_error, run_qinglian
+from tests.support.logs import fill
 
 ORIGIN = "cixi.example/qinglian"
-
-
-async def fill(store: EventStore, count: int, key: str) -> None:
-    entries: list[tuple[str, Event, dict[str, JSON]]] = [
-        (
-            f"community-c{i % 3}",
-            CommunityRenamed(community_id=f"c{i % 3}", name=f"{key}{i}", effective_on=date(2022, 1, 1)),
-            {},
-        )
-        for i in range(count)
-    ]
-    await store.bulk_import(entries, idempotency_key=key)
 
 
 @pytest.fixture

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import stat
-from datetime import date
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from events.codec import JSON
-from events.hierarchy import CommunityRenamed
 from events.merkle import root
 from events.note import open_note, parse_checkpoint_body, parse_verifier_key
-from events.registry import Event
 from service.signer import (
     Signer,
     SigningKey,
@@ -27,26 +23,14 @@ from service.signer import (
 )
 from service.store import EventStore
 from service.tree import LogTree
+from tests.support.logs import fill, signing_key
 
 ORIGIN = "qinglian.example/log"
 
 
-async def fill(store: EventStore, count: int, key: str) -> None:
-    entries: list[tuple[str, Event, dict[str, JSON]]] = [
-        (
-            f"community-c{i % 3}",
-            CommunityRenamed(community_id=f"c{i % 3}", name=f"{key}{i}", effective_on=date(2022, 1, 1)),
-            {},
-        )
-        for i in range(count)
-    ]
-    await store.bulk_import(entries, idempotency_key=key)
-
-
 @pytest.fixture
 def key(tmp_path: Path) -> SigningKey:
-    private, _ = write_key_pair(tmp_path / "log", generate_key(ORIGIN))
-    return load_signing_key(str(private), tmp_path / "data")
+    return signing_key(tmp_path, ORIGIN)
 
 
 def test_keygen_writes_a_private_key_only_its_owner_can_read_and_a_c2sp_verifier_key(tmp_path: Path) -> None:

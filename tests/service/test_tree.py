@@ -4,13 +4,10 @@ size agree with the pure RFC 9162 functions, however far the sealer has got."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 
 import asyncpg
 import pytest
 
-from events.codec import JSON
-from events.hierarchy import CommunityRenamed
 from events.merkle import (
     consistency_proof,
     inclusion_proof,
@@ -18,23 +15,11 @@ from events.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from events.registry import Event
 from service.store import EventStore
 from service.tree import BLOCK, LogTree, TreeSizeError
+from tests.support.logs import fill
 
 SIZE = 300
-
-
-async def fill(store: EventStore, count: int, key: str = "fill") -> None:
-    entries: list[tuple[str, Event, dict[str, JSON]]] = [
-        (
-            f"community-c{i % 7}",
-            CommunityRenamed(community_id=f"c{i % 7}", name=f"n{i}", effective_on=date(2022, 1, 1)),
-            {},
-        )
-        for i in range(count)
-    ]
-    await store.bulk_import(entries, idempotency_key=key)
 
 
 async def leaves(owner: asyncpg.Connection) -> list[bytes]:

@@ -11,34 +11,19 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from events.codec import JSON
-from events.hierarchy import CommunityRenamed
-from events.registry import Event
 from service.bundle import ExportError, export_bundle
-from service.signer import Signer, SigningKey, generate_key, load_signing_key, write_key_pair
+from service.signer import Signer, SigningKey, generate_key, write_key_pair
 from service.store import EventStore
 from service.tree import LogTree
 from service.verify import VerifyFailed, read_key, verify_bundle
+from tests.support.logs import fill, signing_key
 
 ORIGIN = "cixi.example/qinglian"
 
 
-async def fill(store: EventStore, count: int, key: str) -> None:
-    entries: list[tuple[str, Event, dict[str, JSON]]] = [
-        (
-            f"community-c{i % 3}",
-            CommunityRenamed(community_id=f"c{i % 3}", name=f"{key}{i}", effective_on=date(2022, 1, 1)),
-            {},
-        )
-        for i in range(count)
-    ]
-    await store.bulk_import(entries, idempotency_key=key)
-
-
 @pytest.fixture
 def key(tmp_path: Path) -> SigningKey:
-    private, _ = write_key_pair(tmp_path / "log", generate_key(ORIGIN))
-    return load_signing_key(str(private), tmp_path / "data")
+    return signing_key(tmp_path)
 
 
 @pytest.fixture
