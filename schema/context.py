@@ -21,10 +21,10 @@ from projections.facts import Disclosure
 from projections.localtime import local_date
 from service.commands import Commands
 from service.projector import Projector
-from service.proofs import Inclusion, inclusions_against, newest_checkpoint
+from service.proofs import Inclusion, inclusions_against
 from service.readmodel import ReadModel
 from service.roles import Role
-from service.signer import StoredCheckpoint
+from service.signer import StoredCheckpoint, latest_checkpoint
 from service.store import EventStore, utc_now
 from service.tree import LogTree
 from service.views import AreaFigures, coverage_on, disclosure_in, last_disclosure
@@ -79,7 +79,7 @@ class Loaders:
     async def checkpoint(self) -> StoredCheckpoint | None:
         """The newest signed checkpoint, read once per request."""
         if self._checkpoint is None:
-            self._checkpoint = asyncio.ensure_future(newest_checkpoint(self._pool))
+            self._checkpoint = asyncio.ensure_future(latest_checkpoint(self._pool))
         return await self._checkpoint
 
     async def _inclusions(self, positions: list[int]) -> Sequence[Inclusion | None]:

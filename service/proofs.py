@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import asyncpg
-
 from service.paging import QueryError
-from service.signer import StoredCheckpoint, latest_checkpoint
+from service.signer import StoredCheckpoint
 from service.tree import LogTree, TreeSizeError
 
 
@@ -59,10 +57,6 @@ async def consistency(tree: LogTree, from_size: int, to_size: int) -> Consistenc
     except TreeSizeError as exc:
         raise QueryError("fromSize" if from_size <= 0 or from_size > to_size else "toSize", str(exc)) from exc
     return Consistency(from_size, to_size, from_root, to_root, proof)
-
-
-async def newest_checkpoint(pool: asyncpg.Pool) -> StoredCheckpoint | None:
-    return await latest_checkpoint(pool)
 
 
 async def inclusions_against(

@@ -65,10 +65,6 @@ class SignedCheckpoint:
     verifier: VerifierKey
     signed_at: datetime | None = None
 
-    @property
-    def verifier_text(self) -> str:
-        return verifier_key_text(self.verifier.name, self.verifier.public_key)
-
 
 @dataclass(frozen=True, slots=True)
 class KeyPair:
