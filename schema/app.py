@@ -43,10 +43,10 @@ from schema.cache import Plan, ResponseCache, make_key, read_request
 from schema.cache import Request as CacheRequest
 from schema.context import Context, Services
 from schema.limits import DEFAULT_LIMITS, Limits
-from service.app import DatabaseUrls, create_app
-from service.roles import Role, parse_role
-from service.settings import Settings
-from service.store import utc_now
+from service.commands.roles import Role, parse_role
+from service.log.clock import utc_now
+from service.runtime.app import DatabaseUrls, create_app
+from service.runtime.settings import Settings
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 ROLE_HEADER = "x-qinglian-role"

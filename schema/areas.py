@@ -19,8 +19,8 @@ from schema import records
 from schema.context import Context
 from schema.pagination import Connection, connection
 from schema.scalars import AsOf
-from service.paging import page_by_position
-from service.views import CITY_ID, CITY_NAME, CommunityView, dated_by, towns_on
+from service.read.paging import page_by_position
+from service.read.views import CITY_ID, CITY_NAME, CommunityView, dated_by, towns_on
 
 Info = strawberry.Info[Context, None]
 First = Annotated[int | None, strawberry.argument(description="Page size, at most 100 (default 20).")]

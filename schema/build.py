@@ -23,7 +23,7 @@ from schema.limits import DEFAULT_LIMITS, Limits, LimitsExtension, explain_token
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.scalars import SCALARS
-from service.paging import QueryError
+from service.read.paging import QueryError
 
 log = structlog.get_logger("qinglian.graphql")
 # Distinct documents whose parse and validation are kept: repeated dashboards skip both.

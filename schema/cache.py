@@ -37,7 +37,7 @@ from graphql import (
     parse,
 )
 
-from service.projector import Checkpoint
+from service.read.projector import Checkpoint
 
 # Root fields answered from the request's world (the projections) alone.
 FROM_PROJECTIONS = frozenset(

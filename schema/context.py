@@ -19,15 +19,16 @@ from events.registry import Registry
 from projections.community import TownFacts, World
 from projections.facts import Disclosure
 from projections.localtime import local_date
-from service.commands import Commands
-from service.projector import Projector
-from service.proofs import Inclusion, inclusions_against
-from service.readmodel import ReadModel
-from service.roles import Role
-from service.signer import StoredCheckpoint, latest_checkpoint
-from service.store import EventStore, utc_now
-from service.tree import LogTree
-from service.views import AreaFigures, coverage_on, disclosure_in, last_disclosure
+from service.commands.handler import Commands
+from service.commands.roles import Role
+from service.log.clock import utc_now
+from service.log.store import EventStore
+from service.read.projector import Projector
+from service.read.readmodel import ReadModel
+from service.read.views import AreaFigures, coverage_on, disclosure_in, last_disclosure
+from service.transparency.proofs import Inclusion, inclusions_against
+from service.transparency.signer import StoredCheckpoint, latest_checkpoint
+from service.transparency.tree import LogTree
 
 # How long a mutation waits for the projections to reach its write before answering without the new status.
 SETTLE_WITHIN = 2.0

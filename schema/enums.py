@@ -18,8 +18,8 @@ from events.recognition import Level
 from events.rules import RuleDocument
 from events.supervision import MeetingKind
 from events.training import TrainingKind
-from service.roles import Role
-from service.views import CommunityOrder
+from service.commands.roles import Role
+from service.read.views import CommunityOrder
 
 
 def _describe(cls: type[enum.Enum], description: str, values: Mapping[str, str]) -> None:

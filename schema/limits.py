@@ -23,7 +23,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from service.paging import MAX_PAGE
+from service.read.paging import MAX_PAGE
 
 
 @dataclass(frozen=True, slots=True)

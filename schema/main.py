@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schema.app import create_graphql_app
-from service.cli import main as service_main
+from service.runtime.cli import main as service_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from service.paging import Page
+from service.read.paging import Page
 
 T = TypeVar("T")
 N = TypeVar("N")

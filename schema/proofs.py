@@ -12,8 +12,8 @@ from datetime import datetime
 
 import strawberry
 
-from service.proofs import Consistency, Inclusion
-from service.signer import StoredCheckpoint
+from service.transparency.proofs import Consistency, Inclusion
+from service.transparency.signer import StoredCheckpoint
 
 
 @strawberry.type(description="A signed tree head: the log's size and Merkle root, signed as a C2SP note.")

@@ -21,9 +21,9 @@ from schema.proofs import (
     inclusion_proof,
 )
 from schema.scalars import AsOf
-from service.proofs import consistency, inclusion
-from service.trail import log_page, stream_page
-from service.views import CommunityFilter, CommunityOrder, community_view, list_communities, towns_on
+from service.read.trail import log_page, stream_page
+from service.read.views import CommunityFilter, CommunityOrder, community_view, list_communities, towns_on
+from service.transparency.proofs import consistency, inclusion
 
 Id = Annotated[strawberry.ID, strawberry.argument(description="Its stable id (a slug).")]
 AsOfArg = Annotated[

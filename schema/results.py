@@ -13,9 +13,9 @@ import strawberry
 from events.errors import ValidationError as Invalid
 from events.errors import VersionConflict as Conflict
 from schema.areas import Community, Info, Status, status
-from service.recording import Written, record
-from service.roles import NotAllowed
-from service.views import community_view
+from service.commands.recording import Written, record
+from service.commands.roles import NotAllowed
+from service.read.views import community_view
 
 
 @strawberry.type(description="An event the command appended.")

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from events.catalogue import CATALOGUE
-from service.db import create_pool
-from service.store import EventStore
+from service.log.pool import create_pool
+from service.log.store import EventStore
 from tests.support.pg import (
     create_database,
     create_migrated_database,

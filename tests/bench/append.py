@@ -38,8 +38,9 @@ from events.codec import JSON, canonical_json
 from events.envelope import ExpectedVersion, envelope_json
 from events.hierarchy import CommunityKind, CommunityRegistered
 from events.merkle import leaf_hash
-from service.db import create_pool
-from service.store import EVENT_COLUMNS, EventStore
+from service.log.bulk import EVENT_COLUMNS
+from service.log.pool import create_pool
+from service.log.store import EventStore
 from tests.support.pg import in_fresh_database, server_settings
 
 CALLERS = 32

@@ -60,13 +60,14 @@ from projections.community import World
 from projections.coverage import Share, coverage
 from projections.evaluation import evaluate
 from projections.localtime import local_date
-from service.commands import Commands
-from service.db import create_pool
-from service.demo import load_demo
-from service.projector import NAME, Projector, world_from_rows
-from service.readmodel import ReadModel
-from service.store import EventStore, utc_now
-from service.views import CITY_ID
+from service.commands.handler import Commands
+from service.demo.generator import load_demo
+from service.log.clock import utc_now
+from service.log.pool import create_pool
+from service.log.store import EventStore
+from service.read.projector import NAME, Projector, world_from_rows
+from service.read.readmodel import ReadModel
+from service.read.views import CITY_ID
 from tests.support.domain import digest
 from tests.support.pg import in_fresh_database, server_settings
 

@@ -71,11 +71,12 @@ from projections.community import World
 from projections.evaluation import Status, evaluate
 from projections.localtime import local_date
 from projections.standards import DEFAULT_STANDARD
-from service.db import create_pool
-from service.projector import NAME, rebuild, world_from_rows
-from service.queries import query
-from service.readmodel import ReadModel
-from service.store import EventStore
+from service.log.pool import create_pool
+from service.log.queries import query as log_query
+from service.log.store import EventStore
+from service.read.projector import NAME, rebuild, world_from_rows
+from service.read.queries import query
+from service.read.readmodel import ReadModel
 from tests.support.domain import digest
 from tests.support.pg import in_fresh_database, server_settings
 
@@ -402,7 +403,7 @@ async def raw_read(pool: asyncpg.Pool) -> tuple[int, float]:
     position = 0
     async with pool.acquire() as conn:
         began = time.perf_counter()
-        while page := await conn.fetch(query("read_all"), position, PAGE, None, None):
+        while page := await conn.fetch(log_query("read_all"), position, PAGE, None, None):
             rows += len(page)
             position = page[-1]["position"]
         return rows, time.perf_counter() - began

@@ -41,12 +41,12 @@ from typing import Any
 from events.catalogue import CATALOGUE
 from events.note import VerifierKey
 from projections.localtime import local_date
-from service.bundle import export_bundle
-from service.db import create_pool
-from service.projector import rebuild
-from service.signer import Signer, generate_key, load_signing_key, write_key_pair
-from service.tree import LogTree
-from service.verify import read_key, verify_bundle
+from service.log.pool import create_pool
+from service.read.projector import rebuild
+from service.transparency.export import export_bundle
+from service.transparency.signer import Signer, generate_key, load_signing_key, write_key_pair
+from service.transparency.tree import LogTree
+from service.transparency.verify import read_key, verify_bundle
 from tests.bench.replay import EVENTS, MONTHS, Log, generate, month_start, rate, server_facts
 from tests.support.pg import in_fresh_database
 

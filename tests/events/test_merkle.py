@@ -1,4 +1,4 @@
-"""RFC 9162 leaf and node hashes against the official roots in ../shared/vectors."""
+"""RFC 9162 leaf and node hashes against the official roots in tests/fixtures/vectors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from events.merkle import leaf_hash, node_hash
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "vectors"
 LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243")]
 
 

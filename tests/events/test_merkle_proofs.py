@@ -1,7 +1,7 @@
-"""RFC 9162 tree heads and proofs: the official transparency-dev probes in ../shared/vectors, and properties.
+"""RFC 9162 tree heads and proofs: the official transparency-dev probes, and properties.
 
-The probes are read in place (never copied into the project). Each probe folder holds a happy path that must
-verify and corrupted variants that must be rejected.
+The probes are copied unchanged into tests/fixtures/vectors (licence and source in its README). Each probe
+folder holds a happy path that must verify and corrupted variants that must be rejected.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from events.merkle import (
     verify_subtree_inclusion,
 )
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "vectors"
 MERKLE = VECTORS / "merkle"
 # The probe files at transparency-dev/merkle 417fb0c (see the vectors' README), folder by folder.
 PROBE_COUNTS = {"inclusion": 98, "consistency": 98, "subtreeinclusion": 204, "subtreeconsistency": 118}

@@ -1,4 +1,4 @@
-"""Signed notes, note keys and checkpoint bodies against the known answers in ../shared/vectors.
+"""Signed notes, note keys and checkpoint bodies against the known answers in tests/fixtures/vectors.
 
 The vectors are read in place from signed-note-and-ed25519.md (sections 6a, 6b, 6d and 7); only the malformed
 notes of 6d, which the file states in prose, are rebuilt here from its text and signature line.
@@ -32,7 +32,7 @@ from events.note import (
     verifier_key_text,
 )
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "signed-note-and-ed25519.md"
+VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "vectors" / "signed-note-and-ed25519.md"
 
 
 def section(number: str) -> str:

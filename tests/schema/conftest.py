@@ -16,16 +16,15 @@ from strawberry.types import ExecutionResult
 from events.catalogue import CATALOGUE
 from schema.build import SCHEMA
 from schema.context import Context, Services
-from service.commands import Commands, install_default_standard
-from service.db import connect, create_pool
-from service.demo import load_demo
-from service.notify import HeadWatcher
-from service.projector import Projector
-from service.readmodel import ReadModel
-from service.roles import Role
-from service.settings import APP_ROLE
-from service.store import EventStore
-from service.tree import LogTree
+from service.commands.handler import Commands, install_default_standard
+from service.commands.roles import Role
+from service.demo.generator import load_demo
+from service.log.pool import APP_ROLE, connect, create_pool
+from service.log.store import EventStore
+from service.log.watcher import HeadWatcher
+from service.read.projector import Projector
+from service.read.readmodel import ReadModel
+from service.transparency.tree import LogTree
 from tests.support.pg import create_database, drop_database, unique_name, with_database
 
 

@@ -21,8 +21,8 @@ from structlog.testing import capture_logs
 from schema.app import GraphQLView, Guard
 from schema.build import build_schema
 from schema.cache import Key, ResponseCache, plan
-from service.app import DatabaseUrls, create_app
-from service.settings import Settings, SettingsError
+from service.runtime.app import DatabaseUrls, create_app
+from service.runtime.settings import Settings, SettingsError
 
 ADMIN = {"X-Qinglian-Role": "admin"}
 SETUP = """mutation {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from service.roles import Role
+from service.commands.roles import Role
 from tests.schema.conftest import Api
 from tests.schema.test_mutations import PUBLISH, disclosure, registered
 

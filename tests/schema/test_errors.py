@@ -10,13 +10,13 @@ from events.catalogue import CATALOGUE
 from schema.build import SCHEMA, build_schema
 from schema.context import Context, Services
 from schema.limits import Limits
-from service.commands import Commands
-from service.db import create_pool
-from service.projector import Projector
-from service.readmodel import ReadModel
-from service.roles import Role
-from service.store import EventStore
-from service.tree import LogTree
+from service.commands.handler import Commands
+from service.commands.roles import Role
+from service.log.pool import create_pool
+from service.log.store import EventStore
+from service.read.projector import Projector
+from service.read.readmodel import ReadModel
+from service.transparency.tree import LogTree
 from tests.schema.conftest import Api
 
 

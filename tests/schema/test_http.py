@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 
 from schema.app import create_graphql_app
 from schema.limits import DEFAULT_LIMITS
-from service.app import DatabaseUrls
-from service.settings import Settings
+from service.runtime.app import DatabaseUrls
+from service.runtime.settings import Settings
 
 # The log as it stands once the app has started: the default standard, recorded at start-up.
 QUERY = '{ history(streamId: "standard-main") { totalCount edges { node { type } } } }'

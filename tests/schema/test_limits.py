@@ -11,7 +11,7 @@ from graphql import get_introspection_query
 
 from schema.build import SCHEMA, build_schema
 from schema.limits import DEFAULT_LIMITS, Limits
-from service.paging import QueryError, page_size
+from service.read.paging import QueryError, page_size
 
 
 async def refusal(query: str, variables: dict[str, Any] | None = None) -> tuple[str, str]:

@@ -15,7 +15,14 @@ import httpx
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from tests.service.test_serve import HTTP_TIMEOUT, SIGTERM, STARTUP_TIMEOUT, STOP_TIMEOUT, Service, child_env
+from tests.service.runtime.test_serve import (
+    HTTP_TIMEOUT,
+    SIGTERM,
+    STARTUP_TIMEOUT,
+    STOP_TIMEOUT,
+    Service,
+    child_env,
+)
 
 
 def over_a_websocket(url: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from service.roles import Role
+from service.commands.roles import Role
 from tests.schema.conftest import Api
 
 DIGEST = "ab" * 32

@@ -10,7 +10,7 @@ import pytest
 
 from events.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from events.note import open_note
-from service.signer import Signer, SigningKey
+from service.transparency.signer import Signer, SigningKey
 from tests.schema.conftest import Api, Counter
 from tests.support.logs import signing_key
 

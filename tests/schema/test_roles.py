@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from events.catalogue import CATALOGUE
-from service.roles import Role, may_record, parse_role
-from service.settings import Settings, SettingsError
+from service.commands.roles import Role, may_record, parse_role
+from service.runtime.settings import Settings, SettingsError
 
 
 def test_admins_may_record_every_command_and_readers_none() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from events.codec import JSON
 from events.hierarchy import CommunityRenamed
 from events.registry import Event
-from service.signer import SigningKey, generate_key, load_signing_key, write_key_pair
-from service.store import EventStore
+from service.log.store import EventStore
+from service.transparency.signer import SigningKey, generate_key, load_signing_key, write_key_pair
 
 ORIGIN = "cixi.example/qinglian"
 

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from service.embedded import EmbeddedPostgres
-from service.migrations import migrate
+from service.log.migrations import migrate
+from service.runtime.embedded import EmbeddedPostgres
 
 T = TypeVar("T")
 

@@ -1,0 +1,1003 @@
+"""The demo data set (DESIGN §2): 慈溪市's 19 towns, 100 communities and eighteen months of their records.
+
+`generate_demo(seed)` is pure: the same seed always gives the same commands, in the same order, under the
+same idempotency keys. `load_demo` records them through `Commands.record`, as a clerk would, so every one
+of them passes the same validation a user's command does; loading twice writes nothing the second time.
+
+Nothing about the figures is stored. The activity is shaped so that the projections compute what the
+source article reports (seed/cixi-integrity-community-article.txt): as of 2022-06-08 the city's
+standardization coverage is 93 of 100 communities, and every community disclosed its residents' affairs and
+its finances in every quarter of 2021. The seven communities that fall short each miss a different criterion
+of the default standard, for a reason a civil-affairs bureau would recognise (`FAILURES`).
+
+What is real and what is not. The towns and subdistricts are 慈溪市's own; three communities are named in the
+article (古塘街道舒苑社区, the 宁波市级 demonstration point; 浒山街道虞波社区; 白沙路街道白果树社区), as are
+the number of demonstration points and of leading talents. Everything else — the other 97 communities, every
+date, every disclosure, meeting and training — is invented. Each event's metadata says which:
+`{"actor": "demo", "synthetic": false, "source": …}` for a fact taken from a public source, and
+`{"actor": "demo", "synthetic": true}` for an invented one (so even the disclosures of the real communities
+are marked synthetic: the article does not list them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import NamedTuple
+
+from events.codec import JSON
+from events.disclosure import Channel, DisclosureCategory, DisclosureCorrected, DisclosurePublished
+from events.errors import IdempotencyKeyReused
+from events.hierarchy import (
+    CommunityKind,
+    CommunityRegistered,
+    CommunityTransferred,
+    TownKind,
+    TownRegistered,
+)
+from events.recognition import DemonstrationPointDesignated, DutyReportFiled, LeadingTalentRecognized, Level
+from events.registry import Event
+from events.rules import RuleDocument, RuleRevised
+from events.supervision import (
+    Finding,
+    FindingRectified,
+    MeetingHeld,
+    MeetingKind,
+    ReportClosed,
+    ReportReceived,
+    SpotCheckRecorded,
+)
+from events.training import FIVE_ONES, TrainingHeld, TrainingKind
+from projections.periods import Period
+from service.commands.handler import STANDARD_STREAM, Commands, install_default_standard, stream_of
+from service.log.results import AppendResult
+from service.log.store import EventStore
+
+DEFAULT_SEED = 20220608
+CITY_ID = "cixi"
+# The programme's records start with the standard, and end with the last day of the demo.
+FIRST_DAY = date(2021, 1, 1)
+LAST_DAY = date(2022, 6, 30)
+# The day of the article's figures.
+AS_OF = date(2022, 6, 8)
+ARTICLE = "慈溪市清廉社区规范化建设覆盖率高达93% (慈溪市民政局, 2022-06)"
+# Commands in flight at once while loading: enough to fill the store's group commits.
+CONCURRENCY = 32
+
+
+# -- the shape of the demo ----------------------------------------------------------------------------------
+
+
+class DemoCommand(NamedTuple):
+    """One command of the demo, as `Commands.record` takes it."""
+
+    event: Event
+    idempotency_key: str
+    metadata: Mapping[str, JSON]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why one of the seven communities is not standardized on 2022-06-08: the criterion it misses."""
+
+    criterion_id: str
+    reason: str
+
+
+FINANCE_UNPUBLISHED = Failure(
+    "finance-quarterly", "财务公开: the finance disclosure for 2022-Q1 was never published"
+)
+CASE_ANALYSIS_LAPSED = Failure(
+    "five-ones",
+    "典型案例剖析: the last case-analysis session was in spring 2021; this year's came only after 8 June",
+)
+CHARTER_EXPIRED = Failure(
+    "autonomy-charter-current", "自治章程: the autonomy charter was adopted in 2016 and has not been revised"
+)
+FINDING_OPEN = Failure(
+    "findings-rectified",
+    "回头看: a finding of an April 2022 spot check was still open on 8 June (rectified later in June)",
+)
+MEETING_MISSED = Failure(
+    "representatives-quarterly",
+    "居民代表会议: no representatives meeting in 2022-Q1; the meeting was postponed to April",
+)
+DUTY_REPORT_MISSING = Failure("duty-report", "述职述廉: no duty report was filed for 2021")
+CONVENTION_MISSING = Failure(
+    "residents-convention-current",
+    "居民公约: a newly formed community is still drafting its first residents' convention",
+)
+# The never-adopted convention comes first: only an urban community (社区) can have that one.
+FAILURES = (
+    CONVENTION_MISSING,
+    FINANCE_UNPUBLISHED,
+    CASE_ANALYSIS_LAPSED,
+    CHARTER_EXPIRED,
+    FINDING_OPEN,
+    MEETING_MISSED,
+    DUTY_REPORT_MISSING,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoTown:
+    town_id: str
+    name: str  # 古塘街道
+    name_en: str  # Gutang Subdistrict
+    kind: TownKind
+
+
+@dataclass(frozen=True, slots=True)
+class DemoCommunity:
+    community_id: str
+    town_id: str  # the town it was registered in
+    name: str  # 舒苑社区: the town's name comes before it in full, 古塘街道舒苑社区
+    name_en: str
+    kind: CommunityKind
+    synthetic: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    community_id: str
+    from_town_id: str
+    to_town_id: str
+    effective_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Demo:
+    """The demo for one seed: its commands in recording order, and what it was built to show."""
+
+    seed: int
+    commands: tuple[DemoCommand, ...]
+    towns: tuple[DemoTown, ...]
+    communities: tuple[DemoCommunity, ...]
+    # The seven communities that are not standardized on AS_OF, and why.
+    failing: Mapping[str, Failure]
+    transfer: Transfer
+    # Community ids by designation level: one prefecture-level point, five city-level ones.
+    demonstration_points: Mapping[Level, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLoad:
+    """What loading the demo did: events written now, commands found already recorded (replayed)."""
+
+    written: int
+    replayed: int
+    standard_installed: bool
+
+
+class DemoRefused(Exception):
+    """The log holds records that are not this demo's: the demo loads only into an empty database."""
+
+
+# -- the city ------------------------------------------------------------------------------------------------
+
+_S, _T = TownKind.SUBDISTRICT, TownKind.TOWN
+# (id, name, kind, urban communities 社区, villages 村): 5 街道 and 14 镇, 100 communities in all.
+_TOWNS: tuple[tuple[str, str, TownKind, int, int], ...] = (
+    ("zonghan", "宗汉", _S, 3, 3),
+    ("kandun", "坎墩", _S, 2, 3),
+    ("hushan", "浒山", _S, 7, 2),
+    ("baishalu", "白沙路", _S, 5, 2),
+    ("gutang", "古塘", _S, 6, 2),
+    ("zhangqi", "掌起", _T, 1, 3),
+    ("guanhaiwei", "观海卫", _T, 2, 4),
+    ("fuhai", "附海", _T, 1, 3),
+    ("qiaotou", "桥头", _T, 1, 3),
+    ("kuangyan", "匡堰", _T, 1, 3),
+    ("xiaolin", "逍林", _T, 1, 3),
+    ("xinpu", "新浦", _T, 1, 4),
+    ("shengshan", "胜山", _T, 1, 3),
+    ("henghe", "横河", _T, 1, 4),
+    ("chongshou", "崇寿", _T, 1, 4),
+    ("andong", "庵东", _T, 1, 3),
+    ("changhe", "长河", _T, 1, 4),
+    ("zhouxiang", "周巷", _T, 2, 4),
+    ("longshan", "龙山", _T, 1, 4),
+)
+_TOWN_ROWS = {row[0]: row for row in _TOWNS}
+
+# The communities the article names: (id, name, town).
+_REAL = (
+    ("shuyuan", "舒苑", "gutang"),
+    ("yubo", "虞波", "hushan"),
+    ("baiguoshu", "白果树", "baishalu"),
+)
+PREFECTURE_POINT = "shuyuan"  # 古塘街道舒苑社区, 宁波市级清廉社区示范观察点
+
+
+def _pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """("杨家", "yangjia") … from "杨家:yangjia …"."""
+    return tuple((name, pinyin) for name, _, pinyin in (item.partition(":") for item in text.split()))
+
+
+# Invented names (with their pinyin, which makes the id): drawn by the seed.
+_COMMUNITY_NAMES = _pairs(
+    """
+    明珠:mingzhu 金桥:jinqiao 阳光:yangguang 和美:hemei 锦绣:jinxiu 翠屏:cuiping 文苑:wenyuan
+    春晖:chunhui 桂花:guihua 新城:xincheng 东湖:donghu 西园:xiyuan 南苑:nanyuan 北门:beimen
+    长春:changchun 晨曦:chenxi 清风:qingfeng 荷花:hehua 玉兰:yulan 海韵:haiyun 听潮:tingchao
+    云台:yuntai 枫林:fenglin 紫薇:ziwei 梅园:meiyuan 竹苑:zhuyuan 金山:jinshan 银湖:yinhu
+    天元:tianyuan 博雅:boya 凤鸣:fengming 瑞丰:ruifeng 嘉禾:jiahe 永安:yongan 康乐:kangle
+    新华:xinhua 振兴:zhenxing 团结:tuanjie 民和:minhe 兴业:xingye 湖景:hujing 怡园:yiyuan
+    秀水:xiushui 华府:huafu 雅苑:yayuan
+    """
+)
+_VILLAGE_NAMES = _pairs(
+    """
+    杨家:yangjia 李家:lijia 陈家:chenjia 胡家:hujia 徐家:xujia 孙家:sunjia 周家:zhoujia 吴家:wujia
+    沈家:shenjia 郑家:zhengjia 王家:wangjia 方家:fangjia 施家:shijia 潘家:panjia 叶家:yejia
+    罗家:luojia 蒋家:jiangjia 韩家:hanjia 东海:donghai 海塘:haitang 六塘:liutang 七塘:qitang
+    八塘:batang 三塘:santang 四灶:sizao 五灶:wuzao 新塘:xintang 洋浦:yangpu 河头:hetou 桥东:qiaodong
+    桥西:qiaoxi 湖塘:hutang 潭南:tannan 山下:shanxia 岭头:lingtou 溪口:xikou 田洋:tianyang
+    沙田:shatian 丰收:fengshou 五星:wuxing 红星:hongxing 光明:guangming 联丰:lianfeng 万安:wanan
+    太平:taiping 长丰:changfeng 双桥:shuangqiao 大池:dachi 花墙:huaqiang 蔡家:caijia 林家:linjia
+    高家:gaojia 马家:majia 邵家:shaojia 魏家:weijia 俞家:yujia 范家:fanjia 戚家:qijia 鲍家:baojia
+    彭家:pengjia 童家:tongjia 金岙:jinao 石门:shimen 松浦:songpu 柳岸:liuan 梅林:meilin
+    桑园:sangyuan 茶亭:chating 渡头:dutou 江南:jiangnan 新舍:xinshe 同心:tongxin 和平:heping
+    兴农:xingnong 前进:qianjin
+    """
+)
+
+# A village moved to a neighbouring subdistrict (an invented boundary adjustment): (from, to), one drawn.
+_TRANSFERS = (("changhe", "zonghan"), ("fuhai", "baishalu"), ("qiaotou", "hushan"), ("xinpu", "kandun"))
+
+
+# -- generation ----------------------------------------------------------------------------------------------
+
+
+def demo_commands(seed: int = DEFAULT_SEED) -> list[DemoCommand]:
+    """The demo's commands in recording order."""
+    return list(generate_demo(seed).commands)
+
+
+def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
+    """The whole demo for `seed`: pure and deterministic."""
+    rng = random.Random(seed)  # noqa: S311 - demo data, not cryptography
+    towns = tuple(
+        DemoTown(
+            town_id,
+            f"{name}{'街道' if kind is _S else '镇'}",
+            f"{town_id.capitalize()} {'Subdistrict' if kind is _S else 'Town'}",
+            kind,
+        )
+        for town_id, name, kind, _, _ in _TOWNS
+    )
+    communities = _communities(rng)
+    plans = _plans(rng, communities)
+    log = _Log()
+    for town in towns:
+        log.add(
+            FIRST_DAY,
+            TownRegistered(
+                town_id=town.town_id,
+                city_id=CITY_ID,
+                name=town.name,
+                kind=town.kind,
+                registered_on=FIRST_DAY,
+                name_en=town.name_en,
+            ),
+            synthetic=False,
+            source="慈溪市行政区划 (5 街道, 14 镇)",
+        )
+    for plan in plans:
+        community = plan.community
+        log.add(
+            FIRST_DAY,
+            CommunityRegistered(
+                community_id=community.community_id,
+                town_id=community.town_id,
+                name=community.name,
+                kind=community.kind,
+                registered_on=FIRST_DAY,
+                name_en=community.name_en,
+            ),
+            synthetic=community.synthetic,
+            source=None if community.synthetic else ARTICLE,
+        )
+    for plan in plans:
+        _Activity(plan, seed, log).generate()
+    commands = tuple(
+        DemoCommand(event, f"demo-{seed}-{n:05d}", metadata)
+        for n, (event, metadata) in enumerate(log.ordered())
+    )
+    transfer = next(p.transfer for p in plans if p.transfer is not None)
+    points: dict[Level, tuple[str, ...]] = {}
+    for plan in plans:
+        if plan.designation is not None:
+            points[plan.designation] = (*points.get(plan.designation, ()), plan.community.community_id)
+    return Demo(
+        seed=seed,
+        commands=commands,
+        towns=towns,
+        communities=communities,
+        failing={p.community.community_id: p.failure for p in plans if p.failure is not None},
+        transfer=transfer,
+        demonstration_points=points,
+    )
+
+
+def _communities(rng: random.Random) -> tuple[DemoCommunity, ...]:
+    community_names = list(_COMMUNITY_NAMES)
+    village_names = list(_VILLAGE_NAMES)
+    rng.shuffle(community_names)
+    rng.shuffle(village_names)
+    result: list[DemoCommunity] = []
+    for town_id, _, _, urban, villages in _TOWNS:
+        real = [(cid, name) for cid, name, town in _REAL if town == town_id]
+        for index in range(urban):
+            if index < len(real):
+                cid, name = real[index]
+                synthetic = False
+            else:
+                name, cid = community_names.pop()
+                synthetic = True
+            result.append(
+                DemoCommunity(
+                    cid,
+                    town_id,
+                    f"{name}社区",
+                    f"{cid.capitalize()} Community",
+                    CommunityKind.COMMUNITY,
+                    synthetic,
+                )
+            )
+        for _ in range(villages):
+            name, cid = village_names.pop()
+            result.append(
+                DemoCommunity(
+                    cid, town_id, f"{name}村", f"{cid.capitalize()} Village", CommunityKind.VILLAGE, True
+                )
+            )
+    return tuple(result)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    community: DemoCommunity
+    failure: Failure | None = None
+    designation: Level | None = None
+    talent: Level | None = None
+    transfer: Transfer | None = None
+    correction: bool = False
+
+
+def _plans(rng: random.Random, communities: tuple[DemoCommunity, ...]) -> list[_Plan]:
+    """Who is transferred, designated, recognised and failing: drawn by the seed, all distinct."""
+    by_id = {c.community_id: c for c in communities}
+    synthetic = [c for c in communities if c.synthetic]
+    taken: set[str] = set()
+
+    from_town, to_town = rng.choice(_TRANSFERS)
+    moved = rng.choice([c for c in synthetic if c.town_id == from_town and c.kind is CommunityKind.VILLAGE])
+    transfer = Transfer(moved.community_id, from_town, to_town, date(2021, rng.choice((7, 8, 9, 10)), 1))
+    taken.add(moved.community_id)
+
+    # Five city-level demonstration points: urban communities in five different towns.
+    city_points = _spread(rng, [c for c in synthetic if c.kind is CommunityKind.COMMUNITY], 5, taken)
+    taken.update(city_points)
+
+    failing: dict[str, Failure] = {}
+    for failure in FAILURES:
+        pool = [c for c in synthetic if c.community_id not in taken]
+        if failure is CONVENTION_MISSING:
+            pool = [c for c in pool if c.kind is CommunityKind.COMMUNITY]
+        # Spread over towns: a town already failing once is passed over while others remain.
+        failing_towns = {by_id[cid].town_id for cid in failing}
+        pool = [c for c in pool if c.town_id not in failing_towns] or pool
+        chosen = rng.choice(pool).community_id
+        failing[chosen] = failure
+        taken.add(chosen)
+
+    # Leading talents: 2 provincial, 6 prefecture-level, in communities that are standardized.
+    eligible = sorted(c.community_id for c in communities if c.community_id not in failing)
+    talented = rng.sample(eligible, 8)
+    talents = {cid: Level.PROVINCIAL if n < 2 else Level.PREFECTURE for n, cid in enumerate(talented)}
+
+    corrected = set(
+        rng.sample(sorted(c.community_id for c in communities if c.community_id not in failing), 2)
+    )
+
+    plans: list[_Plan] = []
+    for community in communities:
+        cid = community.community_id
+        designation = (
+            Level.PREFECTURE if cid == PREFECTURE_POINT else Level.CITY if cid in city_points else None
+        )
+        plans.append(
+            _Plan(
+                community,
+                failure=failing.get(cid),
+                designation=designation,
+                talent=talents.get(cid),
+                transfer=transfer if cid == transfer.community_id else None,
+                correction=cid in corrected,
+            )
+        )
+    return plans
+
+
+def _spread(rng: random.Random, pool: list[DemoCommunity], count: int, taken: set[str]) -> list[str]:
+    """`count` community ids from `pool`, not taken, each from a different town."""
+    candidates = [c for c in pool if c.community_id not in taken]
+    rng.shuffle(candidates)
+    chosen: list[str] = []
+    towns: set[str] = set()
+    for candidate in candidates:
+        if candidate.town_id not in towns:
+            chosen.append(candidate.community_id)
+            towns.add(candidate.town_id)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+class _Log:
+    """Commands, each with the day a clerk would have recorded it; ordered by day, ties as added."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[date, int, Event, Mapping[str, JSON]]] = []
+
+    def add(
+        self, recorded_on: date, event: Event, *, synthetic: bool = True, source: str | None = None
+    ) -> None:
+        metadata: dict[str, JSON] = {"actor": "demo", "synthetic": synthetic}
+        if source is not None:
+            metadata["source"] = source
+        self._entries.append((recorded_on, len(self._entries), event, metadata))
+
+    def ordered(self) -> list[tuple[Event, Mapping[str, JSON]]]:
+        return [(event, metadata) for _, _, event, metadata in sorted(self._entries, key=lambda e: e[:2])]
+
+
+def _day(rng: random.Random, first: date, last: date) -> date:
+    """A working day (Monday to Friday) from `first` to `last`, which must hold one."""
+    day = first + timedelta(days=rng.randint(0, (last - first).days))
+    if day.weekday() >= 5:
+        monday = day + timedelta(days=7 - day.weekday())
+        day = monday if monday <= last else day - timedelta(days=day.weekday() - 4)
+    return day
+
+
+def _digest(*parts: object) -> str:
+    """The SHA-256 of an (invented) document: derived from what identifies it, so stable across runs."""
+    return hashlib.sha256("/".join(str(p) for p in parts).encode()).hexdigest()
+
+
+_QUARTERS = ((2021, 1), (2021, 2), (2021, 3), (2021, 4), (2022, 1))
+# Backfilled records (documents adopted before the programme began) are entered in its first weeks.
+_BACKFILL = (date(2021, 1, 4), date(2021, 1, 29))
+
+_REPRESENTATIVE_TOPICS = (
+    "审议季度居务、财务公开事项",
+    "清廉社区建设计划通报",
+    "老旧小区改造方案",
+    "公共收益使用情况",
+    "垃圾分类工作推进",
+    "困难群众帮扶名单评议",
+    "小微权力清单执行情况",
+    "村集体资产出租事项",
+    "停车管理办法",
+)
+_CONSULTATION_TOPICS = (
+    "加装电梯意见征集",
+    "居民会客厅建设",
+    "“居民说事”收集的热点难点问题",
+    "背街小巷环境整治",
+    "村级道路硬化工程",
+    "养老服务站运营",
+)
+_COUNCIL_TOPICS = ("小区物业服务评议", "公共空间微改造", "邻里纠纷调解机制", "文明养犬公约")
+_FINDINGS = (
+    "居务公开栏内容未及时更新",
+    "财务报销凭证审批签字不全",
+    "小微权力运行流程图未上墙公示",
+    "减负清单外事项仍在出具证明",
+    "居民代表会议记录不完整",
+    "村级工程项目结算资料未及时归档",
+)
+_REPORTS = (
+    ("反映小区公共收益使用情况未公开", "经核查,社区已补充公开公共收益明细"),
+    ("反映困难补助评定过程不透明", "经核查,评定程序合规,已向反映人说明并公开评定结果"),
+    ("反映村集体土地出租程序不规范", "经核查部分属实,已责令重新履行民主决策程序"),
+    ("反映公益性岗位人员考勤不实", "经核查反映不实,已向反映人反馈"),
+)
+_MAJOR_MATTERS = ("办公用房修缮工程", "集体资产出租", "老年食堂建设项目", "道路硬化工程", "公共设施采购")
+
+
+class _Activity:
+    """Eighteen months of one community's records, each on its own day, in an order the commands accept."""
+
+    def __init__(self, plan: _Plan, seed: int, log: _Log) -> None:
+        self.plan = plan
+        self.community = plan.community
+        self.cid = plan.community.community_id
+        self.rng = random.Random(f"{seed}/{self.cid}")  # noqa: S311 - demo data, not cryptography
+        self.seed = seed
+        self.log = log
+        self.village = plan.community.kind is CommunityKind.VILLAGE
+        self.body = "村民代表会议" if self.village else "居民代表会议"
+
+    def add(self, recorded_on: date, event: Event) -> None:
+        self.log.add(recorded_on, event)
+
+    def generate(self) -> None:
+        self.rules()
+        self.disclosures()
+        self.trainings()
+        self.meetings()
+        self.spot_checks()
+        self.reports()
+        self.duty_reports()
+        self.recognition()
+        if self.plan.transfer is not None:
+            t = self.plan.transfer
+            self.add(
+                t.effective_on,
+                CommunityTransferred(
+                    community_id=self.cid,
+                    from_town_id=t.from_town_id,
+                    to_town_id=t.to_town_id,
+                    effective_on=t.effective_on,
+                ),
+            )
+
+    # 社区公约/村规民约, 自治章程, 小微权力清单, 减负清单, 证明事项清单
+    def rules(self) -> None:
+        rng, failure = self.rng, self.plan.failure
+        main = RuleDocument.VILLAGE_RULES if self.village else RuleDocument.RESIDENTS_CONVENTION
+        if failure is not CONVENTION_MISSING:
+            self.rule(main, 1, _day(rng, date(2018, 3, 1), date(2020, 11, 30)))
+            if rng.random() < 0.35:  # the 2021 campaign to revise conventions (修订完善)
+                self.rule(main, 2, _day(rng, date(2021, 3, 1), date(2021, 11, 30)))
+        if failure is CHARTER_EXPIRED:
+            self.rule(RuleDocument.AUTONOMY_CHARTER, 1, _day(rng, date(2016, 3, 1), date(2016, 12, 20)))
+        else:
+            self.rule(RuleDocument.AUTONOMY_CHARTER, 1, _day(rng, date(2017, 9, 1), date(2020, 10, 30)))
+            if rng.random() < 0.2:
+                self.rule(RuleDocument.AUTONOMY_CHARTER, 2, _day(rng, date(2021, 4, 1), date(2021, 12, 20)))
+        self.rule(RuleDocument.MICRO_POWER_LIST, 1, _day(rng, date(2019, 3, 1), date(2020, 12, 18)))
+        if rng.random() < 0.3:
+            self.rule(RuleDocument.MICRO_POWER_LIST, 2, _day(rng, date(2021, 3, 1), date(2022, 5, 31)))
+        if rng.random() < 0.85:
+            self.rule(RuleDocument.BURDEN_REDUCTION_LIST, 1, _day(rng, date(2021, 4, 1), date(2021, 9, 30)))
+        if rng.random() < 0.6:
+            self.rule(RuleDocument.CERTIFICATE_LIST, 1, _day(rng, date(2021, 3, 1), date(2021, 10, 29)))
+
+    def rule(self, document: RuleDocument, version: int, adopted_on: date) -> None:
+        recorded_on = adopted_on if adopted_on >= FIRST_DAY else _day(self.rng, *_BACKFILL)
+        self.add(
+            recorded_on,
+            RuleRevised(
+                community_id=self.cid,
+                document=document,
+                version=version,
+                adopted_on=adopted_on,
+                adopted_by=self.body,
+                digest=_digest(self.seed, self.cid, document.value, version),
+                summary=f"{self.community.name}{_RULE_NAMES[document]}(第{version}版),经{self.body}表决通过",
+            ),
+        )
+
+    # 居务公开, 财务公开, 党务公开 every quarter; 建设计划 every year; 三重一大 as decided
+    def disclosures(self) -> None:
+        rng = self.rng
+        for year, quarter in _QUARTERS:
+            period = Period.quarter(year, quarter)
+            for category in (
+                DisclosureCategory.RESIDENTS_AFFAIRS,
+                DisclosureCategory.FINANCE,
+                DisclosureCategory.PARTY_AFFAIRS,
+            ):
+                if (
+                    category is DisclosureCategory.FINANCE
+                    and self.plan.failure is FINANCE_UNPUBLISHED
+                    and (year, quarter) == (2022, 1)
+                ):
+                    continue
+                published = _day(rng, period.end + timedelta(days=1), period.end + timedelta(days=12))
+                channel = Channel.ONLINE if rng.random() < 0.3 else Channel.NOTICE_BOARD
+                self.disclose(category, str(period), published, channel)
+                if (
+                    self.plan.correction
+                    and category is DisclosureCategory.FINANCE
+                    and (year, quarter) == (2021, 3)
+                ):
+                    self.correct(f"{self.cid}-finance-{period}", published)
+        for year in (2021, 2022):
+            published = _day(rng, date(year, 1, 11), date(year, 2, 26))
+            self.disclose(DisclosureCategory.ANNUAL_PLAN, str(year), published, Channel.NOTICE_BOARD)
+        for n in range(rng.choice((0, 1, 1, 2, 3))):
+            decided = _day(rng, date(2021, 3, 1), date(2022, 6, 20))
+            published = min(decided + timedelta(days=rng.randint(1, 7)), LAST_DAY)
+            self.disclose(
+                DisclosureCategory.MAJOR_MATTER,
+                f"{decided.year}-{decided.month:02d}",
+                published,
+                rng.choice(tuple(Channel)),
+                suffix=f"-{n + 1}",
+                subject=rng.choice(_MAJOR_MATTERS),
+            )
+
+    def disclose(
+        self,
+        category: DisclosureCategory,
+        period: str,
+        published: date,
+        channel: Channel,
+        *,
+        suffix: str = "",
+        subject: str = "",
+    ) -> None:
+        disclosure_id = f"{self.cid}-{category.value}-{period}{suffix}"
+        self.add(
+            published,
+            DisclosurePublished(
+                community_id=self.cid,
+                disclosure_id=disclosure_id,
+                category=category,
+                period=period,
+                channel=channel,
+                published_on=published,
+                title=_disclosure_title(self.community.name, category, period, subject),
+                digest=_digest(self.seed, disclosure_id),
+            ),
+        )
+
+    def correct(self, disclosure_id: str, published: date) -> None:
+        corrected = _day(self.rng, published + timedelta(days=3), published + timedelta(days=10))
+        self.add(
+            corrected,
+            DisclosureCorrected(
+                community_id=self.cid,
+                corrects=disclosure_id,
+                corrected_on=corrected,
+                title=f"{self.community.name}2021年第3季度财务收支公开(更正)",
+                digest=_digest(self.seed, disclosure_id, "corrected"),
+                reason="一笔公共设施维修支出的金额录入有误,更正后重新公示",
+            ),
+        )
+
+    # 五个一, in 2021 and again in 2022, plus other integrity activities
+    def trainings(self) -> None:
+        rng, failure = self.rng, self.plan.failure
+        for kind in FIVE_ONES:
+            lapsed = failure is CASE_ANALYSIS_LAPSED and kind is TrainingKind.CASE_ANALYSIS
+            if lapsed:
+                # Held in the spring of 2021, then not again until after the day of the figures.
+                held_2021 = _day(rng, date(2021, 3, 15), date(2021, 5, 28))
+                held_2022: date | None = _day(rng, date(2022, 6, 13), date(2022, 6, 29))
+            else:
+                held_2021 = _day(rng, date(2021, 3, 1), date(2021, 12, 20))
+                lapses = held_2021 + timedelta(days=364)  # the last day it still counts
+                if lapses <= LAST_DAY:
+                    # Held again within the year, so the community never falls out of the standard.
+                    held_2022 = _day(rng, date(2022, 2, 14), lapses)
+                elif rng.random() < 0.55:
+                    held_2022 = _day(rng, date(2022, 2, 14), LAST_DAY)
+                else:
+                    held_2022 = None
+            self.training(kind, held_2021, f"{self.cid}-{kind.value}-2021")
+            if held_2022 is not None:
+                self.training(kind, held_2022, f"{self.cid}-{kind.value}-2022")
+        for n, (title, held) in enumerate(self.other_activities()):
+            self.training(TrainingKind.OTHER, held, f"{self.cid}-other-{n + 1}", title=title)
+
+    def other_activities(self) -> list[tuple[str, date]]:
+        rng = self.rng
+        if self.cid == "baiguoshu":  # the article's examples, on invented days
+            return [
+                ("“写春联·过廉节”清廉文化活动", date(2021, 2, 5)),
+                ("“制香囊·聚廉心”清廉文化活动", date(2021, 6, 11)),
+                ("“唱红歌·扬清风”清廉文化活动", date(2021, 6, 29)),
+                ("“写春联·过廉节”清廉文化活动", date(2022, 1, 28)),
+            ]
+        activities: list[tuple[str, date]] = []
+        if self.community.town_id == "hushan" and not self.village:
+            activities.append(
+                ("年轻社工特训营(廉洁教育专题)", _day(rng, date(2021, 7, 5), date(2021, 8, 27)))
+            )
+        if rng.random() < 0.4:
+            activities.append(("清廉文化进社区活动", _day(rng, date(2021, 4, 1), date(2022, 6, 24))))
+        return activities
+
+    def training(self, kind: TrainingKind, held: date, training_id: str, *, title: str = "") -> None:
+        rng = self.rng
+        self.add(
+            held,
+            TrainingHeld(
+                community_id=self.cid,
+                training_id=training_id,
+                kind=kind,
+                held_on=held,
+                title=title or _TRAINING_TITLES[kind].format(year=held.year),
+                attendees=rng.randint(15, 60),
+                hours=rng.choice(_TRAINING_HOURS[kind]),
+            ),
+        )
+
+    # 居民代表会议 every quarter; 民主恳谈会 and 居民议事会 now and then
+    def meetings(self) -> None:
+        rng = self.rng
+        for year, quarter in (*_QUARTERS, (2022, 2)):
+            if self.plan.failure is MEETING_MISSED and (year, quarter) == (2022, 1):
+                continue  # postponed: the next one is early in April
+            period = Period.quarter(year, quarter)
+            first, last = period.start + timedelta(days=5), period.end - timedelta(days=5)
+            if self.plan.failure is MEETING_MISSED and (year, quarter) == (2022, 2):
+                last = date(2022, 4, 22)
+            topics = tuple(rng.sample(_REPRESENTATIVE_TOPICS, rng.randint(1, 3)))
+            self.meeting(MeetingKind.REPRESENTATIVES, f"{year}-Q{quarter}", _day(rng, first, last), topics)
+        consultations = [
+            (_day(rng, date(2021, 3, 1), date(2022, 6, 24)), (rng.choice(_CONSULTATION_TOPICS),))
+            for _ in range(rng.randint(1, 2))
+        ]
+        if self.plan.failure is CONVENTION_MISSING:
+            consultations.append(
+                (_day(rng, date(2022, 5, 9), date(2022, 5, 27)), ("《社区公约》(草案)征求意见",))
+            )
+        for n, (held, topics) in enumerate(sorted(consultations)):
+            self.meeting(MeetingKind.CONSULTATION, str(n + 1), held, topics)
+        councils = rng.randint(0, 1 if self.village else 3)
+        for n, held in enumerate(
+            sorted(_day(rng, date(2021, 3, 1), date(2022, 6, 24)) for _ in range(councils))
+        ):
+            self.meeting(MeetingKind.COUNCIL, str(n + 1), held, (rng.choice(_COUNCIL_TOPICS),))
+
+    def meeting(self, kind: MeetingKind, label: str, held: date, topics: tuple[str, ...]) -> None:
+        low, high = (20, 55) if kind is MeetingKind.REPRESENTATIVES else (12, 40)
+        self.add(
+            held,
+            MeetingHeld(
+                community_id=self.cid,
+                meeting_id=f"{self.cid}-{kind.value}-{label}",
+                kind=kind,
+                held_on=held,
+                attendees=self.rng.randint(low, high),
+                topics=topics,
+            ),
+        )
+
+    # 回头看: spot checks, their findings rectified within the month (all but one community's)
+    def spot_checks(self) -> None:
+        rng = self.rng
+        checks = [_day(rng, date(2021, 4, 1), date(2021, 11, 30))]
+        if self.plan.failure is FINDING_OPEN:
+            checks.append(_day(rng, date(2022, 4, 11), date(2022, 4, 29)))
+        elif rng.random() < 0.5:
+            checks.append(_day(rng, date(2022, 1, 10), date(2022, 5, 13)))
+        for n, checked in enumerate(checks):
+            check_id = f"{self.cid}-check-{n + 1}"
+            open_one = self.plan.failure is FINDING_OPEN and n == len(checks) - 1
+            count = 1 if open_one else rng.choice((0, 0, 1, 1, 2))
+            summaries = rng.sample(_FINDINGS, count)
+            findings = tuple(
+                Finding(finding_id=f"{check_id}-{k + 1}", summary=s) for k, s in enumerate(summaries)
+            )
+            checked_by = rng.choice(("慈溪市民政局", self.discipline_office()))
+            self.add(
+                checked,
+                SpotCheckRecorded(
+                    community_id=self.cid,
+                    check_id=check_id,
+                    checked_on=checked,
+                    checked_by=checked_by,
+                    findings=findings,
+                ),
+            )
+            for finding in findings:
+                if open_one:
+                    rectified = _day(rng, date(2022, 6, 13), date(2022, 6, 28))
+                else:
+                    rectified = _day(rng, checked + timedelta(days=5), checked + timedelta(days=25))
+                self.add(
+                    rectified,
+                    FindingRectified(
+                        community_id=self.cid,
+                        finding_id=finding.finding_id,
+                        rectified_on=rectified,
+                        note="已整改到位,整改情况已在公开栏公示",
+                    ),
+                )
+
+    def discipline_office(self) -> str:
+        _, name, kind, _, _ = _TOWN_ROWS[self.community.town_id]
+        return f"{name}街道纪工委" if kind is _S else f"{name}镇纪委"
+
+    # 监督举报
+    def reports(self) -> None:
+        rng = self.rng
+        if rng.random() >= 0.15:
+            return
+        summary, outcome = rng.choice(_REPORTS)
+        received = _day(rng, date(2021, 3, 1), date(2022, 6, 24))
+        report_id = f"{self.cid}-report-1"
+        self.add(
+            received,
+            ReportReceived(
+                community_id=self.cid,
+                report_id=report_id,
+                received_on=received,
+                channel=rng.choice(("监督举报电话", "“慈溪民政”公众号", "来信")),
+                summary=summary,
+                reporter_ref=None if rng.random() < 0.5 else f"demo-reporter-{self.cid}-1",
+            ),
+        )
+        closed = received + timedelta(days=rng.randint(7, 30))
+        if closed <= LAST_DAY:
+            self.add(
+                closed,
+                ReportClosed(community_id=self.cid, report_id=report_id, closed_on=closed, outcome=outcome),
+            )
+
+    # 述职述廉: for 2020 (before the programme required it) and for 2021
+    def duty_reports(self) -> None:
+        role = "村党组织书记" if self.village else "社区党组织书记"
+        for year in (2020, 2021):
+            if year == 2021 and self.plan.failure is DUTY_REPORT_MISSING:
+                continue
+            filed = _day(self.rng, date(year + 1, 1, 11), date(year + 1, 3, 25))
+            self.add(
+                filed, DutyReportFiled(community_id=self.cid, year=year, filed_on=filed, reporter_role=role)
+            )
+
+    # 示范观察点 and 领军人才
+    def recognition(self) -> None:
+        rng = self.rng
+        if self.plan.designation is Level.PREFECTURE:
+            designated = _day(rng, date(2021, 6, 1), date(2021, 7, 30))
+            self.log.add(
+                designated,
+                DemonstrationPointDesignated(
+                    community_id=self.cid,
+                    level=Level.PREFECTURE,
+                    designated_on=designated,
+                    title="宁波市级清廉社区示范观察点",
+                ),
+                synthetic=False,
+                source=ARTICLE,
+            )
+        elif self.plan.designation is Level.CITY:
+            designated = _day(rng, date(2021, 3, 15), date(2021, 4, 30))
+            self.add(
+                designated,
+                DemonstrationPointDesignated(
+                    community_id=self.cid,
+                    level=Level.CITY,
+                    designated_on=designated,
+                    title="慈溪市级清廉社区示范观察点",
+                ),
+            )
+        if self.plan.talent is not None:
+            first, last = (
+                (date(2021, 10, 11), date(2021, 11, 26))
+                if self.plan.talent is Level.PROVINCIAL
+                else (date(2021, 8, 2), date(2021, 9, 24))
+            )
+            recognized = _day(rng, first, last)
+            self.add(
+                recognized,
+                LeadingTalentRecognized(
+                    community_id=self.cid,
+                    person_ref=f"demo-person-{self.cid}",
+                    level=self.plan.talent,
+                    recognized_on=recognized,
+                ),
+            )
+
+
+_RULE_NAMES = {
+    RuleDocument.RESIDENTS_CONVENTION: "居民公约",
+    RuleDocument.VILLAGE_RULES: "村规民约",
+    RuleDocument.AUTONOMY_CHARTER: "自治章程",
+    RuleDocument.MICRO_POWER_LIST: "小微权力清单",
+    RuleDocument.BURDEN_REDUCTION_LIST: "减负清单",
+    RuleDocument.CERTIFICATE_LIST: "证明事项清单",
+}
+_TRAINING_TITLES = {
+    TrainingKind.WARNING_SITE_VISIT: "廉政警示教育基地参观学习",
+    TrainingKind.WARNING_MEETING: "{year}年度警示教育会议",
+    TrainingKind.CASE_ANALYSIS: "基层“微腐败”典型案例剖析",
+    TrainingKind.INTEGRITY_COURSE: "清廉社区建设专题培训",
+    TrainingKind.DEMOCRATIC_LIFE_MEETING: "{year}年度清廉专题民主生活会",
+    TrainingKind.OTHER: "清廉文化活动",
+}
+_TRAINING_HOURS: dict[TrainingKind, tuple[float, ...]] = {
+    TrainingKind.WARNING_SITE_VISIT: (3.0, 3.5, 4.0),
+    TrainingKind.WARNING_MEETING: (1.5, 2.0),
+    TrainingKind.CASE_ANALYSIS: (2.0, 2.5),
+    TrainingKind.INTEGRITY_COURSE: (1.5, 2.0, 3.0),
+    TrainingKind.DEMOCRATIC_LIFE_MEETING: (2.0, 2.5, 3.0),
+    TrainingKind.OTHER: (1.0, 1.5, 2.0),
+}
+
+
+def _disclosure_title(name: str, category: DisclosureCategory, period: str, subject: str) -> str:
+    parsed = Period.parse(period)
+    year = parsed.start.year
+    if category is DisclosureCategory.ANNUAL_PLAN:
+        return f"{name}{year}年清廉社区建设计划"
+    if category is DisclosureCategory.MAJOR_MATTER:
+        return f"{name}“三重一大”事项公开:{subject}({year}年{parsed.start.month}月)"
+    quarter = (parsed.start.month - 1) // 3 + 1
+    what = {
+        DisclosureCategory.RESIDENTS_AFFAIRS: "居务公开",
+        DisclosureCategory.FINANCE: "财务收支公开",
+        DisclosureCategory.PARTY_AFFAIRS: "党务公开",
+    }[category]
+    return f"{name}{year}年第{quarter}季度{what}"
+
+
+# -- loading -------------------------------------------------------------------------------------------------
+
+
+async def load_demo(
+    commands: Commands, store: EventStore, *, seed: int = DEFAULT_SEED, concurrency: int = CONCURRENCY
+) -> DemoLoad:
+    """Record the demo through the commands: into an empty log, or over an earlier load of the same demo.
+
+    Installs the default standard first. Each stream's commands go in order, many streams at once, so the
+    store groups their appends into few commits. Raises DemoRefused, writing nothing, when the log holds
+    records other than the standard and this demo's.
+    """
+    demo = generate_demo(seed)
+    await _check_log(store, demo)
+    installed = await install_default_standard(commands, store)
+    towns: dict[str, list[DemoCommand]] = {}
+    communities: dict[str, list[DemoCommand]] = {}
+    for command in demo.commands:
+        streams = towns if isinstance(command.event, TownRegistered) else communities
+        streams.setdefault(stream_of(command.event), []).append(command)
+    results = await _record_streams(commands, list(towns.values()), concurrency)
+    # Communities are registered into their towns, so the towns go first.
+    results += await _record_streams(commands, list(communities.values()), concurrency)
+    written = sum(r.event_count for r in results if not r.replayed)
+    replayed = sum(r.event_count for r in results if r.replayed)
+    return DemoLoad(written, replayed, installed is not None and not installed.replayed)
+
+
+async def _check_log(store: EventStore, demo: Demo) -> None:
+    head = await store.head()
+    others = head - await store.stream_version(STANDARD_STREAM)
+    if others <= 0:
+        return
+    first = demo.commands[0]
+    try:
+        prior = await store.prior_result(
+            stream_of(first.event), [first.event], idempotency_key=first.idempotency_key
+        )
+    except IdempotencyKeyReused:
+        prior = None
+    if prior is None:
+        raise DemoRefused(
+            f"the log already holds {others} events that are not the demo's (seed {demo.seed}); "
+            "the demo loads only into an empty database"
+        )
+
+
+async def _record_streams(
+    commands: Commands, streams: Sequence[Sequence[DemoCommand]], concurrency: int
+) -> list[AppendResult]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def record(stream: Sequence[DemoCommand]) -> list[AppendResult]:
+        async with gate:
+            return [
+                await commands.record(c.event, idempotency_key=c.idempotency_key, metadata=c.metadata)
+                for c in stream
+            ]
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(record(stream)) for stream in streams]
+    except ExceptionGroup as failed:
+        # The first failure is the one to report (a refused command names its field and rule).
+        raise failed.exceptions[0] from failed
+    return [result for task in tasks for result in task.result()]

@@ -1,0 +1,68 @@
+"""An append's events as the log stores them: canonical payload text, checked against the log's limits,
+and the fingerprint that tells a retry from a different request under the same idempotency key."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from events.codec import JSON, canonical_json
+from events.errors import InvalidAppend
+from events.registry import Event, Registry
+
+MAX_EVENTS_PER_APPEND = 1000
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_METADATA_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    type: str
+    schema_version: int
+    payload_json: str
+
+
+def encode_events(registry: Registry, events: Sequence[Event]) -> list[Encoded]:
+    if not isinstance(events, Sequence) or isinstance(events, str | bytes):
+        raise InvalidAppend("events", "must be a sequence of events")
+    if not events:
+        raise InvalidAppend("events", "an append needs at least one event")
+    if len(events) > MAX_EVENTS_PER_APPEND:
+        raise InvalidAppend("events", f"at most {MAX_EVENTS_PER_APPEND} events per append")
+    return [encode_event(registry, event, f"events[{index}]") for index, event in enumerate(events)]
+
+
+def encode_event(registry: Registry, event: Event, field: str) -> Encoded:
+    type_, version, payload_json = registry.encode_canonical(event)
+    # Characters take 1 to 4 bytes: only a long text needs measuring in bytes.
+    if len(payload_json) > MAX_PAYLOAD_BYTES // 4 and len(payload_json.encode()) > MAX_PAYLOAD_BYTES:
+        raise InvalidAppend(field, f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
+    return Encoded(type_, version, payload_json)
+
+
+def metadata_json(metadata: Mapping[str, JSON] | None, key: str) -> str:
+    """The canonical metadata text, with the idempotency key written into it."""
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidAppend("metadata", "must be an object")
+    text = canonical_json({**(metadata or {}), "idempotency_key": key})
+    if len(text.encode()) > MAX_METADATA_BYTES:
+        raise InvalidAppend("metadata", f"larger than {MAX_METADATA_BYTES} bytes")
+    return text
+
+
+def fingerprint(stream_id: str | None, encoded: Iterable[Encoded]) -> bytes:
+    """SHA-256 over the stream and the events' types, versions and payloads: metadata is left out, since a
+    retry carries a new request id."""
+    # Canonical JSON has no raw newlines, so newline-separated parts cannot be confused with each other.
+    digest = hashlib.sha256((stream_id or "*").encode())
+    for item in encoded:
+        digest.update(f"\n{item.type}\n{item.schema_version}\n".encode())
+        digest.update(item.payload_json.encode())
+    return digest.digest()
+
+
+@functools.cache
+def type_json(type_: str) -> str:
+    return canonical_json(type_)

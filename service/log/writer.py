@@ -1,0 +1,341 @@
+"""The group-commit writer: every append in the process goes through one task.
+
+It takes whatever requests are waiting and writes them as one group under the append lock (see
+`service/log/lease.py`): one read and one autocommitted write statement for the whole group, while each
+request keeps its own expected-version check, idempotency check and result (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from events.codec import JSON, canonical_json
+from events.envelope import (
+    ExpectedVersion,
+    check_idempotency_key,
+    check_stream_id,
+    envelope_text,
+    format_timestamp,
+)
+from events.errors import IdempotencyKeyReused, InvalidAppend, QinglianError, VersionConflict
+from events.merkle import leaf_hash
+from events.registry import Event, Registry
+from service.log.encoding import Encoded, encode_events, fingerprint, metadata_json, type_json
+from service.log.lease import IDLE_RELEASE_SECONDS, Lease
+from service.log.queries import query
+from service.log.reads import Conn
+from service.log.results import AppendResult, Prior, replay
+
+# A group stops growing at this many events, to bound a statement's size and the lock's hold.
+MAX_GROUP_EVENTS = 2000
+
+
+@dataclass(slots=True, kw_only=True)
+class _Request:
+    stream_id: str
+    events: list[Encoded]
+    expected: ExpectedVersion
+    key: str
+    metadata_json: str
+    fingerprint: bytes
+    future: asyncio.Future[AppendResult] = field(repr=False)
+
+
+class GroupWriter:
+    """Appends, grouped: one writer task per process, started on the first append."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        registry: Registry,
+        *,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], UUID],
+    ) -> None:
+        self._pool = pool
+        self._registry = registry
+        self._clock = clock
+        self._new_id = new_id
+        # None in the queue asks the writer to stop (see close()).
+        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        *,
+        expected_version: ExpectedVersion,
+        idempotency_key: str,
+        metadata: Mapping[str, JSON] | None = None,
+    ) -> AppendResult:
+        """See EventStore.append."""
+        check_stream_id(stream_id)
+        check_idempotency_key(idempotency_key)
+        if not isinstance(expected_version, ExpectedVersion):
+            raise InvalidAppend("expected_version", "must be an ExpectedVersion")
+        encoded = encode_events(self._registry, events)
+        loop = asyncio.get_running_loop()
+        request = _Request(
+            stream_id=stream_id,
+            events=encoded,
+            expected=expected_version,
+            key=idempotency_key,
+            metadata_json=metadata_json(metadata, idempotency_key),
+            fingerprint=fingerprint(stream_id, encoded),
+            future=loop.create_future(),
+        )
+        self._ensure_writer()
+        self._queue.put_nowait(request)
+        # Shielded: a caller that gives up must not cancel a write that may already be committing; a
+        # retry with the same key then finds out what happened.
+        return await asyncio.shield(request.future)
+
+    async def prior_result(
+        self, stream_id: str, events: Sequence[Event], *, idempotency_key: str
+    ) -> AppendResult | None:
+        """See EventStore.prior_result."""
+        check_idempotency_key(idempotency_key)
+        row = await self._pool.fetchrow(query("idempotency_records"), [idempotency_key])
+        if row is None:
+            return None
+        asked = fingerprint(stream_id, encode_events(self._registry, events))
+        outcome = replay(idempotency_key, stream_id, asked, Prior.from_row(row))
+        if isinstance(outcome, QinglianError):
+            raise outcome
+        return outcome
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_forever(), name="qinglian-event-writer"
+            )
+
+    async def close(self) -> None:
+        """Stop the writer after the requests already queued are written."""
+        if self._writer is None:
+            return
+        self._queue.put_nowait(None)  # after everything queued so far
+        await self._writer
+        self._writer = None
+
+    async def _write_forever(self) -> None:
+        lease = Lease(self._pool)
+        stopping = False
+        try:
+            while not stopping:
+                try:
+                    async with asyncio.timeout(IDLE_RELEASE_SECONDS if lease.held else None):
+                        first = await self._queue.get()
+                except TimeoutError:
+                    await lease.release()
+                    continue
+                if first is None:
+                    break
+                group = [first]
+                size = len(first.events)
+                while size < MAX_GROUP_EVENTS and not self._queue.empty():
+                    request = self._queue.get_nowait()
+                    if request is None:
+                        stopping = True
+                        break
+                    group.append(request)
+                    size += len(request.events)
+                try:
+                    await self._write_group(await lease.locked(), group)
+                    await lease.share_if_held_long()
+                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+                    # The connection failed: these requests fail; the next group takes a fresh one.
+                    for request in group:
+                        _settle(request, exc)
+                    await lease.release()
+        finally:
+            await lease.release()
+
+    async def _write_group(self, conn: Conn, group: list[_Request]) -> None:
+        try:
+            outcomes = await self._decide_and_write(conn, group)
+        except asyncio.CancelledError:
+            for request in group:
+                request.future.cancel()
+            raise
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0], _domain_error(exc, group[0]))
+                return
+            if conn.is_closed():
+                raise
+            # Write each alone, so one request the database refuses cannot fail the rest of its group.
+            for request in group:
+                await self._write_group(conn, [request])
+            return
+        for request, outcome in zip(group, outcomes, strict=True):
+            _settle(request, outcome)
+
+    async def _decide_and_write(
+        self, conn: Conn, group: list[_Request]
+    ) -> list[AppendResult | QinglianError]:
+        # Two round trips a group: one read, one write. The writer holds the append lock at session level
+        # while it has work (see Lease), so nothing else appends between its read and its write, and the
+        # write, a single statement in autocommit, commits before the next group's read.
+        streams = list({request.stream_id for request in group})
+        state = await conn.fetchrow(query("group_state"), streams, list({r.key for r in group}))
+        assert state is not None  # an aggregate query returns one row
+        head: int = state["head"] or 0
+        now = self._clock()
+        # recorded_at never runs backwards along the log, so "as of a time" and "as of a position" agree.
+        recorded_at = max(now, state["head_at"]) if state["head_at"] is not None else now
+        recorded_text = format_timestamp(recorded_at)
+        versions = dict(zip(streams, state["versions"], strict=True))
+        known = {prior.key: prior for prior in map(Prior.from_json, json.loads(state["known"] or "[]"))}
+        rows = _Rows()
+        accepted: dict[str, tuple[bytes, AppendResult]] = {}
+        outcomes: list[AppendResult | QinglianError] = []
+        position = head
+        for request in group:
+            prior = known.get(request.key)
+            if prior is not None:
+                outcomes.append(replay(request.key, request.stream_id, request.fingerprint, prior))
+                continue
+            earlier = accepted.get(request.key)
+            if earlier is not None:
+                first_fingerprint, result = earlier
+                outcomes.append(
+                    _replayed(result)
+                    if first_fingerprint == request.fingerprint
+                    else IdempotencyKeyReused(request.key)
+                )
+                continue
+            actual = versions[request.stream_id]
+            if not request.expected.admits(actual):
+                outcomes.append(VersionConflict(request.stream_id, str(request.expected), actual))
+                continue
+            first = position + 1
+            stream_json = canonical_json(request.stream_id)
+            for offset, item in enumerate(request.events, start=1):
+                position += 1
+                rows.add_event(
+                    position=position,
+                    stream_id=request.stream_id,
+                    stream_json=stream_json,
+                    stream_version=actual + offset,
+                    event_id=self._new_id(),
+                    item=item,
+                    metadata_json=request.metadata_json,
+                    recorded_at=recorded_text,
+                )
+            versions[request.stream_id] = actual + len(request.events)
+            result = AppendResult(
+                stream_id=request.stream_id,
+                first_position=first,
+                event_count=len(request.events),
+                stream_version=versions[request.stream_id],
+            )
+            rows.add_key(request.key, request.fingerprint, result)
+            accepted[request.key] = (request.fingerprint, result)
+            outcomes.append(result)
+        if rows.events:
+            await conn.fetchrow(query("write_batch"), *rows.arguments(recorded_at, position))
+        return outcomes
+
+
+class _Rows:
+    """Column arrays for one group's write, passed to `write_batch` as unnest() arguments."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.keys: list[tuple[Any, ...]] = []
+
+    def add_event(
+        self,
+        *,
+        position: int,
+        stream_id: str,
+        stream_json: str,
+        stream_version: int,
+        event_id: UUID,
+        item: Encoded,
+        metadata_json: str,
+        recorded_at: str,
+    ) -> None:
+        # The id as text once: the envelope needs it, and asyncpg takes text for uuid[] as well.
+        event_id_text = str(event_id)
+        canonical = envelope_text(
+            position=position,
+            stream_json=stream_json,
+            stream_version=stream_version,
+            event_id=event_id_text,
+            type_json=type_json(item.type),
+            schema_version=item.schema_version,
+            payload_json=item.payload_json,
+            metadata_json=metadata_json,
+            recorded_at=recorded_at,
+        ).encode()
+        self.events.append(
+            (
+                position,
+                stream_id,
+                stream_version,
+                event_id_text,
+                item.type,
+                item.schema_version,
+                item.payload_json,
+                metadata_json,
+                canonical,
+                leaf_hash(canonical),
+            )
+        )
+
+    def add_key(self, key: str, fingerprint: bytes, result: AppendResult) -> None:
+        self.keys.append(
+            (
+                key,
+                fingerprint,
+                result.stream_id,
+                result.first_position,
+                result.event_count,
+                result.stream_version,
+            )
+        )
+
+    def arguments(self, recorded_at: datetime, head: int) -> list[Any]:
+        event_columns = [list(column) for column in zip(*self.events, strict=True)]
+        key_columns = [list(column) for column in zip(*self.keys, strict=True)]
+        return [*event_columns, recorded_at, *key_columns, str(head)]
+
+
+def _replayed(result: AppendResult) -> AppendResult:
+    return AppendResult(
+        stream_id=result.stream_id,
+        first_position=result.first_position,
+        event_count=result.event_count,
+        stream_version=result.stream_version,
+        replayed=True,
+    )
+
+
+def _domain_error(exc: Exception, request: _Request) -> Exception:
+    """The one place a driver error becomes a domain error, by constraint name."""
+    if isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name == "events_stream_version_key":
+        # Only a writer that bypassed the append lock can get here; report it as what it means.
+        conflict = VersionConflict(request.stream_id, str(request.expected), -1)
+        conflict.__cause__ = exc
+        return conflict
+    return exc
+
+
+def _settle(request: _Request, outcome: AppendResult | BaseException) -> None:
+    if request.future.done():
+        return
+    if isinstance(outcome, BaseException):
+        request.future.set_exception(outcome)
+    else:
+        request.future.set_result(outcome)

@@ -1,0 +1,275 @@
+"""The projection runner: folds the log into `facts`, one transaction per batch.
+
+In each transaction it locks its checkpoint row, reads the events after it, folds them into the facts of
+the entities they touch, writes those back and advances the checkpoint. Killed at any instant, it either
+committed a batch (facts and checkpoint together) or did not: it resumes with no loss and no double count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import asyncpg
+import structlog
+
+from events.envelope import Recorded
+from events.hierarchy import TownRegistered
+from events.registry import Event, Registry, from_json, to_json
+from events.standard import StandardRevised
+from projections.community import Folder, StandardVersion, TownFacts, World, fold_world
+from projections.facts import CommunityFacts
+from service.log.queries import query as log_query
+from service.log.reads import Conn, recorded_from_row
+from service.log.watcher import HeadWatcher
+from service.read.queries import query
+
+NAME = "facts"
+log = structlog.get_logger(__name__)
+
+Key: TypeAlias = tuple[str, str]  # (entity, entity_id)
+Row: TypeAlias = tuple[str, str, int, str | None, str]  # (entity, entity_id, position, town_id, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    generation: int
+    position: int
+
+
+def entity_of(event: Event) -> Key | None:
+    """Which stored entity an event changes: a town, a community or a version of the standard."""
+    if isinstance(event, TownRegistered):
+        return ("town", event.town_id)
+    if isinstance(event, StandardRevised):
+        return ("standard", str(event.version))
+    community_id = getattr(event, "community_id", None)
+    return ("community", community_id) if isinstance(community_id, str) else None
+
+
+def decode_all(registry: Registry, records: Iterable[Recorded]) -> list[tuple[Recorded, Event]]:
+    return [(rec, registry.decode(rec.type, rec.schema_version, rec.payload)) for rec in records]
+
+
+def world_from_rows(rows: Iterable[tuple[str, str, str]], base: World | None = None) -> World:
+    """A World holding the entities of `rows` (entity, entity_id, JSON body), over `base`."""
+    towns = dict(base.towns) if base else {}
+    communities = dict(base.communities) if base else {}
+    standards = {s.version: s for s in base.standards} if base else {}
+    position = base.position if base else 0
+    for entity, entity_id, body in rows:
+        data = json.loads(body)
+        if entity == "town":
+            towns[entity_id] = from_json(TownFacts, data)
+        elif entity == "community":
+            communities[entity_id] = from_json(CommunityFacts, data)
+        elif entity == "standard":
+            version = from_json(StandardVersion, data)
+            standards[version.version] = version
+    ordered = tuple(sorted(standards.values(), key=lambda s: s.position))
+    return World(towns=towns, communities=communities, standards=ordered, position=position)
+
+
+def rows_of(world: World, keys: Iterable[Key]) -> list[Row]:
+    """(entity, entity_id, position, town_id, JSON body) for each key the world holds."""
+    standards = {str(s.version): s for s in world.standards}
+    rows: list[Row] = []
+    for entity, entity_id in keys:
+        if entity == "town":
+            town = world.towns[entity_id]
+            rows.append((entity, entity_id, town.position, None, _dump(town)))
+        elif entity == "community":
+            facts = world.communities[entity_id]
+            town_id = facts.memberships[-1].town_id if facts.memberships else None
+            rows.append((entity, entity_id, facts.position, town_id, _dump(facts)))
+        else:
+            standard = standards[entity_id]
+            rows.append((entity, entity_id, standard.position, None, _dump(standard)))
+    return rows
+
+
+def _dump(value: object) -> str:
+    return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
+
+
+async def save(conn: Conn, generation: int, rows: Sequence[Row]) -> None:
+    if rows:
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        await conn.execute(query("save_facts"), generation, *columns)
+
+
+_FACT_COLUMNS = ["generation", "entity", "entity_id", "position", "town_id", "body"]
+
+
+# Far behind the log (a bulk import, a first start), a step takes this many events: each touched entity's
+# facts are then loaded and written once per 20,000 events rather than once per 1,000, which on a long log
+# is the difference between minutes and hours (facts grow with the log).
+CATCH_UP_BATCH = 20_000
+
+
+class Projector:
+    """Keeps `facts` up with the log; tasks may wait until it has reached a position."""
+
+    def __init__(self, pool: asyncpg.Pool, registry: Registry, *, batch_size: int = 1000) -> None:
+        self._pool = pool
+        self._registry = registry
+        self._batch_size = batch_size
+        self._position = 0
+        self._advanced = asyncio.Event()
+
+    @property
+    def position(self) -> int:
+        """The last position this process has seen the projection reach."""
+        return self._position
+
+    async def checkpoint(self) -> Checkpoint:
+        row = await self._pool.fetchrow(query("checkpoint"), NAME)
+        assert row is not None, "migration 0002 inserts the checkpoint row"
+        self._note(row["position"])
+        return Checkpoint(row["generation"], row["position"])
+
+    async def step(self, limit: int | None = None) -> int:
+        """Fold one batch (of `limit` events, default the batch size) in one transaction; return how many
+        events it applied (0: caught up)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(query("checkpoint_for_update"), NAME)
+            assert row is not None, "migration 0002 inserts the checkpoint row"
+            generation, position = row["generation"], row["position"]
+            rows = await conn.fetch(log_query("read_all"), position, limit or self._batch_size, None, None)
+            if not rows:
+                self._note(position)
+                return 0
+
+            decoded = decode_all(self._registry, (recorded_from_row(r) for r in rows))
+            keys = sorted({key for _, event in decoded if (key := entity_of(event)) is not None})
+            loaded = await conn.fetch(
+                query("load_facts"), generation, [k[0] for k in keys], [k[1] for k in keys]
+            )
+            world = world_from_rows((r["entity"], r["entity_id"], r["body"]) for r in loaded)
+            # Folder, not fold_world: a long batch grows each community's facts in lists, where evolving one
+            # event at a time would copy every growing tuple once per event.
+            folder = Folder(world)
+            folder.add((rec.position, event) for rec, event in decoded)
+            world = folder.world()
+            await save(conn, generation, rows_of(world, keys))
+            last = decoded[-1][0].position
+            await conn.execute(query("advance_checkpoint"), NAME, generation, last)
+        self._note(last)
+        return len(decoded)
+
+    async def catch_up(self) -> int:
+        """Run batches until the projection has read the whole log; return how many events it applied."""
+        total = 0
+        while applied := await self.step(CATCH_UP_BATCH):
+            total += applied
+        return total
+
+    async def run(self, heads: HeadWatcher) -> None:
+        """Follow the log for as long as the task lives."""
+        async for head in heads.heads():
+            while self._position < head:
+                try:
+                    far_behind = head - self._position > self._batch_size
+                    if not await self.step(CATCH_UP_BATCH if far_behind else None):
+                        break
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("projection step failed; will retry", error=str(exc))
+                    await asyncio.sleep(1.0)
+                except Exception:
+                    # An event this version cannot fold (say, written by a newer version): say so loudly,
+                    # keep the checkpoint where it is, and try again later rather than skip it.
+                    log.exception("projection stopped at an event it cannot fold", position=self._position)
+                    await asyncio.sleep(30.0)
+
+    async def wait_for(self, position: int, *, within: float) -> bool:
+        """Read-your-writes: True once the projection has passed `position`, False after `within` s."""
+        try:
+            async with asyncio.timeout(within):
+                while self._position < position:
+                    event = self._advanced
+                    if self._position >= position:
+                        break
+                    try:
+                        async with asyncio.timeout(0.5):
+                            await event.wait()
+                    except TimeoutError:
+                        # Another replica may be the one projecting: look at the shared checkpoint.
+                        await self.checkpoint()
+        except TimeoutError:
+            return False
+        return True
+
+    def _note(self, position: int) -> None:
+        if position > self._position:
+            self._position = position
+            advanced, self._advanced = self._advanced, asyncio.Event()
+            advanced.set()
+
+
+async def rebuild(
+    pool: asyncpg.Pool,
+    registry: Registry,
+    *,
+    batch_size: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> Checkpoint:
+    """Fold the whole log into a fresh generation of `facts`, then switch to it in one transaction."""
+    try:
+        return await _rebuild(pool, registry, batch_size=batch_size, progress=progress)
+    finally:
+        gc.unfreeze()
+
+
+async def _rebuild(
+    pool: asyncpg.Pool,
+    registry: Registry,
+    *,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+) -> Checkpoint:
+
+    async with pool.acquire() as conn:
+        current = await conn.fetchrow(query("checkpoint"), NAME)
+        assert current is not None
+        generation = current["generation"] + 1
+        head = await conn.fetchval(log_query("head_position"))
+        await conn.execute(query("drop_generation"), generation)  # leftovers of an interrupted rebuild
+        folder = Folder(World())
+        position = 0
+        decode, loads = registry.decode, json.loads
+        while True:
+            rows = await conn.fetch(log_query("read_payloads"), position, batch_size)
+            if not rows:
+                break
+            folder.add([(r[0], decode(r[1], r[2], loads(r[3]))) for r in rows])
+            position = rows[-1][0]
+            del rows
+            # The world only grows, and holds no cycles: keep the collector from walking it again and
+            # again (refcounting still frees what a later batch replaces). unfreeze() below undoes it.
+            gc.freeze()
+            if progress is not None:
+                progress(position, max(head, position))
+        world = folder.world()
+        keys: list[Key] = [("town", t) for t in world.towns]
+        keys += [("community", c) for c in world.communities]
+        keys += [("standard", str(s.version)) for s in world.standards]
+        # A fresh generation has nothing to conflict with: COPY, in chunks that keep each message small.
+        for start in range(0, len(keys), 50):
+            records = [(generation, *row) for row in rows_of(world, keys[start : start + 50])]
+            await conn.copy_records_to_table("facts", records=records, columns=_FACT_COLUMNS)
+        async with conn.transaction():
+            await conn.fetchrow(query("checkpoint_for_update"), NAME)
+            # Events that arrived during the rebuild: fold them in under the lock, then switch.
+            while rows := await conn.fetch(log_query("read_all"), position, batch_size, None, None):
+                decoded = decode_all(registry, (recorded_from_row(r) for r in rows))
+                world = fold_world(world, decoded)
+                touched = sorted({k for _, e in decoded if (k := entity_of(e)) is not None})
+                await save(conn, generation, rows_of(world, touched))
+                position = rows[-1]["position"]
+            await conn.execute(query("advance_checkpoint"), NAME, generation, position)
+        await conn.execute(query("drop_generation"), current["generation"])
+    return Checkpoint(generation, position)

@@ -1,0 +1,54 @@
+"""The read model: the live generation of `facts`, cached in memory and refreshed by position.
+
+A request asks for the world as of the projection's current checkpoint. The cache keeps the last World it
+built and, when the checkpoint has moved, loads only the entities that changed since — so a dashboard
+that polls costs one small query while nothing happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import asyncpg
+
+from projections.community import World
+from service.read.projector import NAME, Checkpoint, world_from_rows
+from service.read.queries import query
+
+
+class ReadModel:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._world = World()
+        self._generation = -1
+        self._position = -1
+        self._lock = asyncio.Lock()
+
+    async def world(self) -> World:
+        """Everything the projection knows, as of its checkpoint."""
+        _, world = await self.snapshot()
+        return world
+
+    async def snapshot(self) -> tuple[Checkpoint, World]:
+        """The projection's checkpoint and the world as of exactly that checkpoint, which it identifies:
+        the same (generation, position) always comes with the same world."""
+        row = await self._pool.fetchrow(query("checkpoint"), NAME)
+        assert row is not None, "migration 0002 inserts the checkpoint row"
+        if (row["generation"], row["position"]) == (self._generation, self._position):
+            return Checkpoint(self._generation, self._position), self._world
+        async with self._lock:
+            async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+                # One snapshot for the checkpoint and the facts, so they agree with each other.
+                row = await conn.fetchrow(query("checkpoint"), NAME)
+                assert row is not None
+                generation, position = row["generation"], row["position"]
+                if (generation, position) == (self._generation, self._position):
+                    return Checkpoint(generation, position), self._world
+                since = self._position if generation == self._generation else -1
+                base = self._world if generation == self._generation else World()
+                changed = await conn.fetch(query("facts_changed_after"), generation, since)
+                world = world_from_rows(((r["entity"], r["entity_id"], r["body"]) for r in changed), base)
+            self._world = replace(world, position=position)
+            self._generation, self._position = generation, position
+            return Checkpoint(generation, position), self._world

@@ -1,0 +1,36 @@
+-- The read side's named queries: the projector's checkpoint and the stored facts.
+-- Loaded once by service/log/queries.py. Each block starts with "-- name: NAME".
+-- Parameters are $1..$n; Python never pastes values into SQL.
+
+-- name: checkpoint_for_update
+-- Row lock: one runner at a time advances a projection, however many replicas run one.
+select generation, position from projection_checkpoints where name = $1 for update;
+
+-- name: checkpoint
+select generation, position from projection_checkpoints where name = $1;
+
+-- name: advance_checkpoint
+update projection_checkpoints set generation = $2, position = $3, updated_at = now() where name = $1;
+
+-- name: load_facts
+select f.entity, f.entity_id, f.body::text as body
+from facts f
+join unnest($2::text[], $3::text[]) as k(entity, entity_id)
+  on f.entity = k.entity and f.entity_id = k.entity_id
+where f.generation = $1;
+
+-- name: facts_changed_after
+-- Everything in the live generation that changed after a position: how a cached read model refreshes.
+select entity, entity_id, position, body::text as body
+from facts where generation = $1 and position > $2;
+
+-- name: save_facts
+insert into facts (generation, entity, entity_id, position, town_id, body)
+select $1, k.entity, k.entity_id, k.position, k.town_id, k.body::jsonb
+from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+     as k(entity, entity_id, position, town_id, body)
+on conflict (generation, entity, entity_id)
+do update set position = excluded.position, town_id = excluded.town_id, body = excluded.body;
+
+-- name: drop_generation
+delete from facts where generation = $1;

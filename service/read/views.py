@@ -1,0 +1,209 @@
+"""What the API reads: the world as of a date, communities filtered, sorted and paged, and area figures.
+
+Everything here works on a `World` already in memory (`ReadModel.world()`), so a whole page costs the
+one query that fetched the world. The figures themselves come from `projections`; this module chooses,
+orders and pages.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeAlias, TypeVar
+
+from events.codec import JSON
+from events.hierarchy import CommunityKind
+from events.recognition import Level
+from projections.community import TownFacts, World
+from projections.coverage import AreaShare, Share, coverage, disclosure_rate
+from projections.evaluation import Status, evaluate
+from projections.facts import CommunityFacts, Disclosure
+from projections.localtime import SHANGHAI, local_date
+from projections.summaries import last_activity
+from service.read.paging import Page, QueryError, decode_cursor, encode_cursor, page_size
+
+T = TypeVar("T")
+CITY_ID = "cixi"
+CITY_NAME = "慈溪市"
+MAX_NAME_FILTER = 200
+# What communities sort by: a number (the score) and a text (a name or an ISO date); the other is constant.
+SortKey: TypeAlias = tuple[float, str]
+# Years a disclosure rate may be asked for: the programme's calendar, not arbitrary integers.
+FIRST_YEAR, LAST_YEAR = 1990, 2999
+
+
+def parse_as_of(text: str) -> date:
+    """An `asOf` value: a bare ISO date is that local date (to its end); a date-time is taken to its
+    Asia/Shanghai date, one without an offset being read as Shanghai time."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text[:40]!r} is not an ISO 8601 date or date-time") from exc
+    return local_date(moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI))
+
+
+def check_year(year: int) -> int:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise QueryError("year", f"must be between {FIRST_YEAR} and {LAST_YEAR}")
+    return year
+
+
+class CommunityOrder(enum.Enum):
+    NAME = "name"
+    SCORE = "score"
+    LAST_ACTIVITY = "last_activity"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommunityFilter:
+    town: str | None = None
+    kind: CommunityKind | None = None
+    standardized: bool | None = None
+    designation: Level | None = None
+    name_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityView:
+    """One community as of a local date: its facts and (computed once) its status."""
+
+    facts: CommunityFacts
+    on: date
+    status: Status
+
+
+def towns_on(world: World, on: date) -> list[TownFacts]:
+    """The towns registered by `on`, by id."""
+    return [world.towns[t] for t in sorted(world.towns) if world.towns[t].registered_on <= on]
+
+
+def community_view(world: World, community_id: str, on: date) -> CommunityView | None:
+    """The community as of `on`, or None if the log has never registered it."""
+    facts = world.communities.get(community_id)
+    if facts is None or facts.registered_on is None:
+        return None
+    return CommunityView(facts, on, evaluate(facts, world.standard_on(on), on))
+
+
+def list_communities(
+    world: World,
+    on: date,
+    *,
+    where: CommunityFilter,
+    order: CommunityOrder,
+    descending: bool,
+    first: int | None,
+    after: str | None,
+) -> Page[CommunityView]:
+    """The communities in scope on `on` that pass `where`, sorted by `order` then id, after `after`."""
+    size = page_size(first)
+    if where.name_contains is not None and len(where.name_contains) > MAX_NAME_FILTER:
+        raise QueryError("filter.nameContains", f"must be at most {MAX_NAME_FILTER} characters")
+    standard = world.standard_on(on)
+    chosen: list[tuple[SortKey, str, CommunityView]] = []
+    for facts in world.communities.values():
+        if not facts.in_scope_on(on) or not _passes(facts, on, where):
+            continue
+        view = CommunityView(facts, on, evaluate(facts, standard, on))
+        if where.standardized is not None and view.status.standardized is not where.standardized:
+            continue
+        chosen.append((_sort_key(view, order), facts.community_id, view))
+    # No activity yet sorts first ascending: "" stands below every date.
+    chosen.sort(key=lambda item: (item[0], item[1]), reverse=descending)
+    start = 0
+    if after is not None:
+        key, ident = _read_cursor(after, order, descending)
+        start = len(chosen)
+        for index, (k, i, _) in enumerate(chosen):
+            beyond = (k, i) < (key, ident) if descending else (k, i) > (key, ident)
+            if beyond:
+                start = index
+                break
+    page = chosen[start : start + size]
+    return Page(
+        items=tuple((_cursor(order, descending, k, i), view) for k, i, view in page),
+        has_next=start + size < len(chosen),
+        has_previous=start > 0,
+        total=len(chosen),
+    )
+
+
+def _passes(facts: CommunityFacts, on: date, where: CommunityFilter) -> bool:
+    if where.town is not None and facts.town_on(on) != where.town:
+        return False
+    if where.kind is not None and facts.kind is not where.kind:
+        return False
+    if where.designation is not None and not any(
+        d.level is where.designation and d.designated_on <= on for d in facts.designations
+    ):
+        return False
+    if where.name_contains:
+        name = facts.name_on(on) or ""
+        if where.name_contains.casefold() not in name.casefold():
+            return False
+    return True
+
+
+def _sort_key(view: CommunityView, order: CommunityOrder) -> SortKey:
+    if order is CommunityOrder.NAME:
+        return (0.0, view.facts.name_on(view.on) or "")
+    if order is CommunityOrder.SCORE:
+        return (view.status.score, "")
+    day = last_activity(view.facts, view.on)
+    return (0.0, day.isoformat() if day is not None else "")
+
+
+def _cursor(order: CommunityOrder, descending: bool, key: SortKey, ident: str) -> str:
+    return encode_cursor(["communities", order.value, "desc" if descending else "asc", *key, ident])
+
+
+def _read_cursor(cursor: str, order: CommunityOrder, descending: bool) -> tuple[SortKey, str]:
+    parts = decode_cursor(cursor)
+    expected: list[JSON] = ["communities", order.value, "desc" if descending else "asc"]
+    if len(parts) != 6 or parts[:3] != expected:
+        raise QueryError("after", "is not a cursor of this list in this order")
+    number, text, ident = parts[3:]
+    if not isinstance(number, int | float) or isinstance(number, bool):
+        raise QueryError("after", "is not a cursor of this list in this order")
+    if not isinstance(text, str) or not isinstance(ident, str):
+        raise QueryError("after", "is not a cursor of this list in this order")
+    return (float(number), text), ident
+
+
+@dataclass(frozen=True, slots=True)
+class AreaFigures:
+    """Coverage on a date, per town and for the city."""
+
+    towns: dict[str, Share]
+    city: Share
+
+
+def _figures(shares: tuple[list[AreaShare], AreaShare]) -> AreaFigures:
+    towns, city = shares
+    return AreaFigures({s.area_id: s.share for s in towns}, city.share)
+
+
+def coverage_on(world: World, on: date) -> AreaFigures:
+    return _figures(coverage(world, on, CITY_ID))
+
+
+def disclosure_in(world: World, year: int, on: date) -> AreaFigures:
+    return _figures(disclosure_rate(world, check_year(year), on, CITY_ID))
+
+
+def last_disclosure(world: World, community_id: str, on: date) -> Disclosure | None:
+    """The community's latest disclosure published on or before `on` (the later recorded wins a tie)."""
+    facts = world.communities.get(community_id)
+    if facts is None:
+        return None
+    published = [d for d in facts.disclosures if d.published_on <= on]
+    return max(published, key=lambda d: (d.published_on, d.position), default=None)
+
+
+def dated_by(items: Sequence[T], day: Callable[[T], date], on: date) -> list[T]:
+    """The records among `items` whose date is on or before `on` ("as of" a date)."""
+    return [item for item in items if day(item) <= on]

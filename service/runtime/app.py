@@ -1,0 +1,143 @@
+"""The Starlette application: its lifespan owns the pool, the store, the head watcher and the projector."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import BaseRoute, Route
+
+from events.catalogue import CATALOGUE
+from service.commands.handler import Commands, install_default_standard
+from service.log.pool import APP_ROLE, connect, create_pool
+from service.log.store import EventStore
+from service.log.watcher import HeadWatcher
+from service.read.projector import Projector
+from service.read.readmodel import ReadModel
+from service.runtime.settings import Settings
+from service.transparency.signer import Signer, latest_note, load_signing_key, sign_periodically
+from service.transparency.tree import LogTree
+
+READY_TIMEOUT = 2.0
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrls:
+    """Where the owner (migrations) and the application role (everything else) connect."""
+
+    owner: str
+    app: str | None = None
+
+
+@dataclass(slots=True)
+class Services:
+    pool: asyncpg.Pool
+    store: EventStore
+    watcher: HeadWatcher
+    commands: Commands
+    projector: Projector
+    read_model: ReadModel
+    tree: LogTree
+
+
+def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The ASGI app. Migrations are the caller's job (the CLI runs them before serving).
+
+    `routes` are served beside the service's own; the GraphQL API comes in this way (its package sits above
+    this one), and reads `app.state.services` once the lifespan has started."""
+
+    async def connect_listener() -> asyncpg.Connection:
+        if database.app is not None:
+            return await connect(database.app)
+        return await connect(database.owner, server_settings={"role": APP_ROLE})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = await create_pool(
+            database.owner,
+            database.app,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+        )
+        watcher = HeadWatcher(connect_listener)
+        store = EventStore(pool, CATALOGUE)
+        commands = Commands(store, CATALOGUE)
+        projector = Projector(pool, CATALOGUE)
+        tree = LogTree(pool)
+        # A bad key stops start-up with a clear message, before anything is served.
+        key = load_signing_key(settings.signing_key, settings.data_dir) if settings.signing_key else None
+        background: list[asyncio.Task[None]] = []
+        try:
+            await install_default_standard(commands, store)
+            await watcher.start()
+            # Following the log is background work: a long catch-up must not hold up start-up.
+            loop = asyncio.get_running_loop()
+            background.append(loop.create_task(projector.run(watcher), name="qinglian-projector"))
+            background.append(loop.create_task(tree.run(watcher), name="qinglian-sealer"))
+            if key is not None:
+                signer = Signer(pool, tree, key)
+                background.append(
+                    loop.create_task(
+                        sign_periodically(signer, pool, settings.checkpoint_interval), name="qinglian-signer"
+                    )
+                )
+            app.state.services = Services(
+                pool=pool,
+                store=store,
+                watcher=watcher,
+                commands=commands,
+                projector=projector,
+                read_model=ReadModel(pool),
+                tree=tree,
+            )
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await store.close()
+            await watcher.stop()
+            await pool.close()
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        services: Services = request.app.state.services
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                head = await services.store.head()
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("readiness check failed", error=str(exc) or type(exc).__name__)
+            return JSONResponse(
+                {"status": "unavailable", "database": str(exc) or type(exc).__name__},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready", "head": head})
+
+    async def checkpoint(request: Request) -> PlainTextResponse:
+        services: Services = request.app.state.services
+        note = await latest_note(services.pool)
+        if note is None:
+            return PlainTextResponse("no checkpoint has been signed yet\n", status_code=404)
+        # The note exactly as signed: its bytes are what the signature covers.
+        return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/checkpoint", checkpoint),
+            *routes,
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,121 @@
+"""Configuration, read from the environment once, in `Settings.from_env`, and passed down from there."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import platformdirs
+
+
+class SettingsError(Exception):
+    """A setting is present but unusable; the message names the variable and the problem."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    # The owner's connection: migrations run with it. None means "start the embedded PostgreSQL".
+    database_url: str | None = None
+    # The application role's own login, if the operator gives one; otherwise the service connects with
+    # `database_url` and assumes the SELECT/INSERT-only role for every pooled connection.
+    app_database_url: str | None = None
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_format: Literal["json", "console"] = "console"
+    log_level: str = "info"
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    # The checkpoint signer's key: a path to a key file, or the key text itself. Never stored in the database.
+    signing_key: str | None = None
+    # How often `serve` signs a checkpoint when the log has grown, in seconds.
+    checkpoint_interval: int = 60
+    # Whether the API takes the caller's role from the X-Qinglian-Role header. Off, every caller reads only.
+    role_header: bool = True
+    # Whether the API keeps finished responses of queries answered from the projections (schema/cache.py).
+    response_cache: bool = True
+
+    @classmethod
+    def from_process(cls) -> Settings:
+        """The settings of this process's environment: the one place `os.environ` is read."""
+        return cls.from_env(os.environ)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        database_url = _url(environ, "DATABASE_URL")
+        app_database_url = _url(environ, "QINGLIAN_APP_DATABASE_URL")
+        data_dir = environ.get("QINGLIAN_DATA_DIR") or platformdirs.user_data_dir("qinglian")
+        log_format = environ.get("QINGLIAN_LOG_FORMAT", "console")
+        if log_format not in ("json", "console"):
+            raise SettingsError(f"QINGLIAN_LOG_FORMAT must be json or console, not {log_format!r}")
+        log_level = environ.get("QINGLIAN_LOG_LEVEL", "info").lower()
+        if log_level not in ("debug", "info", "warning", "error"):
+            raise SettingsError(
+                f"QINGLIAN_LOG_LEVEL must be debug, info, warning or error, not {log_level!r}"
+            )
+        pool_min = _int(environ, "QINGLIAN_POOL_MIN_SIZE", 2, low=1, high=100)
+        pool_max = _int(environ, "QINGLIAN_POOL_MAX_SIZE", 10, low=1, high=1000)
+        if pool_min > pool_max:
+            raise SettingsError("QINGLIAN_POOL_MIN_SIZE must not exceed QINGLIAN_POOL_MAX_SIZE")
+        role_header = environ.get("QINGLIAN_ROLE_HEADER", "on").strip().lower()
+        if role_header not in ("on", "off"):
+            raise SettingsError(f"QINGLIAN_ROLE_HEADER must be on or off, not {role_header!r}")
+        response_cache = environ.get("QINGLIAN_RESPONSE_CACHE", "on").strip().lower()
+        if response_cache not in ("on", "off"):
+            raise SettingsError(f"QINGLIAN_RESPONSE_CACHE must be on or off, not {response_cache!r}")
+        signing_key = environ.get("QINGLIAN_SIGNING_KEY", "").strip() or None
+        checkpoint_interval = _int(environ, "QINGLIAN_CHECKPOINT_INTERVAL", 60, low=1, high=86400)
+        return cls(
+            database_url=database_url,
+            app_database_url=app_database_url,
+            data_dir=Path(data_dir).expanduser(),
+            host=environ.get("QINGLIAN_HOST", "127.0.0.1"),
+            port=_int(environ, "QINGLIAN_PORT", 8000, low=0, high=65535),
+            log_format="json" if log_format == "json" else "console",
+            log_level=log_level,
+            pool_min_size=pool_min,
+            pool_max_size=pool_max,
+            signing_key=signing_key,
+            checkpoint_interval=checkpoint_interval,
+            role_header=role_header == "on",
+            response_cache=response_cache == "on",
+        )
+
+
+def check_database_url(name: str, value: str) -> str:
+    """Return `value` if it is a postgresql:// URL, else raise SettingsError naming `name`."""
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} is not a URL: {exc}") from exc
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise SettingsError(f"{name} is not a PostgreSQL URL (expected postgresql://user@host:port/database)")
+    try:
+        parts.port  # noqa: B018 - touching .port is what validates it
+    except ValueError as exc:
+        raise SettingsError(f"{name} has a bad port: {exc}") from exc
+    return value
+
+
+def _url(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return check_database_url(name, value) if value else None
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, not {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value

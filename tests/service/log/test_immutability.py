@@ -1,0 +1,65 @@
+"""The log cannot be changed: the application role lacks the privilege, and triggers stop the owner."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+import pytest
+
+from events.envelope import ExpectedVersion
+from events.hierarchy import CommunityRenamed
+from service.log.store import EventStore
+
+CHANGES = [
+    "update events set type = 'Forged'",
+    "delete from events",
+    "truncate events",
+    "update idempotency_keys set first_position = 99",
+    "delete from idempotency_keys",
+    "truncate idempotency_keys",
+]
+
+DAY = date(2022, 6, 8)
+
+
+@pytest.fixture
+async def one_event(store: EventStore) -> None:
+    await store.append(
+        "community-a",
+        [CommunityRenamed(community_id="a", name="x", effective_on=DAY)],
+        expected_version=ExpectedVersion.any(),
+        idempotency_key="k",
+    )
+
+
+@pytest.mark.usefixtures("one_event")
+@pytest.mark.parametrize("statement", CHANGES)
+async def test_the_application_role_may_not_change_the_log(pool: asyncpg.Pool, statement: str) -> None:
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+        await pool.execute(statement)
+
+
+@pytest.mark.usefixtures("one_event")
+@pytest.mark.parametrize("statement", CHANGES)
+async def test_triggers_refuse_changes_even_from_the_owner(owner: asyncpg.Connection, statement: str) -> None:
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        await owner.execute(statement)
+    assert 1 == await owner.fetchval("select count(*) from events")
+    assert 1 == await owner.fetchval("select count(*) from idempotency_keys")
+
+
+async def test_the_application_role_may_read_and_insert(pool: asyncpg.Pool) -> None:
+    assert "qinglian_app" == await pool.fetchval("select current_user")
+    assert await pool.fetchval("select has_table_privilege('events', 'insert')")
+    assert await pool.fetchval("select has_table_privilege('events', 'select')")
+    assert not await pool.fetchval("select has_table_privilege('events', 'update')")
+    assert not await pool.fetchval("select has_table_privilege('events', 'delete')")
+    assert not await pool.fetchval("select has_table_privilege('events', 'truncate')")
+
+
+async def test_the_application_role_may_not_alter_the_schema(pool: asyncpg.Pool) -> None:
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await pool.execute("alter table events disable trigger events_append_only")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await pool.execute("drop table events")

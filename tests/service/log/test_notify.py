@@ -1,0 +1,87 @@
+"""The head watcher: woken by NOTIFY, and catching up by position when a notification is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date
+
+import asyncpg
+import pytest
+
+from events.envelope import ExpectedVersion
+from events.hierarchy import CommunityRenamed
+from service.log.pool import APP_ROLE, connect
+from service.log.store import EventStore
+from service.log.watcher import HeadWatcher
+
+DAY = date(2022, 6, 8)
+
+
+async def append(store: EventStore, key: str) -> int:
+    result = await store.append(
+        "community-a",
+        [CommunityRenamed(community_id="a", name=key, effective_on=DAY)],
+        expected_version=ExpectedVersion.any(),
+        idempotency_key=key,
+    )
+    return result.positions[-1]
+
+
+@pytest.fixture
+async def watcher(database_url: str) -> AsyncIterator[HeadWatcher]:
+    async def connect_as_app() -> asyncpg.Connection:
+        return await connect(
+            database_url, server_settings={"role": APP_ROLE, "application_name": "head-watcher"}
+        )
+
+    # A long poll interval: only a notification or a reconnect can explain a prompt catch-up.
+    watcher = HeadWatcher(connect_as_app, poll_interval=3600, retry_delay=0.05)
+    await watcher.start()
+    yield watcher
+    await watcher.stop()
+
+
+async def test_the_watcher_sees_each_commit_through_notify(store: EventStore, watcher: HeadWatcher) -> None:
+    assert await watcher.wait_for(0, within=5)
+    position = await append(store, "one")
+    assert await watcher.wait_for(position, within=5)
+    assert position == watcher.head
+
+
+async def test_wait_for_a_position_not_yet_written_times_out(watcher: HeadWatcher) -> None:
+    assert not await watcher.wait_for(1, within=0.2)
+
+
+async def test_after_its_connection_is_killed_the_watcher_reconnects_and_catches_up(
+    store: EventStore, watcher: HeadWatcher, owner: asyncpg.Connection
+) -> None:
+    await append(store, "before")
+    assert await watcher.wait_for(1, within=5)
+    connections = watcher.connections
+    # Kill the listener, then commit while it is gone: that notification is lost for good.
+    killed = await owner.fetchval(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+        "where datname = current_database() and application_name = 'head-watcher'"
+    )
+    assert 1 == killed
+    position = await append(store, "while-away")
+    assert await watcher.wait_for(position, within=10)
+    assert watcher.connections > connections
+
+
+async def test_heads_yields_new_positions_in_order(store: EventStore, watcher: HeadWatcher) -> None:
+    seen: list[int] = []
+
+    async def follow() -> None:
+        async for head in watcher.heads():
+            seen.append(head)
+            if head >= 3:
+                return
+
+    following = asyncio.ensure_future(follow())
+    for key in ("1", "2", "3"):
+        await append(store, key)
+    await asyncio.wait_for(following, timeout=10)
+    assert seen == sorted(seen)
+    assert 3 == seen[-1]
