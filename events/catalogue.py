@@ -1,4 +1,5 @@
-"""Every event type the log may hold, in one explicit registry (no metaclass, no import-time discovery)."""
+"""Every event type the log may hold, in one explicit registry (no metaclass, no import-time discovery), and
+what each event is about."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from events.hierarchy import (
     TownRegistered,
 )
 from events.recognition import DemonstrationPointDesignated, DutyReportFiled, LeadingTalentRecognized
-from events.registry import Registry
+from events.registry import Event, Registry
 from events.rules import RuleRevised
 from events.standard import StandardRevised
 from events.supervision import (
@@ -54,3 +55,18 @@ CATALOGUE = Registry(
     # (TYPE, version read) -> pure function returning the payload one version up. None shipped yet.
     upcasters={},
 )
+
+
+# Streams are `category-id` (message-db): a town's, a community's, and the standard's one stream.
+STANDARD_STREAM = "standard-main"
+
+
+def subject_of(event: Event) -> tuple[str, str] | None:
+    """What an event is about, as (category, id): its town, its community, or ("standard", "main");
+    None for an event about none of them. The stream it belongs to is `category-id`."""
+    if isinstance(event, TownRegistered):
+        return ("town", event.town_id)
+    if isinstance(event, StandardRevised):
+        return ("standard", "main")
+    community_id = getattr(event, "community_id", None)
+    return ("community", community_id) if isinstance(community_id, str) else None

@@ -88,11 +88,6 @@ def _plain(value: object, depth: int) -> bool:
     return False
 
 
-def canonical_bytes(value: object) -> bytes:
-    """The canonical UTF-8 bytes of `value`."""
-    return canonical_json(value).encode("utf-8")
-
-
 def parse_canonical(data: bytes) -> JSON:
     """Parse bytes that must already be canonical; anything else (even valid JSON) is refused."""
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -84,9 +83,3 @@ def evaluate(facts: CommunityFacts, standard: StandardVersion | None, on: date) 
         version,
         facts.position,
     )
-
-
-def evaluate_all(
-    communities: Iterable[CommunityFacts], standard: StandardVersion | None, on: date
-) -> list[Status]:
-    return [evaluate(facts, standard, on) for facts in communities]

@@ -6,7 +6,7 @@ programme records, and needs no time-zone database (which would be I/O in the pu
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -16,8 +16,3 @@ def local_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         raise ValueError("a moment must be timezone-aware to have a local date")
     return moment.astimezone(SHANGHAI).date()
-
-
-def end_of_day(day: date) -> datetime:
-    """The last microsecond of `day` in Asia/Shanghai: what a bare date means in "as of"."""
-    return datetime.combine(day, time.max, SHANGHAI)

@@ -3,20 +3,12 @@ current and past rule versions, designations — each as of a date."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
 from events.recognition import Level
 from events.rules import RuleDocument
-from events.training import TrainingKind
 from projections.facts import CommunityFacts, Designation, RuleVersion
-
-
-def training_completion(facts: CommunityFacts, year: int, on: date) -> dict[TrainingKind, int]:
-    """How many trainings of each kind the community held in `year`, counting those held by `on`."""
-    counts = Counter(t.kind for t in facts.trainings if t.held_on.year == year and t.held_on <= on)
-    return {kind: counts.get(kind, 0) for kind in TrainingKind}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from cachetools import LRUCache
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -173,18 +173,31 @@ def make_key(request: Request, role: str, checkpoint: Checkpoint, day: date) -> 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    body: bytes
+    cost: int  # what it counts for against max_bytes: the body and its key
+
+
+def _cost(entry: _Entry) -> int:
+    return entry.cost
+
+
 class ResponseCache:
     """Response bodies by Key: an LRU bounded in entries and bytes, holding only the newest checkpoint,
-    with one execution per key among concurrent misses."""
+    with one execution per key among concurrent misses.
+
+    Not thread-safe, and needs not be: it is used from one event loop and no method awaits, so each runs
+    whole between two requests' steps."""
 
     def __init__(self, *, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Key, bytes] = OrderedDict()
-        self._bytes = 0
+        # Bounded in bytes by the LRU itself; in entries by `put`, which evicts in the same LRU order.
+        self._entries: LRUCache[Key, _Entry] = LRUCache(max_bytes, getsizeof=_cost)
         self._newest = (-1, -1)
         self._flights: dict[Key, asyncio.Future[bytes | None]] = {}
-        self._plans: OrderedDict[tuple[str, str | None], Plan] = OrderedDict()
+        self._plans: LRUCache[tuple[str, str | None], Plan] = LRUCache(PLANS)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -192,21 +205,15 @@ class ResponseCache:
     def plan(self, request: Request, *, max_tokens: int) -> Plan:
         """`plan` for the request's document, remembered for the PLANS most recent documents."""
         which = (request.document, request.operation_name)
-        found = self._plans.get(which)
+        found = self._plans.get(which)  # a hit counts as a use
         if found is None:
             found = plan(request.document, request.operation_name, max_tokens=max_tokens)
             self._plans[which] = found
-            while len(self._plans) > PLANS:
-                self._plans.popitem(last=False)
-        else:
-            self._plans.move_to_end(which)
         return found
 
     def get(self, key: Key) -> bytes | None:
-        body = self._entries.get(key)
-        if body is not None:
-            self._entries.move_to_end(key)
-        return body
+        entry = self._entries.get(key)  # a hit counts as a use
+        return entry.body if entry is not None else None
 
     def put(self, key: Key, body: bytes) -> None:
         if key.checkpoint < self._newest:
@@ -214,20 +221,14 @@ class ResponseCache:
         if key.checkpoint > self._newest:
             self._newest = key.checkpoint
             for old in [k for k in self._entries if k.checkpoint < key.checkpoint]:
-                self._drop(old)
+                del self._entries[old]
         cost = len(body) + key.size()
         if cost > self.max_bytes:
-            return
-        if key in self._entries:
-            self._drop(key)
-        self._entries[key] = body
-        self._bytes += cost
-        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-            self._drop(next(iter(self._entries)))
-
-    def _drop(self, key: Key) -> None:
-        body = self._entries.pop(key)
-        self._bytes -= len(body) + key.size()
+            return  # LRUCache would refuse it (ValueError); it is served, just not kept
+        self._entries.pop(key, None)  # replaced, not counted twice while room is made
+        self._entries[key] = _Entry(body, cost)  # evicts the least recently used until the bytes fit
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem()  # the least recently used
 
     def flight(self, key: Key) -> asyncio.Future[bytes | None] | None:
         """The response being computed for `key` by another request, if one is."""

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
-from service.read.views import parse_as_of
+from service.read.asof import parse_as_of
 
 __all__ = ["JSON", "SCALARS", "AsOf"]
 

@@ -1,1 +1,2 @@
-"""The imperative shell: configuration, PostgreSQL, the event store, the CLI and the web app."""
+"""The imperative shell, one subpackage per capability: log, read, commands, transparency, demo, runtime
+(docs/architecture.md draws what each may import)."""

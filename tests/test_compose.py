@@ -6,6 +6,7 @@ No Docker engine runs here, so the files are parsed and checked, not run. No dat
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 import shlex
 import tomllib
@@ -78,11 +79,17 @@ def _container_ports(service: dict[str, Any]) -> list[int]:
     return ports
 
 
-def _packages() -> list[str]:
+def _package_patterns() -> list[str]:
+    """What pyproject.toml tells setuptools to install: [tool.setuptools.packages.find] include."""
     with PYPROJECT.open("rb") as f:
-        packages = tomllib.load(f)["tool"]["setuptools"]["packages"]
-    assert isinstance(packages, list)
-    return [str(p) for p in packages]
+        include = tomllib.load(f)["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert isinstance(include, list)
+    return [str(p) for p in include]
+
+
+def _packages() -> list[str]:
+    """The top-level packages installed (their subpackages come with their folders)."""
+    return [p for p in _package_patterns() if "." not in p and "*" not in p]
 
 
 def _dockerfile_instructions() -> Iterator[tuple[str, list[str]]]:
@@ -247,6 +254,18 @@ def test_dockerfile_exposes_the_service_port(compose: dict[str, Any]) -> None:
 
 def test_dockerfile_copies_every_package_and_what_pip_install_reads() -> None:
     assert set(_packages()) | {"pyproject.toml", "README.md"} <= _copy_sources()
+
+
+def test_every_subpackage_of_an_installed_package_is_installed_too() -> None:
+    patterns = _package_patterns()
+    found = [
+        ".".join(folder.relative_to(ROOT).parts)
+        for package in _packages()
+        for folder in [ROOT / package, *(ROOT / package).rglob("*")]
+        if (folder / "__init__.py").is_file()
+    ]
+    assert len(found) > len(_packages())  # service/ has subpackages: the check has something to check
+    assert [] == [name for name in found if not any(fnmatch.fnmatchcase(name, p) for p in patterns)]
 
 
 def test_dockerfile_runs_as_a_non_root_user() -> None:

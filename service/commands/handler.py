@@ -7,11 +7,13 @@ overwrite each other's premises, and neither has to retry by hand.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from cachetools import LRUCache
+
+from events.catalogue import STANDARD_STREAM, subject_of
 from events.codec import JSON
 from events.envelope import ExpectedVersion
 from events.errors import CodecError, UnknownEventType, ValidationError, VersionConflict
@@ -27,7 +29,6 @@ from service.log.clock import utc_now
 from service.log.results import AppendResult
 from service.log.store import EventStore
 
-STANDARD_STREAM = "standard-main"
 # Enough for a burst of clerks on one community: each round lets at least one of them through.
 RETRIES = 16
 # Communities whose facts a Commands keeps between commands (a few hundred bytes to a few MB each).
@@ -35,15 +36,11 @@ COMMUNITY_CACHE = 2048
 
 
 def stream_of(event: Event) -> str:
-    """The stream an event belongs to: its town, its community, or the standard."""
-    if isinstance(event, TownRegistered):
-        return f"town-{event.town_id}"
-    if isinstance(event, StandardRevised):
-        return STANDARD_STREAM
-    community_id = getattr(event, "community_id", None)
-    if not isinstance(community_id, str):
+    """The stream an event belongs to: its town's, its community's, or the standard's."""
+    subject = subject_of(event)
+    if subject is None:
         raise ValidationError([("type", f"{type(event).__name__} is not a command this service takes")])
-    return f"community-{community_id}"
+    return "-".join(subject)
 
 
 class Commands:
@@ -55,7 +52,8 @@ class Commands:
         self._clock = clock
         # Community facts as last read, by id. The log only grows, so a cached state plus the events after
         # its version is exactly the state: each command reads only what is new, not the whole stream.
-        self._known: OrderedDict[str, tuple[CommunityFacts, int]] = OrderedDict()
+        # The COMMUNITY_CACHE most recently used are kept; like the rest of a Commands, for one event loop.
+        self._known: LRUCache[str, tuple[CommunityFacts, int]] = LRUCache(COMMUNITY_CACHE)
 
     async def submit(
         self,
@@ -142,11 +140,8 @@ class Commands:
                 facts = evolve(facts, rec.position, event)
                 version = rec.stream_version
         cached = self._known.get(community_id)
-        if cached is None or cached[1] <= version:
-            self._known[community_id] = (facts, version)
-            self._known.move_to_end(community_id)
-            while len(self._known) > COMMUNITY_CACHE:
-                self._known.popitem(last=False)
+        if cached is None or cached[1] <= version:  # another command may have read further meanwhile
+            self._known[community_id] = (facts, version)  # the most recently used; evicts the least
         return facts, version
 
     async def _standards(self) -> tuple[tuple[StandardVersion, ...], int]:

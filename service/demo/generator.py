@@ -1,8 +1,8 @@
 """The demo data set (DESIGN §2): 慈溪市's 19 towns, 100 communities and eighteen months of their records.
 
 `generate_demo(seed)` is pure: the same seed always gives the same commands, in the same order, under the
-same idempotency keys. `load_demo` records them through `Commands.record`, as a clerk would, so every one
-of them passes the same validation a user's command does; loading twice writes nothing the second time.
+same idempotency keys. `load_demo` (loader.py) records them through `Commands.record`, as a clerk would.
+The names it draws from are in names.py.
 
 Nothing about the figures is stored. The activity is shaped so that the projections compute what the
 source article reports (seed/cixi-integrity-community-article.txt): as of 2022-06-08 the city's
@@ -21,17 +21,15 @@ are marked synthetic: the article does not list them).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import NamedTuple
 
 from events.codec import JSON
 from events.disclosure import Channel, DisclosureCategory, DisclosureCorrected, DisclosurePublished
-from events.errors import IdempotencyKeyReused
 from events.hierarchy import (
     CommunityKind,
     CommunityRegistered,
@@ -53,20 +51,33 @@ from events.supervision import (
 )
 from events.training import FIVE_ONES, TrainingHeld, TrainingKind
 from projections.periods import Period
-from service.commands.handler import STANDARD_STREAM, Commands, install_default_standard, stream_of
-from service.log.results import AppendResult
-from service.log.store import EventStore
+from service.demo.names import (
+    ARTICLE,
+    CITY_ID,
+    COMMUNITY_NAMES,
+    CONSULTATION_TOPICS,
+    COUNCIL_TOPICS,
+    FINDINGS,
+    MAJOR_MATTERS,
+    PREFECTURE_POINT,
+    REAL,
+    REPORTS,
+    REPRESENTATIVE_TOPICS,
+    RULE_NAMES,
+    TOWN_ROWS,
+    TOWNS,
+    TRAINING_HOURS,
+    TRAINING_TITLES,
+    TRANSFERS,
+    VILLAGE_NAMES,
+)
 
 DEFAULT_SEED = 20220608
-CITY_ID = "cixi"
 # The programme's records start with the standard, and end with the last day of the demo.
 FIRST_DAY = date(2021, 1, 1)
 LAST_DAY = date(2022, 6, 30)
 # The day of the article's figures.
 AS_OF = date(2022, 6, 8)
-ARTICLE = "慈溪市清廉社区规范化建设覆盖率高达93% (慈溪市民政局, 2022-06)"
-# Commands in flight at once while loading: enough to fill the store's group commits.
-CONCURRENCY = 32
 
 
 # -- the shape of the demo ----------------------------------------------------------------------------------
@@ -164,98 +175,7 @@ class Demo:
     demonstration_points: Mapping[Level, tuple[str, ...]]
 
 
-@dataclass(frozen=True, slots=True)
-class DemoLoad:
-    """What loading the demo did: events written now, commands found already recorded (replayed)."""
-
-    written: int
-    replayed: int
-    standard_installed: bool
-
-
-class DemoRefused(Exception):
-    """The log holds records that are not this demo's: the demo loads only into an empty database."""
-
-
-# -- the city ------------------------------------------------------------------------------------------------
-
-_S, _T = TownKind.SUBDISTRICT, TownKind.TOWN
-# (id, name, kind, urban communities 社区, villages 村): 5 街道 and 14 镇, 100 communities in all.
-_TOWNS: tuple[tuple[str, str, TownKind, int, int], ...] = (
-    ("zonghan", "宗汉", _S, 3, 3),
-    ("kandun", "坎墩", _S, 2, 3),
-    ("hushan", "浒山", _S, 7, 2),
-    ("baishalu", "白沙路", _S, 5, 2),
-    ("gutang", "古塘", _S, 6, 2),
-    ("zhangqi", "掌起", _T, 1, 3),
-    ("guanhaiwei", "观海卫", _T, 2, 4),
-    ("fuhai", "附海", _T, 1, 3),
-    ("qiaotou", "桥头", _T, 1, 3),
-    ("kuangyan", "匡堰", _T, 1, 3),
-    ("xiaolin", "逍林", _T, 1, 3),
-    ("xinpu", "新浦", _T, 1, 4),
-    ("shengshan", "胜山", _T, 1, 3),
-    ("henghe", "横河", _T, 1, 4),
-    ("chongshou", "崇寿", _T, 1, 4),
-    ("andong", "庵东", _T, 1, 3),
-    ("changhe", "长河", _T, 1, 4),
-    ("zhouxiang", "周巷", _T, 2, 4),
-    ("longshan", "龙山", _T, 1, 4),
-)
-_TOWN_ROWS = {row[0]: row for row in _TOWNS}
-
-# The communities the article names: (id, name, town).
-_REAL = (
-    ("shuyuan", "舒苑", "gutang"),
-    ("yubo", "虞波", "hushan"),
-    ("baiguoshu", "白果树", "baishalu"),
-)
-PREFECTURE_POINT = "shuyuan"  # 古塘街道舒苑社区, 宁波市级清廉社区示范观察点
-
-
-def _pairs(text: str) -> tuple[tuple[str, str], ...]:
-    """("杨家", "yangjia") … from "杨家:yangjia …"."""
-    return tuple((name, pinyin) for name, _, pinyin in (item.partition(":") for item in text.split()))
-
-
-# Invented names (with their pinyin, which makes the id): drawn by the seed.
-_COMMUNITY_NAMES = _pairs(
-    """
-    明珠:mingzhu 金桥:jinqiao 阳光:yangguang 和美:hemei 锦绣:jinxiu 翠屏:cuiping 文苑:wenyuan
-    春晖:chunhui 桂花:guihua 新城:xincheng 东湖:donghu 西园:xiyuan 南苑:nanyuan 北门:beimen
-    长春:changchun 晨曦:chenxi 清风:qingfeng 荷花:hehua 玉兰:yulan 海韵:haiyun 听潮:tingchao
-    云台:yuntai 枫林:fenglin 紫薇:ziwei 梅园:meiyuan 竹苑:zhuyuan 金山:jinshan 银湖:yinhu
-    天元:tianyuan 博雅:boya 凤鸣:fengming 瑞丰:ruifeng 嘉禾:jiahe 永安:yongan 康乐:kangle
-    新华:xinhua 振兴:zhenxing 团结:tuanjie 民和:minhe 兴业:xingye 湖景:hujing 怡园:yiyuan
-    秀水:xiushui 华府:huafu 雅苑:yayuan
-    """
-)
-_VILLAGE_NAMES = _pairs(
-    """
-    杨家:yangjia 李家:lijia 陈家:chenjia 胡家:hujia 徐家:xujia 孙家:sunjia 周家:zhoujia 吴家:wujia
-    沈家:shenjia 郑家:zhengjia 王家:wangjia 方家:fangjia 施家:shijia 潘家:panjia 叶家:yejia
-    罗家:luojia 蒋家:jiangjia 韩家:hanjia 东海:donghai 海塘:haitang 六塘:liutang 七塘:qitang
-    八塘:batang 三塘:santang 四灶:sizao 五灶:wuzao 新塘:xintang 洋浦:yangpu 河头:hetou 桥东:qiaodong
-    桥西:qiaoxi 湖塘:hutang 潭南:tannan 山下:shanxia 岭头:lingtou 溪口:xikou 田洋:tianyang
-    沙田:shatian 丰收:fengshou 五星:wuxing 红星:hongxing 光明:guangming 联丰:lianfeng 万安:wanan
-    太平:taiping 长丰:changfeng 双桥:shuangqiao 大池:dachi 花墙:huaqiang 蔡家:caijia 林家:linjia
-    高家:gaojia 马家:majia 邵家:shaojia 魏家:weijia 俞家:yujia 范家:fanjia 戚家:qijia 鲍家:baojia
-    彭家:pengjia 童家:tongjia 金岙:jinao 石门:shimen 松浦:songpu 柳岸:liuan 梅林:meilin
-    桑园:sangyuan 茶亭:chating 渡头:dutou 江南:jiangnan 新舍:xinshe 同心:tongxin 和平:heping
-    兴农:xingnong 前进:qianjin
-    """
-)
-
-# A village moved to a neighbouring subdistrict (an invented boundary adjustment): (from, to), one drawn.
-_TRANSFERS = (("changhe", "zonghan"), ("fuhai", "baishalu"), ("qiaotou", "hushan"), ("xinpu", "kandun"))
-
-
 # -- generation ----------------------------------------------------------------------------------------------
-
-
-def demo_commands(seed: int = DEFAULT_SEED) -> list[DemoCommand]:
-    """The demo's commands in recording order."""
-    return list(generate_demo(seed).commands)
 
 
 def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
@@ -264,11 +184,11 @@ def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
     towns = tuple(
         DemoTown(
             town_id,
-            f"{name}{'街道' if kind is _S else '镇'}",
-            f"{town_id.capitalize()} {'Subdistrict' if kind is _S else 'Town'}",
+            f"{name}{'街道' if kind is TownKind.SUBDISTRICT else '镇'}",
+            f"{town_id.capitalize()} {'Subdistrict' if kind is TownKind.SUBDISTRICT else 'Town'}",
             kind,
         )
-        for town_id, name, kind, _, _ in _TOWNS
+        for town_id, name, kind, _, _ in TOWNS
     )
     communities = _communities(rng)
     plans = _plans(rng, communities)
@@ -325,13 +245,13 @@ def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
 
 
 def _communities(rng: random.Random) -> tuple[DemoCommunity, ...]:
-    community_names = list(_COMMUNITY_NAMES)
-    village_names = list(_VILLAGE_NAMES)
+    community_names = list(COMMUNITY_NAMES)
+    village_names = list(VILLAGE_NAMES)
     rng.shuffle(community_names)
     rng.shuffle(village_names)
     result: list[DemoCommunity] = []
-    for town_id, _, _, urban, villages in _TOWNS:
-        real = [(cid, name) for cid, name, town in _REAL if town == town_id]
+    for town_id, _, _, urban, villages in TOWNS:
+        real = [(cid, name) for cid, name, town in REAL if town == town_id]
         for index in range(urban):
             if index < len(real):
                 cid, name = real[index]
@@ -375,7 +295,7 @@ def _plans(rng: random.Random, communities: tuple[DemoCommunity, ...]) -> list[_
     synthetic = [c for c in communities if c.synthetic]
     taken: set[str] = set()
 
-    from_town, to_town = rng.choice(_TRANSFERS)
+    from_town, to_town = rng.choice(TRANSFERS)
     moved = rng.choice([c for c in synthetic if c.town_id == from_town and c.kind is CommunityKind.VILLAGE])
     transfer = Transfer(moved.community_id, from_town, to_town, date(2021, rng.choice((7, 8, 9, 10)), 1))
     taken.add(moved.community_id)
@@ -475,42 +395,6 @@ _QUARTERS = ((2021, 1), (2021, 2), (2021, 3), (2021, 4), (2022, 1))
 # Backfilled records (documents adopted before the programme began) are entered in its first weeks.
 _BACKFILL = (date(2021, 1, 4), date(2021, 1, 29))
 
-_REPRESENTATIVE_TOPICS = (
-    "审议季度居务、财务公开事项",
-    "清廉社区建设计划通报",
-    "老旧小区改造方案",
-    "公共收益使用情况",
-    "垃圾分类工作推进",
-    "困难群众帮扶名单评议",
-    "小微权力清单执行情况",
-    "村集体资产出租事项",
-    "停车管理办法",
-)
-_CONSULTATION_TOPICS = (
-    "加装电梯意见征集",
-    "居民会客厅建设",
-    "“居民说事”收集的热点难点问题",
-    "背街小巷环境整治",
-    "村级道路硬化工程",
-    "养老服务站运营",
-)
-_COUNCIL_TOPICS = ("小区物业服务评议", "公共空间微改造", "邻里纠纷调解机制", "文明养犬公约")
-_FINDINGS = (
-    "居务公开栏内容未及时更新",
-    "财务报销凭证审批签字不全",
-    "小微权力运行流程图未上墙公示",
-    "减负清单外事项仍在出具证明",
-    "居民代表会议记录不完整",
-    "村级工程项目结算资料未及时归档",
-)
-_REPORTS = (
-    ("反映小区公共收益使用情况未公开", "经核查,社区已补充公开公共收益明细"),
-    ("反映困难补助评定过程不透明", "经核查,评定程序合规,已向反映人说明并公开评定结果"),
-    ("反映村集体土地出租程序不规范", "经核查部分属实,已责令重新履行民主决策程序"),
-    ("反映公益性岗位人员考勤不实", "经核查反映不实,已向反映人反馈"),
-)
-_MAJOR_MATTERS = ("办公用房修缮工程", "集体资产出租", "老年食堂建设项目", "道路硬化工程", "公共设施采购")
-
 
 class _Activity:
     """Eighteen months of one community's records, each on its own day, in an order the commands accept."""
@@ -582,7 +466,7 @@ class _Activity:
                 adopted_on=adopted_on,
                 adopted_by=self.body,
                 digest=_digest(self.seed, self.cid, document.value, version),
-                summary=f"{self.community.name}{_RULE_NAMES[document]}(第{version}版),经{self.body}表决通过",
+                summary=f"{self.community.name}{RULE_NAMES[document]}(第{version}版),经{self.body}表决通过",
             ),
         )
 
@@ -623,7 +507,7 @@ class _Activity:
                 published,
                 rng.choice(tuple(Channel)),
                 suffix=f"-{n + 1}",
-                subject=rng.choice(_MAJOR_MATTERS),
+                subject=rng.choice(MAJOR_MATTERS),
             )
 
     def disclose(
@@ -717,9 +601,9 @@ class _Activity:
                 training_id=training_id,
                 kind=kind,
                 held_on=held,
-                title=title or _TRAINING_TITLES[kind].format(year=held.year),
+                title=title or TRAINING_TITLES[kind].format(year=held.year),
                 attendees=rng.randint(15, 60),
-                hours=rng.choice(_TRAINING_HOURS[kind]),
+                hours=rng.choice(TRAINING_HOURS[kind]),
             ),
         )
 
@@ -733,10 +617,10 @@ class _Activity:
             first, last = period.start + timedelta(days=5), period.end - timedelta(days=5)
             if self.plan.failure is MEETING_MISSED and (year, quarter) == (2022, 2):
                 last = date(2022, 4, 22)
-            topics = tuple(rng.sample(_REPRESENTATIVE_TOPICS, rng.randint(1, 3)))
+            topics = tuple(rng.sample(REPRESENTATIVE_TOPICS, rng.randint(1, 3)))
             self.meeting(MeetingKind.REPRESENTATIVES, f"{year}-Q{quarter}", _day(rng, first, last), topics)
         consultations = [
-            (_day(rng, date(2021, 3, 1), date(2022, 6, 24)), (rng.choice(_CONSULTATION_TOPICS),))
+            (_day(rng, date(2021, 3, 1), date(2022, 6, 24)), (rng.choice(CONSULTATION_TOPICS),))
             for _ in range(rng.randint(1, 2))
         ]
         if self.plan.failure is CONVENTION_MISSING:
@@ -749,7 +633,7 @@ class _Activity:
         for n, held in enumerate(
             sorted(_day(rng, date(2021, 3, 1), date(2022, 6, 24)) for _ in range(councils))
         ):
-            self.meeting(MeetingKind.COUNCIL, str(n + 1), held, (rng.choice(_COUNCIL_TOPICS),))
+            self.meeting(MeetingKind.COUNCIL, str(n + 1), held, (rng.choice(COUNCIL_TOPICS),))
 
     def meeting(self, kind: MeetingKind, label: str, held: date, topics: tuple[str, ...]) -> None:
         low, high = (20, 55) if kind is MeetingKind.REPRESENTATIVES else (12, 40)
@@ -777,7 +661,7 @@ class _Activity:
             check_id = f"{self.cid}-check-{n + 1}"
             open_one = self.plan.failure is FINDING_OPEN and n == len(checks) - 1
             count = 1 if open_one else rng.choice((0, 0, 1, 1, 2))
-            summaries = rng.sample(_FINDINGS, count)
+            summaries = rng.sample(FINDINGS, count)
             findings = tuple(
                 Finding(finding_id=f"{check_id}-{k + 1}", summary=s) for k, s in enumerate(summaries)
             )
@@ -808,15 +692,15 @@ class _Activity:
                 )
 
     def discipline_office(self) -> str:
-        _, name, kind, _, _ = _TOWN_ROWS[self.community.town_id]
-        return f"{name}街道纪工委" if kind is _S else f"{name}镇纪委"
+        _, name, kind, _, _ = TOWN_ROWS[self.community.town_id]
+        return f"{name}街道纪工委" if kind is TownKind.SUBDISTRICT else f"{name}镇纪委"
 
     # 监督举报
     def reports(self) -> None:
         rng = self.rng
         if rng.random() >= 0.15:
             return
-        summary, outcome = rng.choice(_REPORTS)
+        summary, outcome = rng.choice(REPORTS)
         received = _day(rng, date(2021, 3, 1), date(2022, 6, 24))
         report_id = f"{self.cid}-report-1"
         self.add(
@@ -893,32 +777,6 @@ class _Activity:
             )
 
 
-_RULE_NAMES = {
-    RuleDocument.RESIDENTS_CONVENTION: "居民公约",
-    RuleDocument.VILLAGE_RULES: "村规民约",
-    RuleDocument.AUTONOMY_CHARTER: "自治章程",
-    RuleDocument.MICRO_POWER_LIST: "小微权力清单",
-    RuleDocument.BURDEN_REDUCTION_LIST: "减负清单",
-    RuleDocument.CERTIFICATE_LIST: "证明事项清单",
-}
-_TRAINING_TITLES = {
-    TrainingKind.WARNING_SITE_VISIT: "廉政警示教育基地参观学习",
-    TrainingKind.WARNING_MEETING: "{year}年度警示教育会议",
-    TrainingKind.CASE_ANALYSIS: "基层“微腐败”典型案例剖析",
-    TrainingKind.INTEGRITY_COURSE: "清廉社区建设专题培训",
-    TrainingKind.DEMOCRATIC_LIFE_MEETING: "{year}年度清廉专题民主生活会",
-    TrainingKind.OTHER: "清廉文化活动",
-}
-_TRAINING_HOURS: dict[TrainingKind, tuple[float, ...]] = {
-    TrainingKind.WARNING_SITE_VISIT: (3.0, 3.5, 4.0),
-    TrainingKind.WARNING_MEETING: (1.5, 2.0),
-    TrainingKind.CASE_ANALYSIS: (2.0, 2.5),
-    TrainingKind.INTEGRITY_COURSE: (1.5, 2.0, 3.0),
-    TrainingKind.DEMOCRATIC_LIFE_MEETING: (2.0, 2.5, 3.0),
-    TrainingKind.OTHER: (1.0, 1.5, 2.0),
-}
-
-
 def _disclosure_title(name: str, category: DisclosureCategory, period: str, subject: str) -> str:
     parsed = Period.parse(period)
     year = parsed.start.year
@@ -933,71 +791,3 @@ def _disclosure_title(name: str, category: DisclosureCategory, period: str, subj
         DisclosureCategory.PARTY_AFFAIRS: "党务公开",
     }[category]
     return f"{name}{year}年第{quarter}季度{what}"
-
-
-# -- loading -------------------------------------------------------------------------------------------------
-
-
-async def load_demo(
-    commands: Commands, store: EventStore, *, seed: int = DEFAULT_SEED, concurrency: int = CONCURRENCY
-) -> DemoLoad:
-    """Record the demo through the commands: into an empty log, or over an earlier load of the same demo.
-
-    Installs the default standard first. Each stream's commands go in order, many streams at once, so the
-    store groups their appends into few commits. Raises DemoRefused, writing nothing, when the log holds
-    records other than the standard and this demo's.
-    """
-    demo = generate_demo(seed)
-    await _check_log(store, demo)
-    installed = await install_default_standard(commands, store)
-    towns: dict[str, list[DemoCommand]] = {}
-    communities: dict[str, list[DemoCommand]] = {}
-    for command in demo.commands:
-        streams = towns if isinstance(command.event, TownRegistered) else communities
-        streams.setdefault(stream_of(command.event), []).append(command)
-    results = await _record_streams(commands, list(towns.values()), concurrency)
-    # Communities are registered into their towns, so the towns go first.
-    results += await _record_streams(commands, list(communities.values()), concurrency)
-    written = sum(r.event_count for r in results if not r.replayed)
-    replayed = sum(r.event_count for r in results if r.replayed)
-    return DemoLoad(written, replayed, installed is not None and not installed.replayed)
-
-
-async def _check_log(store: EventStore, demo: Demo) -> None:
-    head = await store.head()
-    others = head - await store.stream_version(STANDARD_STREAM)
-    if others <= 0:
-        return
-    first = demo.commands[0]
-    try:
-        prior = await store.prior_result(
-            stream_of(first.event), [first.event], idempotency_key=first.idempotency_key
-        )
-    except IdempotencyKeyReused:
-        prior = None
-    if prior is None:
-        raise DemoRefused(
-            f"the log already holds {others} events that are not the demo's (seed {demo.seed}); "
-            "the demo loads only into an empty database"
-        )
-
-
-async def _record_streams(
-    commands: Commands, streams: Sequence[Sequence[DemoCommand]], concurrency: int
-) -> list[AppendResult]:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def record(stream: Sequence[DemoCommand]) -> list[AppendResult]:
-        async with gate:
-            return [
-                await commands.record(c.event, idempotency_key=c.idempotency_key, metadata=c.metadata)
-                for c in stream
-            ]
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(record(stream)) for stream in streams]
-    except ExceptionGroup as failed:
-        # The first failure is the one to report (a refused command names its field and rule).
-        raise failed.exceptions[0] from failed
-    return [result for task in tasks for result in task.result()]

@@ -9,19 +9,23 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
-from uuid import UUID
-
-import asyncpg
 
 from events.codec import JSON, canonical_json
-from events.envelope import check_idempotency_key, check_stream_id, envelope_text, format_timestamp
+from events.envelope import check_idempotency_key, check_stream_id, format_timestamp
 from events.errors import CodecError, IdempotencyKeyReused, InvalidAppend
 from events.merkle import leaf_hash
-from events.registry import Event, Registry
-from service.log.encoding import Encoded, encode_event, fingerprint, metadata_json, type_json
+from events.registry import Event
+from service.log.appending import Appending
+from service.log.encoding import (
+    Encoded,
+    canonical_envelope,
+    encode_event,
+    fingerprint,
+    metadata_json,
+)
 from service.log.lease import APPEND_LOCK
 from service.log.queries import query
 from service.log.results import ImportResult
@@ -44,22 +48,12 @@ EVENT_COLUMNS = [
 ]
 
 
-class BulkImporter:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        registry: Registry,
-        *,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], UUID],
-    ) -> None:
-        self._pool = pool
-        self._registry = registry
-        self._clock = clock
-        self._new_id = new_id
-
+class BulkImporter(Appending):
     async def bulk_import(self, entries: Iterable[Entry], *, idempotency_key: str) -> ImportResult:
-        """See EventStore.bulk_import."""
+        """Append many events to many streams in one transaction, by COPY, in the order given.
+
+        There is no expected version: each stream continues from wherever it stands.
+        """
         # An import allocates a few objects per event and keeps them all until COPY ends; the cyclic
         # collector would walk that growing heap again and again (a third of the import's time, measured).
         # Nothing here makes reference cycles, so it is paused for the import; reference counting still
@@ -148,17 +142,15 @@ class BulkImporter:
             quoted = stream_json.get(stream_id)
             if quoted is None:
                 quoted = stream_json[stream_id] = canonical_json(stream_id)
-            canonical = envelope_text(
+            canonical = canonical_envelope(
                 position=position,
                 stream_json=quoted,
                 stream_version=version,
                 event_id=str(event_id),
-                type_json=type_json(item.type),
-                schema_version=item.schema_version,
-                payload_json=item.payload_json,
+                item=item,
                 metadata_json=metadata_text,
                 recorded_at=recorded_text,
-            ).encode()
+            )
             yield (
                 position,
                 stream_id,

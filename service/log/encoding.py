@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from events.codec import JSON, canonical_json
+from events.envelope import envelope_text
 from events.errors import InvalidAppend
 from events.registry import Event, Registry
 
@@ -66,3 +67,27 @@ def fingerprint(stream_id: str | None, encoded: Iterable[Encoded]) -> bytes:
 @functools.cache
 def type_json(type_: str) -> str:
     return canonical_json(type_)
+
+
+def canonical_envelope(
+    *,
+    position: int,
+    stream_json: str,
+    stream_version: int,
+    event_id: str,
+    item: Encoded,
+    metadata_json: str,
+    recorded_at: str,
+) -> bytes:
+    """The bytes the log hashes and keeps for one event: its whole envelope, canonical."""
+    return envelope_text(
+        position=position,
+        stream_json=stream_json,
+        stream_version=stream_version,
+        event_id=event_id,
+        type_json=type_json(item.type),
+        schema_version=item.schema_version,
+        payload_json=item.payload_json,
+        metadata_json=metadata_json,
+        recorded_at=recorded_at,
+    ).encode()

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import structlog
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from service.log.queries import query
 
@@ -37,6 +38,8 @@ class HeadWatcher:
         self._connect = connect
         self._poll_interval = poll_interval
         self._retry_delay = retry_delay
+        # Between failed attempts to connect: retry_delay, doubling each time, up to MAX_RETRY_DELAY.
+        self._backoff = wait_exponential(multiplier=retry_delay, max=MAX_RETRY_DELAY)
         self._head = 0
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -85,37 +88,55 @@ class HeadWatcher:
             changed.set()
 
     async def _run(self) -> None:
-        failures = 0  # in a row: the wait between attempts doubles, and only the first is logged
+        logged = False  # the current outage has been logged: once, however long it lasts
         while True:
-            conn: asyncpg.Connection | None = None
+            conn, failed = await self._reconnect(logged=logged)
+            if failed or logged:
+                log.info("head watcher reconnected", after_attempts=failed + int(logged))
+            logged = False
             try:
-                conn = await self._connect()
-                self.connections += 1
-                if failures:
-                    log.info("head watcher reconnected", after_attempts=failures)
-                    failures = 0
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, self._on_notify)
-                # Listening first, reading second: an append that commits in between is seen either way.
-                self._advance(await conn.fetchval(query("head_position")))
-                while not lost.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._poll_interval):
-                            await lost.wait()
-                    if not lost.is_set():
-                        self._advance(await conn.fetchval(query("head_position")))
-            except asyncio.CancelledError:
-                raise
+                await self._follow(conn)
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect and catch up
-                if not failures:
-                    log.warning("head watcher lost its connection; retrying", error=str(exc))
-                failures += 1
+                log.warning("head watcher lost its connection; retrying", error=str(exc))
+                logged = True
             finally:
-                if conn is not None and not conn.is_closed():
+                if not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await asyncio.shield(conn.close(timeout=2))
-            await asyncio.sleep(min(self._retry_delay * 2 ** min(max(failures - 1, 0), 16), MAX_RETRY_DELAY))
+            await asyncio.sleep(self._retry_delay)
+
+    async def _reconnect(self, *, logged: bool) -> tuple[asyncpg.Connection, int]:
+        """A new connection, however many attempts it takes (waiting `_backoff` between them), and how many
+        attempts failed. The first failure is logged, unless the outage has been already."""
+
+        def failed(attempt: RetryCallState) -> None:
+            if attempt.attempt_number == 1 and not logged and attempt.outcome is not None:
+                error = attempt.outcome.exception()
+                log.warning("head watcher lost its connection; retrying", error=str(error))
+
+        # Any Exception is retried, for ever; cancellation (a BaseException) ends the task as it should.
+        retrying = AsyncRetrying(
+            wait=self._backoff, retry=retry_if_exception_type(Exception), before_sleep=failed, reraise=True
+        )
+        async for attempt in retrying:
+            with attempt:
+                conn = await self._connect()
+        self.connections += 1
+        return conn, attempt.retry_state.attempt_number - 1
+
+    async def _follow(self, conn: asyncpg.Connection) -> None:
+        """Keep the head up to date over `conn`: returns when the connection is lost, raises if it fails."""
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        await conn.add_listener(CHANNEL, self._on_notify)
+        # Listening first, reading second: an append that commits in between is seen either way.
+        self._advance(await conn.fetchval(query("head_position")))
+        while not lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_interval):
+                    await lost.wait()
+            if not lost.is_set():
+                self._advance(await conn.fetchval(query("head_position")))
 
     def _on_notify(
         self,

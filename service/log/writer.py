@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,13 +22,19 @@ from events.envelope import (
     ExpectedVersion,
     check_idempotency_key,
     check_stream_id,
-    envelope_text,
     format_timestamp,
 )
 from events.errors import IdempotencyKeyReused, InvalidAppend, QinglianError, VersionConflict
 from events.merkle import leaf_hash
-from events.registry import Event, Registry
-from service.log.encoding import Encoded, encode_events, fingerprint, metadata_json, type_json
+from events.registry import Event
+from service.log.appending import Appending
+from service.log.encoding import (
+    Encoded,
+    canonical_envelope,
+    encode_events,
+    fingerprint,
+    metadata_json,
+)
 from service.log.lease import IDLE_RELEASE_SECONDS, Lease
 from service.log.queries import query
 from service.log.reads import Conn
@@ -49,24 +55,13 @@ class _Request:
     future: asyncio.Future[AppendResult] = field(repr=False)
 
 
-class GroupWriter:
+class GroupWriter(Appending):
     """Appends, grouped: one writer task per process, started on the first append."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        registry: Registry,
-        *,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], UUID],
-    ) -> None:
-        self._pool = pool
-        self._registry = registry
-        self._clock = clock
-        self._new_id = new_id
-        # None in the queue asks the writer to stop (see close()).
-        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
+    # Made on the first append, and kept: a writer task started again finds what is still queued. None in
+    # the queue asks the writer to stop (see close()).
+    _queue: asyncio.Queue[_Request | None] | None = None
+    _writer: asyncio.Task[None] | None = None
 
     async def append(
         self,
@@ -77,7 +72,11 @@ class GroupWriter:
         idempotency_key: str,
         metadata: Mapping[str, JSON] | None = None,
     ) -> AppendResult:
-        """See EventStore.append."""
+        """Append `events` to a stream if it is at `expected_version`; return their positions.
+
+        Raises VersionConflict (nothing written), IdempotencyKeyReused, InvalidAppend or CodecError.
+        A retry with the same key and the same events returns the first result and writes nothing.
+        """
         check_stream_id(stream_id)
         check_idempotency_key(idempotency_key)
         if not isinstance(expected_version, ExpectedVersion):
@@ -93,8 +92,7 @@ class GroupWriter:
             fingerprint=fingerprint(stream_id, encoded),
             future=loop.create_future(),
         )
-        self._ensure_writer()
-        self._queue.put_nowait(request)
+        self._ensure_writer().put_nowait(request)
         # Shielded: a caller that gives up must not cancel a write that may already be committing; a
         # retry with the same key then finds out what happened.
         return await asyncio.shield(request.future)
@@ -102,7 +100,11 @@ class GroupWriter:
     async def prior_result(
         self, stream_id: str, events: Sequence[Event], *, idempotency_key: str
     ) -> AppendResult | None:
-        """See EventStore.prior_result."""
+        """The result an earlier append under `idempotency_key` had, if there was one.
+
+        Commands ask before validating, so a retry of a command that succeeded gets its first result
+        back instead of an error saying the thing it recorded already exists.
+        """
         check_idempotency_key(idempotency_key)
         row = await self._pool.fetchrow(query("idempotency_records"), [idempotency_key])
         if row is None:
@@ -113,28 +115,31 @@ class GroupWriter:
             raise outcome
         return outcome
 
-    def _ensure_writer(self) -> None:
+    def _ensure_writer(self) -> asyncio.Queue[_Request | None]:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(
-                self._write_forever(), name="qinglian-event-writer"
+                self._write_forever(self._queue), name="qinglian-event-writer"
             )
+        return self._queue
 
     async def close(self) -> None:
         """Stop the writer after the requests already queued are written."""
-        if self._writer is None:
+        if self._writer is None or self._queue is None:
             return
         self._queue.put_nowait(None)  # after everything queued so far
         await self._writer
         self._writer = None
 
-    async def _write_forever(self) -> None:
+    async def _write_forever(self, queue: asyncio.Queue[_Request | None]) -> None:
         lease = Lease(self._pool)
         stopping = False
         try:
             while not stopping:
                 try:
                     async with asyncio.timeout(IDLE_RELEASE_SECONDS if lease.held else None):
-                        first = await self._queue.get()
+                        first = await queue.get()
                 except TimeoutError:
                     await lease.release()
                     continue
@@ -142,8 +147,8 @@ class GroupWriter:
                     break
                 group = [first]
                 size = len(first.events)
-                while size < MAX_GROUP_EVENTS and not self._queue.empty():
-                    request = self._queue.get_nowait()
+                while size < MAX_GROUP_EVENTS and not queue.empty():
+                    request = queue.get_nowait()
                     if request is None:
                         stopping = True
                         break
@@ -268,17 +273,15 @@ class _Rows:
     ) -> None:
         # The id as text once: the envelope needs it, and asyncpg takes text for uuid[] as well.
         event_id_text = str(event_id)
-        canonical = envelope_text(
+        canonical = canonical_envelope(
             position=position,
             stream_json=stream_json,
             stream_version=stream_version,
             event_id=event_id_text,
-            type_json=type_json(item.type),
-            schema_version=item.schema_version,
-            payload_json=item.payload_json,
+            item=item,
             metadata_json=metadata_json,
             recorded_at=recorded_at,
-        ).encode()
+        )
         self.events.append(
             (
                 position,

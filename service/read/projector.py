@@ -17,9 +17,10 @@ from typing import TypeAlias
 import asyncpg
 import structlog
 
+from events.catalogue import subject_of
 from events.envelope import Recorded
-from events.hierarchy import TownRegistered
-from events.registry import Event, Registry, from_json, to_json
+from events.payloads import from_json, to_json
+from events.registry import Event, Registry
 from events.standard import StandardRevised
 from projections.community import Folder, StandardVersion, TownFacts, World, fold_world
 from projections.facts import CommunityFacts
@@ -42,13 +43,11 @@ class Checkpoint:
 
 
 def entity_of(event: Event) -> Key | None:
-    """Which stored entity an event changes: a town, a community or a version of the standard."""
-    if isinstance(event, TownRegistered):
-        return ("town", event.town_id)
+    """Which stored entity an event changes: its subject, except that each version of the standard is
+    stored as an entity of its own."""
     if isinstance(event, StandardRevised):
         return ("standard", str(event.version))
-    community_id = getattr(event, "community_id", None)
-    return ("community", community_id) if isinstance(community_id, str) else None
+    return subject_of(event)
 
 
 def decode_all(registry: Registry, records: Iterable[Recorded]) -> list[tuple[Recorded, Event]]:
@@ -172,6 +171,7 @@ class Projector:
         """Follow the log for as long as the task lives."""
         async for head in heads.heads():
             while self._position < head:
+                # Hand-written, not tenacity: a fixed pause per kind of failure; no backoff, no stop.
                 try:
                     far_behind = head - self._position > self._batch_size
                     if not await self.step(CATCH_UP_BATCH if far_behind else None):

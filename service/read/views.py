@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TypeAlias, TypeVar
 
 from events.codec import JSON
@@ -20,7 +20,6 @@ from projections.community import TownFacts, World
 from projections.coverage import AreaShare, Share, coverage, disclosure_rate
 from projections.evaluation import Status, evaluate
 from projections.facts import CommunityFacts, Disclosure
-from projections.localtime import SHANGHAI, local_date
 from projections.summaries import last_activity
 from service.read.paging import Page, QueryError, decode_cursor, encode_cursor, page_size
 
@@ -32,18 +31,6 @@ MAX_NAME_FILTER = 200
 SortKey: TypeAlias = tuple[float, str]
 # Years a disclosure rate may be asked for: the programme's calendar, not arbitrary integers.
 FIRST_YEAR, LAST_YEAR = 1990, 2999
-
-
-def parse_as_of(text: str) -> date:
-    """An `asOf` value: a bare ISO date is that local date (to its end); a date-time is taken to its
-    Asia/Shanghai date, one without an offset being read as Shanghai time."""
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"{text[:40]!r} is not an ISO 8601 date or date-time") from exc
-    return local_date(moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI))
 
 
 def check_year(year: int) -> int:

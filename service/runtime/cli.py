@@ -29,7 +29,8 @@ from events.catalogue import CATALOGUE
 from projections.community import World
 from projections.localtime import local_date
 from service.commands.handler import Commands
-from service.demo.generator import DEFAULT_SEED, DemoLoad, DemoRefused, load_demo
+from service.demo.generator import DEFAULT_SEED
+from service.demo.loader import DemoLoad, DemoRefused, load_demo
 from service.log.migrations import (
     MigrationError,
     applied_migrations,
@@ -38,14 +39,15 @@ from service.log.migrations import (
 )
 from service.log.pool import DatabaseUnavailable, connect, create_pool
 from service.log.store import EventStore
-from service.read.asof import as_of
 from service.read.projector import Projector, rebuild
 from service.read.readmodel import ReadModel
 from service.read.reports import ReportError, community_report, coverage_report, disclosure_report, render
 from service.runtime.app import DatabaseUrls, create_app
+from service.runtime.arguments import as_of
 from service.runtime.embedded import EmbeddedError
 from service.runtime.inspection import InputError, add_commands
 from service.runtime.logging import configure_logging
+from service.runtime.progress import progress_bar
 from service.runtime.settings import Settings, SettingsError
 from service.runtime.target import apply_migrations, database, require_migrated
 from service.transparency.export import ExportError
@@ -270,27 +272,13 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     if args.name != "facts":
         print(f"qinglian: error: unknown projection {args.name!r}; known: facts", file=sys.stderr)
         return 2
-    shown = -1
-
-    def progress(done: int, total: int) -> None:
-        nonlocal shown
-        if not sys.stderr.isatty():
-            return  # a bar is for people; a log or a pipe gets only the summary line
-        percent = 100 * done // total if total else 100
-        if percent != shown:
-            shown = percent
-            bar = "#" * (percent // 4) + "." * (25 - percent // 4)
-            print(
-                f"\rrebuilding facts [{bar}] {percent:3d}% {done:,}/{total:,} events",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
 
     async def run(urls: DatabaseUrls) -> tuple[int, int]:
         pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=2)
         try:
-            checkpoint = await rebuild(pool, CATALOGUE, progress=progress)
+            # A bar is for people: a log or a pipe gets only the summary line.
+            with progress_bar("rebuilding facts", unit="events") as progress:
+                checkpoint = await rebuild(pool, CATALOGUE, progress=progress)
         finally:
             await pool.close()
         return checkpoint.generation, checkpoint.position
@@ -298,8 +286,6 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings) as target:
         asyncio.run(apply_migrations(target.urls.owner))
         generation, position = asyncio.run(run(target.urls))
-    if sys.stderr.isatty():
-        print(file=sys.stderr)  # end the bar's line
     print(f"rebuilt facts to position {position:,} (generation {generation})")
     return 0
 

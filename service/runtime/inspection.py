@@ -10,17 +10,17 @@ import argparse
 import asyncio
 import base64
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from events.catalogue import CATALOGUE
 from events.merkle import leaf_hash
 from service.log.pool import create_pool
 from service.log.store import EventStore
-from service.read.asof import as_of
 from service.read.paging import QueryError
 from service.runtime.app import DatabaseUrls
+from service.runtime.arguments import as_of
+from service.runtime.progress import progress_bar
 from service.runtime.settings import Settings
 from service.runtime.target import apply_migrations, database
 from service.transparency.export import export_bundle
@@ -96,25 +96,6 @@ def _urls(settings: Settings) -> Iterator[DatabaseUrls]:
     with database(settings) as target:
         asyncio.run(apply_migrations(target.urls.owner))
         yield target.urls
-
-
-def _progress(label: str) -> Callable[[int, int], None]:
-    """A progress bar on stderr, for people: nothing when stderr is not a terminal (a log, a pipe)."""
-    if not sys.stderr.isatty():
-        return lambda done, total: None
-    shown = -1
-
-    def show(done: int, total: int) -> None:
-        nonlocal shown
-        percent = 100 * done // total if total else 100
-        if percent != shown:
-            shown = percent
-            bar = "#" * (percent // 4) + "." * (25 - percent // 4)
-            print(f"\r{label} [{bar}] {percent:3d}%", end="", file=sys.stderr, flush=True)
-            if percent == 100:
-                print(file=sys.stderr)
-
-    return show
 
 
 def _keygen(settings: Settings, args: argparse.Namespace) -> int:
@@ -222,14 +203,10 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=4)
         try:
             signer = Signer(pool, LogTree(pool), key) if key is not None else None
-            done = await export_bundle(
-                pool,
-                out,
-                from_size=args.from_size,
-                signer=signer,
-                on=args.as_of,
-                progress=_progress("exporting events"),
-            )
+            with progress_bar("exporting", unit="events") as progress:
+                done = await export_bundle(
+                    pool, out, from_size=args.from_size, signer=signer, on=args.as_of, progress=progress
+                )
         finally:
             await pool.close()
         return f"exported events {done.first_position:,} to {done.tree_size:,} ({done.events:,}) to {out}"
@@ -250,14 +227,16 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     if not (directory / "events.jsonl").is_file():
         raise InputError(f"{directory} is not an export bundle (it has no events.jsonl)")
     try:
-        verified = verify_bundle(
-            directory,
-            key,
-            previous_note=previous,
-            on=args.as_of,
-            replay=not args.no_replay,
-            progress=_progress("verifying"),
-        )
+        # Its passes count different things (bytes hashed, then events replayed): a percentage only.
+        with progress_bar("verifying") as progress:
+            verified = verify_bundle(
+                directory,
+                key,
+                previous_note=previous,
+                on=args.as_of,
+                replay=not args.no_replay,
+                progress=progress,
+            )
     except VerifyFailed as failure:
         if args.json:
             print(json.dumps({"verified": False, "position": failure.position, "problem": failure.message}))

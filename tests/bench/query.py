@@ -61,7 +61,7 @@ from projections.coverage import Share, coverage
 from projections.evaluation import evaluate
 from projections.localtime import local_date
 from service.commands.handler import Commands
-from service.demo.generator import load_demo
+from service.demo.loader import load_demo
 from service.log.clock import utc_now
 from service.log.pool import create_pool
 from service.log.store import EventStore

@@ -24,23 +24,16 @@ from events.merkle import (
     fold_subtrees,
     inclusion_proof,
     inclusion_proof_nodes,
-    is_subtree,
     leaf_hash,
     root,
-    subtree_consistency_proof,
-    subtree_consistency_proof_nodes,
-    subtree_inclusion_proof,
-    subtree_inclusion_proof_nodes,
     verify_consistency,
     verify_inclusion,
-    verify_subtree_consistency,
-    verify_subtree_inclusion,
 )
 
 VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "vectors"
 MERKLE = VECTORS / "merkle"
 # The probe files at transparency-dev/merkle 417fb0c (see the vectors' README), folder by folder.
-PROBE_COUNTS = {"inclusion": 98, "consistency": 98, "subtreeinclusion": 204, "subtreeconsistency": 118}
+PROBE_COUNTS = {"inclusion": 98, "consistency": 98}
 # The classic tree of the README and of RFC 6962's test data: leaf inputs, in hex.
 CLASSIC = [
     bytes.fromhex(h)
@@ -60,11 +53,6 @@ CLASSIC = [
 # that is hashed must still be 32 bytes.
 SHORT_BUT_NEVER_HASHED = {
     "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
-    "subtreeconsistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
-    "subtreeconsistency/additional/subtree-is-empty-sizes-are-equal-one-subtree-root-valid-tree-root-random-"
-    "proof-is-empty.json",
-    "subtreeconsistency/additional/subtree-is-empty-sizes-are-equal-zero-subtree-root-valid-tree-root-random-"
-    "proof-is-empty.json",
 }
 
 FAST = settings(max_examples=40, deadline=None)
@@ -98,8 +86,6 @@ def published_roots() -> dict[int, bytes]:
 
 INCLUSION = probes("inclusion")
 CONSISTENCY = probes("consistency")
-SUBTREE_INCLUSION = probes("subtreeinclusion")
-SUBTREE_CONSISTENCY = probes("subtreeconsistency")
 
 
 def ids(cases: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -123,7 +109,7 @@ def test_every_numbered_probe_folder_has_a_happy_path() -> None:
 
 
 def test_the_happy_paths_with_short_roots_are_there_and_verify() -> None:
-    by_name = dict(CONSISTENCY + SUBTREE_CONSISTENCY)
+    by_name = dict(CONSISTENCY)
     assert SHORT_BUT_NEVER_HASHED <= by_name.keys()
     for name in SHORT_BUT_NEVER_HASHED:
         probe = by_name[name]
@@ -168,27 +154,6 @@ def test_inclusion_probe_verifies_only_on_the_happy_path(name: str, probe: dict[
 def test_consistency_probe_verifies_only_on_the_happy_path(name: str, probe: dict[str, Any]) -> None:
     verified = verify_consistency(
         probe["size1"], probe["size2"], proof_of(probe), b64(probe["root1"]), b64(probe["root2"])
-    )
-    assert should_verify(name, probe) == verified, probe["desc"]
-
-
-@pytest.mark.parametrize(("name", "probe"), SUBTREE_INCLUSION, ids=ids(SUBTREE_INCLUSION))
-def test_subtree_inclusion_probe_verifies_only_on_the_happy_path(name: str, probe: dict[str, Any]) -> None:
-    verified = verify_subtree_inclusion(
-        b64(probe["leafHash"]),
-        probe["leafIdx"],
-        probe["start"],
-        probe["end"],
-        proof_of(probe),
-        b64(probe["root"]),
-    )
-    assert should_verify(name, probe) == verified, probe["desc"]
-
-
-@pytest.mark.parametrize(("name", "probe"), SUBTREE_CONSISTENCY, ids=ids(SUBTREE_CONSISTENCY))
-def test_subtree_consistency_probe_verifies_only_on_the_happy_path(name: str, probe: dict[str, Any]) -> None:
-    verified = verify_subtree_consistency(
-        probe["start"], probe["end"], probe["size"], proof_of(probe), b64(probe["root1"]), b64(probe["root2"])
     )
     assert should_verify(name, probe) == verified, probe["desc"]
 
@@ -271,17 +236,6 @@ def test_verify_consistency_answers_false_for_malformed_input(args: tuple[Any, .
     assert False is verify_consistency(*args)
 
 
-def test_verify_subtree_functions_answer_false_for_malformed_input() -> None:
-    bad: list[Any] = [None, "0", -1, 1.0, True]
-    for value in bad:
-        assert False is verify_subtree_inclusion(H, value, 0, 1, [], H)
-        assert False is verify_subtree_inclusion(H, 0, value, 1, [], H)
-        assert False is verify_subtree_consistency(value, 1, 1, [], H, H)
-        assert False is verify_subtree_consistency(0, 1, value, [], H, H)
-        assert False is verify_subtree_consistency(0, 1, 1, value, H, H)
-        assert False is verify_subtree_consistency(0, 1, 1, [], value, value)
-
-
 @pytest.mark.parametrize(
     ("build", "args"),
     [
@@ -295,10 +249,6 @@ def test_verify_subtree_functions_answer_false_for_malformed_input() -> None:
         (consistency_proof_nodes, (4, 3)),
         (complete_subtrees, (2, 5)),
         (complete_subtrees, (3, 2)),
-        (subtree_consistency_proof_nodes, (2, 6, 8)),
-        (subtree_consistency_proof_nodes, (4, 8, 7)),
-        (subtree_inclusion_proof_nodes, (8, 4, 8)),
-        (subtree_inclusion_proof, ([H] * 4, 0, 0, 5)),
     ],
 )
 def test_builders_raise_value_error_for_a_proof_that_cannot_exist(build: Any, args: tuple[Any, ...]) -> None:
@@ -512,88 +462,7 @@ def test_proof_nodes_are_given_leaf_first_as_half_open_ranges() -> None:
     assert [(4, 6), (6, 7)] == complete_subtrees(4, 7)
 
 
-# -- subtree proofs ---------------------------------------------------------------------------------------
-
-
-@st.composite
-def subtrees(draw: st.DrawFn, size: int) -> tuple[int, int]:
-    """Any (start, end) with is_subtree and end <= size: a start, then up to its lowest set bit of leaves."""
-    start = draw(st.integers(0, size - 1))
-    room = start & -start if start else size
-    return start, start + draw(st.integers(1, min(room, size - start)))
-
-
-@FAST
-@given(data=st.data(), salt=salts)
-def test_every_subtree_proof_verifies(data: st.DataObject, salt: bytes) -> None:
-    size = data.draw(sizes)
-    start, end = data.draw(subtrees(size))
-    index = data.draw(st.integers(start, end - 1))
-    leaves = tree(size, salt)
-    head, sub = root(leaves), root(leaves[start:end])
-    assert is_subtree(start, end)
-    assert verify_subtree_inclusion(
-        leaves[index], index, start, end, subtree_inclusion_proof(leaves, index, start, end), sub
-    )
-    assert verify_subtree_consistency(
-        start, end, size, subtree_consistency_proof(leaves, start, end), sub, head
-    )
-    assert subtree_inclusion_proof(leaves, index, start, end) == range_hashes(
-        leaves, subtree_inclusion_proof_nodes(index, start, end)
-    )
-
-
-@FAST
-@given(data=st.data())
-def test_a_flipped_bit_in_a_subtree_consistency_proof_or_either_hash_is_rejected(data: st.DataObject) -> None:
-    size = data.draw(sizes)
-    start, end = data.draw(subtrees(size))
-    leaves = tree(size)
-    proof, sub, head = subtree_consistency_proof(leaves, start, end), root(leaves[start:end]), root(leaves)
-    bit = data.draw(st.integers(0, 255))
-    target = data.draw(st.integers(-2, len(proof) - 1))
-    if target == -2:
-        sub = flip(sub, bit)
-    elif target == -1:
-        head = flip(head, bit)
-    else:
-        proof[target] = flip(proof[target], bit)
-    assert not verify_subtree_consistency(start, end, size, proof, sub, head)
-
-
-@given(size=sizes, end=sizes)
-def test_a_subtree_consistency_proof_from_leaf_zero_is_the_rfc_consistency_proof(size: int, end: int) -> None:
-    end = min(end, size)
-    assert consistency_proof_nodes(end, size) == subtree_consistency_proof_nodes(0, end, size)
-
-
-def test_subtree_consistency_nodes_match_the_merkle_tree_certs_figures() -> None:
-    # draft-ietf-plants-merkle-tree-certs, figures 7 and 8: subtrees [4, 8) and [8, 13) of a 14-leaf tree.
-    assert [(0, 4), (8, 14)] == subtree_consistency_proof_nodes(4, 8, 14)
-    assert [(12, 13), (13, 14), (8, 12), (0, 8)] == subtree_consistency_proof_nodes(8, 13, 14)
-
-
-def test_an_empty_subtree_is_part_of_every_tree_but_proves_nothing_else() -> None:
-    assert verify_subtree_consistency(3, 3, 5, [], EMPTY_ROOT, root(tree(5)))
-    assert not verify_subtree_consistency(3, 3, 5, [EMPTY_ROOT], EMPTY_ROOT, root(tree(5)))
-    assert not verify_subtree_consistency(3, 3, 5, [], leaf_hash(b""), root(tree(5)))
-    assert not verify_subtree_consistency(6, 6, 5, [], EMPTY_ROOT, root(tree(5)))
-
-
-@pytest.mark.parametrize("size", range(1, 25))
-def test_every_subtree_of_a_small_tree_is_proved_and_a_wrong_hash_refused(size: int) -> None:
-    leaves = tree(size)
-    head = root(leaves)
-    wrong: list[tuple[int, int, str]] = []
-    for start, end in [(s, e) for s in range(size) for e in range(s + 1, size + 1) if is_subtree(s, e)]:
-        proof, sub = subtree_consistency_proof(leaves, start, end), root(leaves[start:end])
-        if not verify_subtree_consistency(start, end, size, proof, sub, head):
-            wrong.append((start, end, "honest proof refused"))
-        if verify_subtree_consistency(start, end, size, proof, flip(sub, 0), head):
-            wrong.append((start, end, "wrong subtree hash accepted"))
-        if verify_subtree_consistency(start, end, size, proof, sub, flip(head, 0)):
-            wrong.append((start, end, "wrong root accepted"))
-    assert [] == wrong
+# -- small trees, exhaustively ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("size", range(1, 33))

@@ -11,7 +11,7 @@ from events.catalogue import CATALOGUE
 from events.registry import Event
 from events.standard import Criterion, StandardRevised
 from events.training import TrainingKind
-from projections.evaluation import evaluate, evaluate_all
+from projections.evaluation import evaluate
 from projections.facts import CommunityFacts
 from tests.projections.build import (
     criterion,
@@ -174,11 +174,6 @@ def test_the_same_inputs_give_the_same_status() -> None:
     first = evaluate(build(), standard(FINDINGS, RULES, FINANCE), ON)
     evaluate(community(), standard(RULES), ON)  # evaluating something else in between changes nothing
     assert first == evaluate(build(), standard(FINDINGS, RULES, FINANCE), ON)
-
-
-def test_evaluate_all_is_evaluate_for_each() -> None:
-    many = [community(), facts_of("c2", registered("c2", day("2023-01-01")))]
-    assert [evaluate(f, standard(FINDINGS), ON) for f in many] == evaluate_all(many, standard(FINDINGS), ON)
 
 
 @FAST

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from projections.localtime import SHANGHAI, end_of_day, local_date
+from projections.localtime import SHANGHAI, local_date
 
 
 @pytest.mark.parametrize(
@@ -28,18 +26,3 @@ def test_local_date_is_the_calendar_day_in_shanghai(moment: datetime, expected: 
 def test_a_naive_moment_has_no_local_date() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         local_date(datetime(2022, 1, 1, 12, 0))
-
-
-def test_end_of_day_is_the_last_microsecond_before_local_midnight() -> None:
-    end = end_of_day(date(2022, 6, 30))
-    assert datetime(2022, 6, 30, 15, 59, 59, 999999, tzinfo=UTC) == end
-    assert date(2022, 7, 1) == local_date(end + timedelta(microseconds=1))
-
-
-@given(st.dates(date(1992, 1, 1), date(2999, 12, 30)))
-@settings(max_examples=100)
-def test_end_of_day_falls_on_its_own_local_date(day: date) -> None:
-    assert (day, day + timedelta(days=1)) == (
-        local_date(end_of_day(day)),
-        local_date(end_of_day(day) + timedelta(microseconds=1)),
-    )

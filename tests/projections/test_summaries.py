@@ -7,29 +7,14 @@ from datetime import date
 from events.recognition import DemonstrationPointDesignated, Level
 from events.registry import Event
 from events.rules import RuleDocument
-from events.training import TrainingKind
 from projections.community import World, fold_world
-from projections.summaries import designations, rule_history, training_completion
+from projections.summaries import designations, rule_history
 from tests.projections.build import records
 from tests.support import domain
 
 
 def facts_of(*events: Event) -> World:
     return fold_world(World(), records(enumerate([domain.community("a", "t"), *events], start=1)))
-
-
-def test_trainings_are_counted_by_kind_within_the_year_and_up_to_the_date() -> None:
-    world = facts_of(
-        domain.training("a", TrainingKind.CASE_ANALYSIS, date(2021, 3, 1)),
-        domain.training("a", TrainingKind.CASE_ANALYSIS, date(2021, 11, 1), 1),
-        domain.training("a", TrainingKind.WARNING_MEETING, date(2022, 1, 1)),
-    )
-    facts = world.communities["a"]
-    full_year = training_completion(facts, 2021, date(2022, 6, 8))
-    assert 2 == full_year[TrainingKind.CASE_ANALYSIS]
-    assert 0 == full_year[TrainingKind.WARNING_MEETING]
-    assert len(TrainingKind) == len(full_year)
-    assert 1 == training_completion(facts, 2021, date(2021, 6, 30))[TrainingKind.CASE_ANALYSIS]
 
 
 def test_rule_history_shows_the_current_version_and_every_earlier_one() -> None:

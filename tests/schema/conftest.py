@@ -18,7 +18,7 @@ from schema.build import SCHEMA
 from schema.context import Context, Services
 from service.commands.handler import Commands, install_default_standard
 from service.commands.roles import Role
-from service.demo.generator import load_demo
+from service.demo.loader import load_demo
 from service.log.pool import APP_ROLE, connect, create_pool
 from service.log.store import EventStore
 from service.log.watcher import HeadWatcher

@@ -260,6 +260,24 @@ def test_the_cache_is_bounded_in_entries_and_bytes() -> None:
     assert 3 == len(by_bytes)
 
 
+def test_the_least_recently_used_goes_first_and_a_replaced_body_is_counted_once() -> None:
+    cache = ResponseCache(max_entries=2, max_bytes=10_000)
+    first, second, third = (key(1, f'{{ town(id: "t{n}") {{ id }} }}') for n in range(3))
+    cache.put(first, b"1")
+    cache.put(second, b"2")
+    assert b"1" == cache.get(first)  # used: now `second` is the least recently used
+    cache.put(third, b"3")
+    assert (b"1", None, b"3") == (cache.get(first), cache.get(second), cache.get(third))
+
+    for _ in range(10):  # replacing a body frees the old one's bytes
+        cache.put(first, b"x" * 4_000)
+    assert b"x" * 4_000 == cache.get(first)
+    assert b"3" == cache.get(third)
+    too_big = key(1, "{ towns { name } }")
+    cache.put(too_big, b"z" * 10_001)  # served, never kept, and it evicts nothing
+    assert (None, 2) == (cache.get(too_big), len(cache))
+
+
 def test_the_setting_turns_the_cache_on_by_default_and_off_on_request() -> None:
     assert Settings.from_env({}).response_cache is True
     assert Settings.from_env({"QINGLIAN_RESPONSE_CACHE": "off"}).response_cache is False

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from events.catalogue import CATALOGUE
+from events.catalogue import CATALOGUE, STANDARD_STREAM
 from events.disclosure import DisclosureCategory, DisclosureCorrected
 from events.envelope import ExpectedVersion
 from events.errors import ValidationError, VersionConflict
@@ -19,7 +19,7 @@ from events.rules import RuleDocument
 from events.standard import Criterion, StandardRevised
 from events.training import TrainingKind
 from projections.standards import DEFAULT_STANDARD
-from service.commands.handler import STANDARD_STREAM, Commands, install_default_standard
+from service.commands.handler import Commands, install_default_standard
 from service.log.store import EventStore
 from tests.support import domain
 

@@ -20,18 +20,8 @@ from projections.evaluation import evaluate
 from projections.localtime import SHANGHAI
 from projections.standards import DEFAULT_STANDARD
 from service.commands.handler import Commands, install_default_standard
-from service.demo.generator import (
-    AS_OF,
-    DEFAULT_SEED,
-    FAILURES,
-    FIRST_DAY,
-    LAST_DAY,
-    Demo,
-    DemoRefused,
-    demo_commands,
-    generate_demo,
-    load_demo,
-)
+from service.demo.generator import AS_OF, DEFAULT_SEED, FAILURES, FIRST_DAY, LAST_DAY, Demo, generate_demo
+from service.demo.loader import DemoRefused, load_demo
 from service.log.store import EventStore
 from service.read.projector import Projector
 from service.read.readmodel import ReadModel
@@ -137,7 +127,7 @@ def assert_the_articles_figures(world: World, demo: Demo) -> None:
 
 
 def test_one_seed_always_gives_the_same_commands() -> None:
-    assert demo_commands(DEFAULT_SEED) == demo_commands(DEFAULT_SEED)
+    assert generate_demo(DEFAULT_SEED).commands == generate_demo(DEFAULT_SEED).commands
 
 
 def test_another_seed_gives_other_commands_with_the_same_figures() -> None:

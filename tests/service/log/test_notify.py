@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
 import pytest
+from structlog.testing import capture_logs
 
 from events.envelope import ExpectedVersion
 from events.hierarchy import CommunityRenamed
@@ -85,3 +87,33 @@ async def test_heads_yields_new_positions_in_order(store: EventStore, watcher: H
     await asyncio.wait_for(following, timeout=10)
     assert seen == sorted(seen)
     assert 3 == seen[-1]
+
+
+async def test_an_outage_is_logged_once_and_waited_out_with_a_doubling_delay(
+    database_url: str, store: EventStore
+) -> None:
+    position = await append(store, "before the outage")
+    attempts = 0
+
+    async def down_three_times() -> asyncpg.Connection:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 3:
+            raise OSError("connection refused")
+        return await connect(database_url, server_settings={"role": APP_ROLE})
+
+    watcher = HeadWatcher(down_three_times, poll_interval=3600, retry_delay=0.05)
+    started = time.monotonic()
+    with capture_logs() as logs:
+        await watcher.start()
+        try:
+            assert await watcher.wait_for(position, within=10)  # read once it is connected
+        finally:
+            await watcher.stop()
+    assert time.monotonic() - started >= 0.05 + 0.1 + 0.2  # three failures: waits of 1, 2 and 4 delays
+    said = [(e["event"], e["log_level"]) for e in logs]
+    assert [
+        ("head watcher lost its connection; retrying", "warning"),
+        ("head watcher reconnected", "info"),
+    ] == said
+    assert 3 == logs[-1]["after_attempts"]

@@ -38,7 +38,7 @@ from service.read.queries import query
 from service.read.readmodel import ReadModel
 from tests.support import domain
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # Hang guards only: each wait normally takes well under a second.
 LINE_TIMEOUT = 30.0
 EXIT_TIMEOUT = 60.0
