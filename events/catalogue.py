@@ -3,6 +3,7 @@ what each event is about."""
 
 from __future__ import annotations
 
+from events.access import AccessGranted, AccessRevoked
 from events.disclosure import DisclosureCorrected, DisclosurePublished
 from events.hierarchy import (
     CommunityRegistered,
@@ -51,6 +52,9 @@ CATALOGUE = Registry(
         DutyReportFiled,
         # the standard itself
         StandardRevised,
+        # who may act
+        AccessGranted,
+        AccessRevoked,
     ),
     # (TYPE, version read) -> pure function returning the payload one version up. None shipped yet.
     upcasters={},
@@ -62,8 +66,11 @@ STANDARD_STREAM = "standard-main"
 
 
 def subject_of(event: Event) -> tuple[str, str] | None:
-    """What an event is about, as (category, id): its town, its community, or ("standard", "main");
-    None for an event about none of them. The stream it belongs to is `category-id`."""
+    """What an event is about, as (category, id): its town, its community, ("standard", "main") or a
+    token's grants ("access", token id); None for an event about none of them. The stream it belongs to is
+    `category-id`."""
+    if isinstance(event, AccessGranted | AccessRevoked):
+        return ("access", event.token_id)
     if isinstance(event, TownRegistered):
         return ("town", event.town_id)
     if isinstance(event, StandardRevised):

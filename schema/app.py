@@ -9,6 +9,11 @@ With the response cache on (schema/cache.py), the view reads the projection's ch
 answers a query it has already answered at that checkpoint from the cache, and otherwise runs it on that
 very world and date, so what it stores is exactly what the key says. Every operation's log line carries
 `cache`: hit, miss or bypass.
+
+Every request is authenticated before anything else runs (service/access): an `Authorization: Bearer`
+credential becomes a principal, no credential is the anonymous principal (where the service allows one),
+and a bad credential is refused with HTTP 401 and `extensions.code` UNAUTHENTICATED — over WebSocket, the
+connection is closed with 4401. No header other than `Authorization` says anything about the caller.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from events.catalogue import CATALOGUE
+from projections.access import Principal
 from projections.community import World
 from projections.localtime import local_date
 from schema.build import QinglianSchema, build_schema
@@ -43,14 +49,15 @@ from schema.cache import Plan, ResponseCache, make_key, read_request
 from schema.cache import Request as CacheRequest
 from schema.context import Context, Services
 from schema.limits import DEFAULT_LIMITS, Limits
-from service.commands.roles import Role, parse_role
+from service.access.errors import AnonymousRefused, Unauthenticated
 from service.log.clock import utc_now
 from service.runtime.app import DatabaseUrls, create_app
 from service.runtime.settings import Settings
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-ROLE_HEADER = "x-qinglian-role"
-# Keys in the ASGI scope's state: the snapshot a cacheable operation must run on, and whether it had errors.
+# Keys in the ASGI scope's state: who is asking, the snapshot a cacheable operation must run on, and whether
+# it had errors.
+PRINCIPAL = "qinglian_principal"
 PINNED = "qinglian_pinned"
 HAD_ERRORS = "qinglian_had_errors"
 # Response types a client may ask for that stream (incremental delivery): never cached.
@@ -78,34 +85,48 @@ class GraphQLView(GraphQL[Context, None]):
         self,
         schema: QinglianSchema,
         *,
-        role_header: bool,
         cache: ResponseCache | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql")
-        self.role_header = role_header
         self.cache = cache
         self.clock = clock
         self.max_tokens = schema.limits.max_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            principal = await _authenticate(scope)
+        except (Unauthenticated, AnonymousRefused) as exc:
+            log.info("request refused", reason=str(exc), code="UNAUTHENTICATED")
+            if scope["type"] == "websocket":
+                # Before the handshake: closing now refuses the upgrade; 4401 is graphql-ws's "unauthorized".
+                await WebSocket(scope, receive, send).close(code=4401, reason="unauthenticated")
+                return
+            refused = JSONResponse(
+                _error_body("UNAUTHENTICATED", str(exc)),
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="qinglian"'},
+            )
+            await refused(scope, receive, send)
+            return
+        scope.setdefault("state", {})[PRINCIPAL] = principal
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         try:
-            response = await self._respond(Request(scope, receive))
+            response = await self._respond(Request(scope, receive), principal)
         except HTTPException as exc:
             response = JSONResponse(_error_body("BAD_REQUEST", exc.reason), status_code=exc.status_code)
         await response(scope, receive, send)
 
-    async def _respond(self, request: Request) -> Response:
+    async def _respond(self, request: Request, principal: Principal) -> Response:
         started = time.perf_counter()
         cache = self.cache
         wanted = await self._cacheable(request, cache) if cache is not None else None
         if cache is None or wanted is None:
             with structlog.contextvars.bound_contextvars(cache="bypass"):
                 return await self.run(request)
-        query, plan, role = wanted
+        query, plan = wanted
         try:
             checkpoint, world = await request.app.state.services.read_model.snapshot()
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -115,7 +136,8 @@ class GraphQLView(GraphQL[Context, None]):
             with structlog.contextvars.bound_contextvars(cache="bypass"):
                 return await self.run(request)
         moment = self.clock()
-        key = make_key(query, role.value, checkpoint, local_date(moment))
+        # Keyed by what the caller may see, so no answer reaches a caller who may not see all of it.
+        key = make_key(query, principal.view(), checkpoint, local_date(moment))
         body = cache.get(key)
         flight = cache.flight(key) if body is None else None
         if flight is not None:
@@ -139,13 +161,10 @@ class GraphQLView(GraphQL[Context, None]):
             elif kept is not None:
                 cache.put(key, kept)
 
-    async def _cacheable(
-        self, request: Request, cache: ResponseCache
-    ) -> tuple[CacheRequest, Plan, Role] | None:
-        """The request, its plan and the caller's role, if its response may come from the cache."""
-        role = parse_role(request.headers.get(ROLE_HEADER) if self.role_header else None)
+    async def _cacheable(self, request: Request, cache: ResponseCache) -> tuple[CacheRequest, Plan] | None:
+        """The request and its plan, if its response may come from the cache."""
         accept = request.headers.get("accept", "")
-        if role is None or any(kind in accept for kind in STREAMING):
+        if any(kind in accept for kind in STREAMING):
             return None
         body = await request.body() if request.method == "POST" else None
         query = read_request(
@@ -154,7 +173,7 @@ class GraphQLView(GraphQL[Context, None]):
         if query is None:
             return None
         plan = cache.plan(query, max_tokens=self.max_tokens)
-        return (query, plan, role) if plan.cacheable else None
+        return (query, plan) if plan.cacheable else None
 
     def _log_hit(self, request: Request, plan: Plan, started: float) -> None:
         # The same canonical line QinglianSchema.execute writes for an operation it runs.
@@ -174,11 +193,9 @@ class GraphQLView(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        given = request.headers.get(ROLE_HEADER) if self.role_header else None
-        role = parse_role(given)
-        if role is None:
-            names = ", ".join(r.value for r in Role)
-            raise HTTPException(400, f"X-Qinglian-Role must be one of: {names}")
+        principal = request.scope.get("state", {}).get(PRINCIPAL)
+        if not isinstance(principal, Principal):
+            raise RuntimeError("a GraphQL request reached the view without being authenticated")
         app_services = request.app.state.services
         services = Services(
             store=app_services.store,
@@ -193,10 +210,22 @@ class GraphQLView(GraphQL[Context, None]):
         pinned = state.get(PINNED)
         services.clock = pinned.clock if isinstance(pinned, _Pinned) else self.clock
         request_id = state.get("request_id") or uuid.uuid4().hex
-        context = Context(services=services, role=role, request_id=request_id)
+        context = Context(services=services, principal=principal, request_id=request_id)
         if isinstance(pinned, _Pinned):
             context.loaders.pin_world(pinned.world)
         return context
+
+
+async def _authenticate(scope: Scope) -> Principal:
+    """The principal of a request's (or a WebSocket upgrade's) Authorization header."""
+    authorization = None
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            authorization = value.decode("latin-1")
+            break
+    authenticator = scope["app"].state.services.authenticator
+    principal: Principal = await authenticator.authenticate(authorization)
+    return principal
 
 
 class Guard:
@@ -263,7 +292,7 @@ class _BodyTooLarge(Exception):
 
 def graphql_routes(settings: Settings, limits: Limits = DEFAULT_LIMITS) -> list[BaseRoute]:
     cache = ResponseCache() if settings.response_cache else None
-    graphql = GraphQLView(build_schema(limits), role_header=settings.role_header, cache=cache)
+    graphql = GraphQLView(build_schema(limits), cache=cache)
     view = Guard(graphql, limits.max_body_bytes)
     return [Route("/graphql", view), WebSocketRoute("/graphql", view)]
 

@@ -11,6 +11,7 @@ from events.disclosure import DisclosureCategory
 from events.hierarchy import CommunityKind, TownKind
 from events.rules import RuleDocument
 from events.training import TrainingKind
+from projections.access import Action, Target
 from projections.community import TownFacts
 from projections.coverage import Share
 from projections.evaluation import Status as StatusValue
@@ -207,6 +208,7 @@ class Community:
 
     @strawberry.field(description="Its latest disclosure published by the date.")
     async def last_disclosure(self, info: Info) -> records.Disclosure | None:
+        self._require_records(info)
         key = (self.view.facts.community_id, self.view.on)
         found = await info.context.loaders.last_disclosure.load(key)
         return records.disclosure(found, self.view.facts, self.view.on) if found is not None else None
@@ -214,12 +216,14 @@ class Community:
     @strawberry.field(description="Its disclosures published by the date, in log order.")
     def disclosures(
         self,
+        info: Info,
         first: First = None,
         after: After = None,
         category: Annotated[
             DisclosureCategory | None, strawberry.argument(description="Only this category.")
         ] = None,
-    ) -> Connection[records.Disclosure]:
+    ) -> Connection[records.Disclosure] | None:
+        self._require_records(info)
         facts, on = self.view.facts, self.view.on
         chosen = [
             d
@@ -232,10 +236,12 @@ class Community:
     @strawberry.field(description="Its integrity education held by the date, in log order.")
     def trainings(
         self,
+        info: Info,
         first: First = None,
         after: After = None,
         kind: Annotated[TrainingKind | None, strawberry.argument(description="Only this kind.")] = None,
-    ) -> Connection[records.Training]:
+    ) -> Connection[records.Training] | None:
+        self._require_records(info)
         chosen = [
             t
             for t in dated_by(self.view.facts.trainings, lambda t: t.held_on, self.view.on)
@@ -250,12 +256,14 @@ class Community:
     )
     def rules(
         self,
+        info: Info,
         first: First = None,
         after: After = None,
         document: Annotated[
             RuleDocument | None, strawberry.argument(description="Only this document.")
         ] = None,
-    ) -> Connection[records.RuleVersion]:
+    ) -> Connection[records.RuleVersion] | None:
+        self._require_records(info)
         chosen = [
             r
             for r in dated_by(self.view.facts.rules, lambda r: r.adopted_on, self.view.on)
@@ -266,26 +274,44 @@ class Community:
         )
 
     @strawberry.field(description="The version of each of its rules current on the date, one per document.")
-    def current_rules(self) -> list[records.RuleVersion]:
+    def current_rules(self, info: Info) -> list[records.RuleVersion] | None:
+        self._require_records(info)
         return [
             records.rule_version(h.current) for h in rule_history(self.view.facts, self.view.on) if h.current
         ]
 
     @strawberry.field(description="Its meetings held by the date, in log order.")
-    def meetings(self, first: First = None, after: After = None) -> Connection[records.Meeting]:
+    def meetings(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[records.Meeting] | None:
+        self._require_records(info)
         chosen = dated_by(self.view.facts.meetings, lambda m: m.held_on, self.view.on)
         return connection(
             page_by_position(chosen, lambda m: m.position, "meetings", first, after), records.meeting
         )
 
     @strawberry.field(description="The spot checks of it made by the date, in log order.")
-    def spot_checks(self, first: First = None, after: After = None) -> Connection[records.SpotCheck]:
+    def spot_checks(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[records.SpotCheck] | None:
+        self._require_records(info)
         facts, on = self.view.facts, self.view.on
         chosen = dated_by(facts.spot_checks, lambda s: s.checked_on, on)
         page = page_by_position(chosen, lambda s: s.position, "spot_checks", first, after)
         return connection(page, lambda s: records.spot_check(s, facts, on))
 
-    @strawberry.field(description="Its designations as a demonstration point made by the date, in log order.")
+    def _require_records(self, info: Info) -> None:
+        """A community's records are for those who may read them: its clerks, inspectors, integrators and
+        admins; anyone else gets the field as null, refused with NOT_AUTHORIZED and the reason."""
+        facts = self.view.facts
+        info.context.require(
+            Action.READ_RECORDS, Target(community_id=facts.community_id, town_id=facts.town_on(self.view.on))
+        )
+
+    @strawberry.field(
+        description="Its designations as a demonstration point made by the date, in log order (public, like "
+        "its status)."
+    )
     def designations(self, first: First = None, after: After = None) -> Connection[records.Designation]:
         chosen = dated_by(self.view.facts.designations, lambda d: d.designated_on, self.view.on)
         return connection(

@@ -1,4 +1,4 @@
-"""What every resolver gets: the services, the caller's role, the request id, and this request's loaders.
+"""What every resolver gets: the services, the caller (a principal), the request id, and its loaders.
 
 The world is read once per request (one query for the projection's checkpoint, and the changed facts if it
 moved), so every resolver of one operation sees the same snapshot and a page costs the same whatever its
@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import asyncpg
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from events.registry import Registry
+from projections.access import Action, Principal, Target, decide
 from projections.community import TownFacts, World
 from projections.facts import Disclosure
 from projections.localtime import local_date
 from service.commands.handler import Commands
-from service.commands.roles import Role
 from service.log.clock import utc_now
 from service.log.store import EventStore
 from service.read.projector import Projector
@@ -115,12 +116,21 @@ class Loaders:
 @dataclass(slots=True, kw_only=True)
 class Context:
     services: Services
-    role: Role
+    principal: Principal
     request_id: str
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool)
+
+    def may(self, action: Action, target: Target | None = None) -> bool:
+        return decide(self.principal, action, target).allowed
+
+    def require(self, action: Action, target: Target | None = None, *, code: str = "NOT_AUTHORIZED") -> None:
+        """Go on only if the caller may; otherwise the field is refused with `code` and the reason."""
+        decision = decide(self.principal, action, target)
+        if not decision.allowed:
+            raise GraphQLError(decision.reason, extensions={"code": code})
 
     def today(self) -> date:
         """The local date now: what `asOf` means when a query leaves it out."""

@@ -18,7 +18,6 @@ from events.recognition import Level
 from events.rules import RuleDocument
 from events.supervision import MeetingKind
 from events.training import TrainingKind
-from service.commands.roles import Role
 from service.read.views import CommunityOrder
 
 
@@ -121,15 +120,5 @@ _describe(
         "name": "The community's name as of the date asked (名称).",
         "score": "The share of the standard's criteria met (得分).",
         "last_activity": "The last day the community recorded something (最近活动).",
-    },
-)
-_describe(
-    Role,
-    "What a caller may do: every role reads; recording depends on the role.",
-    {
-        "reader": "Reads only (查阅).",
-        "clerk": "Keeps a community's own records: disclosures, trainings, rules, meetings (社区工作人员).",
-        "inspector": "Records spot checks and reports (监督检查人员).",
-        "admin": "May record anything, including the registry and the standard (管理员).",
     },
 )

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import strawberry
 
 from events.envelope import Recorded
+from projections.access import RESTRICTED_FIELDS, Action, public_payload
 from projections.community import StandardVersion
 from schema.context import Context
 from schema.proofs import InclusionProof, inclusion_proof
@@ -47,18 +48,43 @@ class Event:
     def recorded_at(self) -> datetime:
         return self.rec.recorded_at
 
-    @strawberry.field(description="Who recorded it, from its metadata; null if not said.")
+    @strawberry.field(description="Who recorded it, in a word (the credential's label); null if not said.")
     def actor(self) -> str | None:
         actor = self.rec.metadata.get("actor")
+        if isinstance(actor, dict):
+            label = actor.get("label")
+            return label if isinstance(label, str) else None
         return actor if isinstance(actor, str) else None
+
+    @strawberry.field(
+        description="Who recorded it, in full: the credential, its role and scope, as the hashed metadata "
+        "says; null for events recorded before principals were (their metadata names only a word)."
+    )
+    def acted_by(self) -> Actor | None:
+        actor = self.rec.metadata.get("actor")
+        if not isinstance(actor, dict):
+            return None
+        return Actor(
+            kind=str(actor.get("kind", "")),
+            id=str(actor.get("id", "")),
+            label=str(actor.get("label", "")),
+            role=str(actor.get("role", "")),
+            scope=str(actor.get("scope", "")),
+        )
 
     @strawberry.field(description="Its metadata: who, the request id, the idempotency key.")
     def metadata(self) -> JSON:
         return JSON(dict(self.rec.metadata))
 
-    @strawberry.field(description="Its payload: the domain facts, as stored.")
-    def payload(self) -> JSON:
-        return JSON(dict(self.rec.payload))
+    @strawberry.field(
+        description="Its payload: the domain facts, as stored. Fields that may name or describe a person "
+        "(a report's summary and reporter, a rectification note, a person reference) are null unless the "
+        "caller may read restricted fields."
+    )
+    def payload(self, info: strawberry.Info[Context, None]) -> JSON:
+        if info.context.may(Action.READ_RESTRICTED):
+            return JSON(dict(self.rec.payload))
+        return JSON(public_payload(self.rec.type, self.rec.payload))
 
     @strawberry.field(description="Its RFC 9162 leaf hash, SHA-256(0x00 ‖ canonical bytes), hex.")
     def leaf_hash(self) -> str:
@@ -66,9 +92,12 @@ class Event:
 
     @strawberry.field(
         description="Its bytes as hashed: the canonical JSON of the whole envelope, from which anyone can "
-        "recompute leafHash."
+        "recompute leafHash. Null, with the error code RESTRICTED, for an event holding a restricted field "
+        "when the caller may not read restricted fields."
     )
-    def canonical(self) -> str:
+    def canonical(self, info: strawberry.Info[Context, None]) -> str | None:
+        if self.rec.type in RESTRICTED_FIELDS:
+            info.context.require(Action.READ_RESTRICTED, code="RESTRICTED")
         return self.rec.canonical.decode("utf-8")
 
     @strawberry.field(
@@ -78,6 +107,15 @@ class Event:
     async def inclusion_proof(self, info: strawberry.Info[Context, None]) -> InclusionProof | None:
         found = await info.context.loaders.inclusion.load(self.rec.position)
         return inclusion_proof(found) if found is not None else None
+
+
+@strawberry.type(description="The principal that recorded an event, as its hashed metadata names it.")
+class Actor:
+    kind: str = strawberry.field(description="How it proved itself: token, jwt or system.")
+    id: str = strawberry.field(description="The token's id, or issuer|subject of a JWT.")
+    label: str = strawberry.field(description="The credential's label, or the JWT's name.")
+    role: str = strawberry.field(description="Its role when it recorded the event.")
+    scope: str = strawberry.field(description="Its scope: city, town:<id> or community:<id>.")
 
 
 @strawberry.input(description="Which events to list.")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema import inputs
+from schema import access, inputs
 from schema.areas import Info
 from schema.results import CommandResult, run
 
@@ -212,3 +212,17 @@ class Mutation:
         expected_version: Expected = None,
     ) -> CommandResult:
         return await run(info, "StandardRevised", input, expected_version, idempotency_key)
+
+    @strawberry.mutation(
+        description="Issue a token (admin). The answer holds its secret this once; the grant is an event."
+    )
+    async def grant_access(
+        self, info: Info, input: Annotated[access.GrantAccessInput, _INPUT]
+    ) -> access.GrantResult:
+        return await access.grant_access(info, input)
+
+    @strawberry.mutation(description="Revoke a token from now on (admin); the revocation is an event.")
+    async def revoke_access(
+        self, info: Info, token_id: access.TokenId, reason: access.Reason
+    ) -> access.RevokeResult:
+        return await access.revoke_access(info, token_id, reason)

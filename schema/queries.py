@@ -6,8 +6,10 @@ from typing import Annotated
 
 import strawberry
 
+from events.catalogue import STANDARD_STREAM
 from events.hierarchy import CommunityKind
 from events.recognition import Level
+from projections.access import Action, Target
 from schema.areas import After, City, Community, First, Info, Town
 from schema.enums import OrderDirection
 from schema.log import Event, EventFilter, Standard, standard
@@ -108,14 +110,17 @@ class Query:
         )
         return connection(page, lambda view: Community(view=view))
 
-    @strawberry.field(description="The log, in position order, optionally filtered.")
+    @strawberry.field(
+        description="The log, in position order, optionally filtered (inspectors, integrators, admins)."
+    )
     async def events(
         self,
         info: Info,
         first: First = None,
         after: After = None,
         filter: Annotated[EventFilter | None, strawberry.argument(description="Which events.")] = None,
-    ) -> Connection[Event]:
+    ) -> Connection[Event] | None:
+        info.context.require(Action.READ_LOG)
         where = filter or EventFilter()
         services = info.context.services
         page = await log_page(
@@ -128,15 +133,29 @@ class Query:
         )
         return connection(page, lambda rec: Event(rec=rec))
 
-    @strawberry.field(description="The full trail of one stream (e.g. community-shuyuan), oldest first.")
+    @strawberry.field(
+        description="The full trail of one stream (e.g. community-shuyuan), oldest first: a community's or a "
+        "town's for those who may read its records, the standard's for everyone, any other for those who may "
+        "read the whole log."
+    )
     async def history(
         self,
         info: Info,
         stream_id: Annotated[str, strawberry.argument(description="The stream, e.g. community-shuyuan.")],
         first: First = None,
         after: After = None,
-    ) -> Connection[Event]:
-        page = await stream_page(info.context.services.store, stream_id, first=first, after=after)
+    ) -> Connection[Event] | None:
+        context = info.context
+        category, _, ident = stream_id.partition("-")
+        if category == "community":
+            facts = (await context.loaders.world()).communities.get(ident)
+            town = facts.town_on(context.today()) if facts is not None else None
+            context.require(Action.READ_RECORDS, Target(community_id=ident, town_id=town))
+        elif category == "town":
+            context.require(Action.READ_RECORDS, Target(town_id=ident))
+        elif stream_id != STANDARD_STREAM:
+            context.require(Action.READ_LOG)
+        page = await stream_page(context.services.store, stream_id, first=first, after=after)
         return connection(page, lambda rec: Event(rec=rec))
 
     @strawberry.field(description="The standard in force at a moment; null if none was.")

@@ -13,8 +13,7 @@ import strawberry
 from events.errors import ValidationError as Invalid
 from events.errors import VersionConflict as Conflict
 from schema.areas import Community, Info, Status, status
-from service.commands.recording import Written, record
-from service.commands.roles import NotAllowed
+from service.commands.recording import NotAllowed, Written, record
 from service.read.views import community_view
 
 
@@ -88,9 +87,9 @@ class ValidationError:
     errors: list[FieldError] = strawberry.field(description="Every rule broken.")
 
 
-@strawberry.type(description="The caller's role may not record this; nothing was written.")
+@strawberry.type(description="The caller may not record this (its role or its scope); nothing was written.")
 class NotAuthorized:
-    reason: str = strawberry.field(description="Why, and which roles may.")
+    reason: str = strawberry.field(description="Why: the role or the scope, and which roles may.")
 
 
 CommandResult = Annotated[
@@ -123,16 +122,12 @@ async def run(info: Info, type_: str, given: Any, expected: int | None, key: str
         written = await record(
             services.commands,
             services.projector,
-            role=context.role,
+            principal=context.principal,
             type_=type_,
             payload=_json(dataclasses.asdict(given)),
             idempotency_key=key,
             expected_version=expected,
-            metadata={
-                "actor": context.role.value,
-                "role": context.role.value,
-                "request_id": context.request_id,
-            },
+            metadata={"request_id": context.request_id},
             settle_within=services.settle_within,
         )
     except NotAllowed as exc:

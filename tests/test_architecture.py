@@ -13,11 +13,12 @@ LAYERS = ["events", "projections", "service", "schema"]  # each may import only 
 # service/'s capabilities and the ones each may import (docs/architecture.md draws this).
 CAPABILITIES: dict[str, set[str]] = {
     "log": set(),
+    "access": {"log"},
     "read": {"log"},
     "commands": {"log", "read"},
     "transparency": {"log", "read"},
     "demo": {"log", "commands"},
-    "runtime": {"log", "read", "commands", "transparency", "demo"},
+    "runtime": {"log", "access", "read", "commands", "transparency", "demo"},
 }
 # What the pure core must never touch: I/O, frameworks, the environment, the clock, randomness.
 FORBIDDEN_IN_CORE = {

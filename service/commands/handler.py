@@ -131,6 +131,11 @@ class Commands:
         facts, version = await self._community(community_id)
         return Context(today=today, community=facts, towns=known), version
 
+    async def town_of(self, community_id: str) -> str | None:
+        """The town a community is in today, by the log; None for a community never registered."""
+        facts, _ = await self._community(community_id)
+        return facts.town_on(local_date(self._clock()))
+
     async def _community(self, community_id: str) -> tuple[CommunityFacts, int]:
         facts, version = self._known.get(community_id) or (CommunityFacts(community_id=community_id), 0)
         stream = f"community-{community_id}"

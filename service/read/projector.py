@@ -47,7 +47,9 @@ def entity_of(event: Event) -> Key | None:
     stored as an entity of its own."""
     if isinstance(event, StandardRevised):
         return ("standard", str(event.version))
-    return subject_of(event)
+    subject = subject_of(event)
+    # Grants are not facts of the programme: the authenticator reads them from their own streams.
+    return subject if subject is not None and subject[0] != "access" else None
 
 
 def decode_all(registry: Registry, records: Iterable[Recorded]) -> list[tuple[Recorded, Event]]:

@@ -15,6 +15,9 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
 from events.catalogue import CATALOGUE
+from service.access.authenticator import Authenticator
+from service.access.jwt import JwtVerifier
+from service.access.tokens import Tokens
 from service.commands.handler import Commands, install_default_standard
 from service.log.pool import APP_ROLE, connect, create_pool
 from service.log.store import EventStore
@@ -46,6 +49,8 @@ class Services:
     projector: Projector
     read_model: ReadModel
     tree: LogTree
+    authenticator: Authenticator
+    tokens: Tokens
 
 
 def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -97,6 +102,12 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
                 projector=projector,
                 read_model=ReadModel(pool),
                 tree=tree,
+                authenticator=Authenticator(
+                    pool,
+                    allow_anonymous=settings.anonymous,
+                    jwt=JwtVerifier(settings.jwt) if settings.jwt is not None else None,
+                ),
+                tokens=Tokens(pool, store),
             )
             yield
         finally:

@@ -42,6 +42,8 @@ from service.log.store import EventStore
 from service.read.projector import Projector, rebuild
 from service.read.readmodel import ReadModel
 from service.read.reports import ReportError, community_report, coverage_report, disclosure_report, render
+from service.runtime.access import add_commands as add_token_commands
+from service.runtime.access import demo_lines, demo_tokens
 from service.runtime.app import DatabaseUrls, create_app
 from service.runtime.arguments import as_of
 from service.runtime.embedded import EmbeddedError
@@ -159,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
         sub.set_defaults(run=_report, report=sub.prog.rsplit(" ", 1)[-1])
 
-    with_database = add_commands(commands)
+    with_database = [*add_commands(commands), *add_token_commands(commands)]
     for command in (serve, migrate_, status, rebuild_, demo_load, cover, disclose, one, *with_database):
         command.add_argument(
             "--data-dir",
@@ -329,9 +331,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             applied = asyncio.run(apply_migrations(target.urls.owner))
             if applied:
                 log.info("migrated", applied=applied)
+            demo: list[str] = []
             if args.demo:
                 loaded = asyncio.run(_load_demo(target.urls, DEFAULT_SEED))
                 log.info("demo loaded", written=loaded.written, already_there=loaded.replayed)
+                issued = asyncio.run(demo_tokens(target.urls))
+                host, port = sock.getsockname()[:2]
+                demo = demo_lines(issued, f"http://{f'[{host}]' if ':' in host else host}:{port}")
             app = args.app_factory(settings, target.urls)
             config = uvicorn.Config(app, log_config=None, lifespan="on", access_log=False)
             server = uvicorn.Server(config)
@@ -341,6 +347,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 f"Qinglian is listening on http://{shown}:{port} (database: {target.description})",
                 flush=True,
             )
+            if demo:
+                print("\n".join(demo), flush=True)
             with contextlib.suppress(_Stop, KeyboardInterrupt):
                 asyncio.run(server.serve(sockets=[sock]))
         print("Qinglian stopped.", flush=True)

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from service.access.jwt import JwtSettings
+
 
 class SettingsError(Exception):
     """A setting is present but unusable; the message names the variable and the problem."""
@@ -36,8 +38,10 @@ class Settings:
     signing_key: str | None = None
     # How often `serve` signs a checkpoint when the log has grown, in seconds.
     checkpoint_interval: int = 60
-    # Whether the API takes the caller's role from the X-Qinglian-Role header. Off, every caller reads only.
-    role_header: bool = True
+    # Whether callers without a credential are served (as the anonymous role: public figures only).
+    anonymous: bool = True
+    # Bearer JWTs from a single sign-on; None: only the service's own tokens are taken.
+    jwt: JwtSettings | None = None
     # Whether the API keeps finished responses of queries answered from the projections (schema/cache.py).
     response_cache: bool = True
 
@@ -63,12 +67,12 @@ class Settings:
         pool_max = _int(environ, "QINGLIAN_POOL_MAX_SIZE", 10, low=1, high=1000)
         if pool_min > pool_max:
             raise SettingsError("QINGLIAN_POOL_MIN_SIZE must not exceed QINGLIAN_POOL_MAX_SIZE")
-        role_header = environ.get("QINGLIAN_ROLE_HEADER", "on").strip().lower()
-        if role_header not in ("on", "off"):
-            raise SettingsError(f"QINGLIAN_ROLE_HEADER must be on or off, not {role_header!r}")
-        response_cache = environ.get("QINGLIAN_RESPONSE_CACHE", "on").strip().lower()
-        if response_cache not in ("on", "off"):
-            raise SettingsError(f"QINGLIAN_RESPONSE_CACHE must be on or off, not {response_cache!r}")
+        if "QINGLIAN_ROLE_HEADER" in environ:
+            raise SettingsError(
+                "QINGLIAN_ROLE_HEADER is gone: no header grants a role; issue a token (qinglian token create)"
+            )
+        anonymous = _switch(environ, "QINGLIAN_ANONYMOUS", "on")
+        response_cache = _switch(environ, "QINGLIAN_RESPONSE_CACHE", "on")
         signing_key = environ.get("QINGLIAN_SIGNING_KEY", "").strip() or None
         checkpoint_interval = _int(environ, "QINGLIAN_CHECKPOINT_INTERVAL", 60, low=1, high=86400)
         return cls(
@@ -83,8 +87,9 @@ class Settings:
             pool_max_size=pool_max,
             signing_key=signing_key,
             checkpoint_interval=checkpoint_interval,
-            role_header=role_header == "on",
-            response_cache=response_cache == "on",
+            anonymous=anonymous,
+            jwt=_jwt(environ),
+            response_cache=response_cache,
         )
 
 
@@ -101,6 +106,45 @@ def check_database_url(name: str, value: str) -> str:
     except ValueError as exc:
         raise SettingsError(f"{name} has a bad port: {exc}") from exc
     return value
+
+
+def _switch(environ: Mapping[str, str], name: str, default: str) -> bool:
+    value = environ.get(name, default).strip().lower()
+    if value not in ("on", "off"):
+        raise SettingsError(f"{name} must be on or off, not {value!r}")
+    return value == "on"
+
+
+def _jwt(environ: Mapping[str, str]) -> JwtSettings | None:
+    """JWT settings, when QINGLIAN_JWT_ISSUER is set; each missing or conflicting part named."""
+    issuer = environ.get("QINGLIAN_JWT_ISSUER", "").strip()
+    if not issuer:
+        return None
+    audience = environ.get("QINGLIAN_JWT_AUDIENCE", "").strip()
+    if not audience:
+        raise SettingsError("QINGLIAN_JWT_AUDIENCE must be set when QINGLIAN_JWT_ISSUER is")
+    key = environ.get("QINGLIAN_JWT_PUBLIC_KEY", "").strip() or None
+    jwks = environ.get("QINGLIAN_JWT_JWKS_URL", "").strip() or None
+    if (key is None) == (jwks is None):
+        raise SettingsError(
+            "set one of QINGLIAN_JWT_PUBLIC_KEY (PEM text or a file) and QINGLIAN_JWT_JWKS_URL"
+        )
+    if key is not None and not key.startswith("-----BEGIN"):
+        try:
+            key = Path(key).expanduser().read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"QINGLIAN_JWT_PUBLIC_KEY: cannot read the key file: {exc}") from exc
+    if jwks is not None and urlsplit(jwks).scheme not in ("https", "http"):
+        raise SettingsError("QINGLIAN_JWT_JWKS_URL must be an http(s) URL")
+    return JwtSettings(
+        issuer=issuer,
+        audience=audience,
+        public_key=key,
+        jwks_url=jwks,
+        role_claim=environ.get("QINGLIAN_JWT_ROLE_CLAIM", "qinglian_role").strip() or "qinglian_role",
+        scope_claim=environ.get("QINGLIAN_JWT_SCOPE_CLAIM", "qinglian_scope").strip() or "qinglian_scope",
+        leeway_seconds=_int(environ, "QINGLIAN_JWT_LEEWAY", 30, low=0, high=600),
+    )
 
 
 def _url(environ: Mapping[str, str], name: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import pytest
@@ -29,6 +29,10 @@ BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
     "str | None": st.none() | safe_text,
     "tuple[str, ...]": st.lists(safe_text, max_size=3).map(tuple),
     "Mapping[str, Any]": st.dictionaries(safe_text, st.integers(0, 10) | safe_text, max_size=3),
+    # The log keeps instants, in UTC: a naive time is refused when encoded.
+    "datetime": st.datetimes(datetime(1970, 1, 1), datetime(2999, 12, 31), timezones=st.just(UTC)),
+    "datetime | None": st.none()
+    | st.datetimes(datetime(1970, 1, 1), datetime(2999, 12, 31), timezones=st.just(UTC)),
 }
 st.register_type_strategy(
     Criterion,

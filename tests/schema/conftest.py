@@ -1,5 +1,5 @@
 """Fixtures for the API: the services as the app runs them (the projector following the log), and a way
-to execute operations through the schema with a role and a request id."""
+to execute operations through the schema as a principal and with a request id."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 from strawberry.types import ExecutionResult
 
 from events.catalogue import CATALOGUE
+from projections.access import Principal
 from schema.build import SCHEMA
 from schema.context import Context, Services
 from service.commands.handler import Commands, install_default_standard
-from service.commands.roles import Role
 from service.demo.loader import load_demo
 from service.log.pool import APP_ROLE, connect, create_pool
 from service.log.store import EventStore
@@ -26,6 +26,7 @@ from service.read.projector import Projector
 from service.read.readmodel import ReadModel
 from service.transparency.tree import LogTree
 from tests.support.pg import create_database, drop_database, unique_name, with_database
+from tests.support.principals import ADMIN
 
 
 @dataclass
@@ -33,16 +34,16 @@ class Api:
     services: Services
 
     async def execute(
-        self, query: str, variables: Mapping[str, Any] | None = None, *, role: Role = Role.ADMIN
+        self, query: str, variables: Mapping[str, Any] | None = None, *, principal: Principal = ADMIN
     ) -> ExecutionResult:
-        context = Context(services=self.services, role=role, request_id="test-request")
+        context = Context(services=self.services, principal=principal, request_id="test-request")
         return await SCHEMA.execute(query, dict(variables or {}), context_value=context)
 
     async def data(
-        self, query: str, variables: Mapping[str, Any] | None = None, *, role: Role = Role.ADMIN
+        self, query: str, variables: Mapping[str, Any] | None = None, *, principal: Principal = ADMIN
     ) -> dict[str, Any]:
         """The data of an operation that must succeed."""
-        result = await self.execute(query, variables, role=role)
+        result = await self.execute(query, variables, principal=principal)
         assert result.errors is None, result.errors
         assert result.data is not None
         return result.data

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +18,14 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from structlog.testing import capture_logs
 
+from events.access import Role, ScopeKind
+from projections.access import Scope
 from schema.app import GraphQLView, Guard
 from schema.build import build_schema
 from schema.cache import Key, ResponseCache, plan
 from service.runtime.app import DatabaseUrls, create_app
 from service.runtime.settings import Settings, SettingsError
 
-ADMIN = {"X-Qinglian-Role": "admin"}
 SETUP = """mutation {
   registerTown(input: {townId: "hushan", name: "浒山街道", kind: SUBDISTRICT, registeredOn: "2021-01-01"},
                idempotencyKey: "town") { __typename }
@@ -63,6 +64,8 @@ class Served:
     cache: ResponseCache
     logs: list[MutableMapping[str, Any]]
     app: Starlette
+    # Authorization headers by who: admin, inspector, integrator, and the clerk of yubo.
+    bearer: dict[str, dict[str, str]] = field(default_factory=dict)
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, *, path: str = "/graphql", **extra: Any
@@ -95,8 +98,8 @@ async def served(
     clock = Clock(datetime(2022, 6, 8, 4, 0, tzinfo=UTC))
     cache = ResponseCache()
     limit = schema.limits.max_body_bytes
-    cached = Guard(GraphQLView(schema, role_header=True, cache=cache, clock=clock), limit)
-    fresh = Guard(GraphQLView(schema, role_header=True, clock=clock), limit)
+    cached = Guard(GraphQLView(schema, cache=cache, clock=clock), limit)
+    fresh = Guard(GraphQLView(schema, clock=clock), limit)
     app = create_app(
         settings, DatabaseUrls(owner=database_url), routes=[Route("/graphql", cached), Route("/fresh", fresh)]
     )
@@ -106,7 +109,16 @@ async def served(
         httpx.AsyncClient(transport=transport, base_url="http://qinglian.test") as client,
     ):
         served = Served(client, clock, cache, logs, app)
-        setup = (await served.post(SETUP, headers=ADMIN)).json()
+        tokens = app.state.services.tokens
+        for who, role, scope in [
+            ("admin", Role.ADMIN, Scope()),
+            ("inspector", Role.INSPECTOR, Scope()),
+            ("integrator", Role.INTEGRATOR, Scope()),
+            ("clerk", Role.CLERK, Scope(kind=ScopeKind.COMMUNITY, id="yubo")),
+        ]:
+            issued = await tokens.create(role=role, scope=scope, label=f"test {who}", issuer="test")
+            served.bearer[who] = {"Authorization": f"Bearer {issued.token}"}
+        setup = (await served.post(SETUP, headers=served.bearer["admin"])).json()
         assert "errors" not in setup, setup
         assert {"__typename": "Recorded"} == setup["data"]["a"]
         services = app.state.services
@@ -138,27 +150,30 @@ async def test_a_hit_answers_exactly_what_a_fresh_execution_answers(served: Serv
 
 
 async def test_a_write_that_moves_the_projection_shows_in_the_next_answer(served: Served) -> None:
-    before = await served.post(COMMUNITY, {"id": "yubo"})
-    assert before.content == (await served.post(COMMUNITY, {"id": "yubo"})).content
+    clerk = served.bearer["clerk"]
+    before = await served.post(COMMUNITY, {"id": "yubo"}, headers=clerk)
+    assert before.content == (await served.post(COMMUNITY, {"id": "yubo"}, headers=clerk)).content
     assert ["miss", "hit"] == served.outcomes()
     assert before.json()["data"]["community"]["lastDisclosure"] is None
 
-    recorded = await served.post(PUBLISH, {"key": "d-2022-q1"}, headers={"X-Qinglian-Role": "clerk"})
+    recorded = await served.post(PUBLISH, {"key": "d-2022-q1"}, headers=clerk)
     assert {"__typename": "Recorded", "settled": True} == recorded.json()["data"]["publishDisclosure"]
-    after = await served.post(COMMUNITY, {"id": "yubo"})
+    after = await served.post(COMMUNITY, {"id": "yubo"}, headers=clerk)
     assert ["bypass", "miss"] == served.outcomes()
     community = after.json()["data"]["community"]
     assert {"disclosureId": "d-2022-q1"} == community["lastDisclosure"]
     assert community["status"]["position"] > before.json()["data"]["community"]["status"]["position"]
-    assert after.content == (await served.post(COMMUNITY, {"id": "yubo"}, path="/fresh")).content
+    fresh = await served.post(COMMUNITY, {"id": "yubo"}, path="/fresh", headers=clerk)
+    assert after.content == fresh.content
 
 
-async def test_variables_role_and_operation_name_each_make_their_own_entry(served: Served) -> None:
-    yubo = await served.post(COMMUNITY, {"id": "yubo"})
-    baiguo = await served.post(COMMUNITY, {"id": "baiguo"})
+async def test_variables_who_asks_and_operation_name_each_make_their_own_entry(served: Served) -> None:
+    inspector, integrator = served.bearer["inspector"], served.bearer["integrator"]
+    yubo = await served.post(COMMUNITY, {"id": "yubo"}, headers=inspector)
+    baiguo = await served.post(COMMUNITY, {"id": "baiguo"}, headers=inspector)
     assert "虞波社区" == yubo.json()["data"]["community"]["name"]
     assert "白果树社区" == baiguo.json()["data"]["community"]["name"]
-    await served.post(COMMUNITY, {"id": "yubo"}, headers={"X-Qinglian-Role": "inspector"})
+    await served.post(COMMUNITY, {"id": "yubo"}, headers=integrator)
     assert ["miss", "miss", "miss"] == served.outcomes()
 
     two = "query Towns { towns { id } } query Standards { standards { version } }"
@@ -168,9 +183,9 @@ async def test_variables_role_and_operation_name_each_make_their_own_entry(serve
     assert {"standards": [{"version": 1}]} == standards.json()["data"]
     assert ["miss", "miss"] == served.outcomes()
 
-    await served.post(COMMUNITY, {"id": "baiguo"})
+    await served.post(COMMUNITY, {"id": "baiguo"}, headers=inspector)
     await served.post(two, operation_name="Standards")
-    await served.post(COMMUNITY, {"id": "yubo"}, headers={"X-Qinglian-Role": "inspector"})
+    await served.post(COMMUNITY, {"id": "yubo"}, headers=integrator)
     assert ["hit", "hit", "hit"] == served.outcomes()
 
 
@@ -186,11 +201,14 @@ async def test_a_new_local_date_is_a_new_entry(served: Served) -> None:
 
 async def test_mutations_and_reads_of_the_log_bypass_the_cache(served: Served) -> None:
     for _ in range(2):
-        await served.post(PUBLISH, {"key": "d-once"}, headers={"X-Qinglian-Role": "clerk"})
-        await served.post("{ events(first: 2) { edges { node { position type } } } }")
-        await served.post('{ history(streamId: "community-yubo") { totalCount } }')
+        await served.post(PUBLISH, {"key": "d-once"}, headers=served.bearer["clerk"])
+        inspector = served.bearer["inspector"]
+        await served.post("{ events(first: 2) { edges { node { position type } } } }", headers=inspector)
+        await served.post('{ history(streamId: "community-yubo") { totalCount } }', headers=inspector)
         await served.post("{ checkpoint { treeSize } }")
-        await served.post("{ city { asOf } events(first: 1) { edges { node { position } } } }")
+        await served.post(
+            "{ city { asOf } events(first: 1) { edges { node { position } } } }", headers=inspector
+        )
         await served.post("{ __schema { queryType { name } } }")
     assert ["bypass"] * 12 == served.outcomes()
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from service.commands.roles import Role
 from tests.schema.conftest import Api
 from tests.schema.test_mutations import PUBLISH, disclosure, registered
+from tests.support.principals import clerk
+
+CLERK = clerk("yubo")
 
 
 async def test_of_many_writers_expecting_the_same_version_exactly_one_wins(api: Api) -> None:
@@ -16,7 +18,9 @@ async def test_of_many_writers_expecting_the_same_version_exactly_one_wins(api: 
     answers = await asyncio.gather(
         *(
             api.data(
-                PUBLISH, {"key": f"race-{n}", "input": disclosure(f"2022-Q1-d{n}"), "v": 1}, role=Role.CLERK
+                PUBLISH,
+                {"key": f"race-{n}", "input": disclosure(f"2022-Q1-d{n}"), "v": 1},
+                principal=CLERK,
             )
             for n in range(12)
         )
@@ -36,7 +40,7 @@ async def test_of_many_writers_expecting_the_same_version_exactly_one_wins(api: 
 async def test_concurrent_retries_of_one_key_write_once_and_all_get_the_first_result(api: Api) -> None:
     await registered(api)
     variables = {"key": "once", "input": disclosure()}
-    answers = await asyncio.gather(*(api.data(PUBLISH, variables, role=Role.CLERK) for _ in range(10)))
+    answers = await asyncio.gather(*(api.data(PUBLISH, variables, principal=CLERK) for _ in range(10)))
     results = [a["publishDisclosure"] for a in answers]
     assert {"Recorded"} == {r["__typename"] for r in results}
     assert 1 == len({r["events"][0]["position"] for r in results})
@@ -50,7 +54,7 @@ async def test_writers_without_an_expected_version_all_land_in_order(api: Api) -
     await registered(api)
     answers = await asyncio.gather(
         *(
-            api.data(PUBLISH, {"key": f"free-{n}", "input": disclosure(f"2022-Q1-f{n}")}, role=Role.CLERK)
+            api.data(PUBLISH, {"key": f"free-{n}", "input": disclosure(f"2022-Q1-f{n}")}, principal=CLERK)
             for n in range(12)
         )
     )

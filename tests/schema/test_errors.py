@@ -11,13 +11,13 @@ from schema.build import SCHEMA, build_schema
 from schema.context import Context, Services
 from schema.limits import Limits
 from service.commands.handler import Commands
-from service.commands.roles import Role
 from service.log.pool import create_pool
 from service.log.store import EventStore
 from service.read.projector import Projector
 from service.read.readmodel import ReadModel
 from service.transparency.tree import LogTree
 from tests.schema.conftest import Api
+from tests.support.principals import ANONYMOUS, INSPECTOR
 
 
 async def test_an_unexpected_error_is_masked_to_the_client_and_logged_once(database_url: str) -> None:
@@ -33,7 +33,7 @@ async def test_an_unexpected_error_is_masked_to_the_client_and_logged_once(datab
         tree=LogTree(pool),
         pool=pool,
     )
-    context = Context(services=services, role=Role.READER, request_id="r-1")
+    context = Context(services=services, principal=ANONYMOUS, request_id="r-1")
     with capture_logs() as logs:
         result = await SCHEMA.execute("{ standards { version } }", context_value=context)
     assert result.errors is not None
@@ -67,7 +67,7 @@ async def test_a_failed_validation_is_logged_as_rejected(api: Api) -> None:
 
 async def test_an_operation_over_the_time_limit_is_stopped_with_timeout(api: Api) -> None:
     schema = build_schema(Limits(timeout_seconds=1e-9))
-    context = Context(services=api.services, role=Role.READER, request_id="slow")
+    context = Context(services=api.services, principal=INSPECTOR, request_id="slow")
     result = await schema.execute(
         "{ events(first: 100) { edges { node { position } } } }", context_value=context
     )

@@ -3,12 +3,15 @@ hostile input — each refused with a clear GraphQL-shaped error, never a 500.""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+from events.access import Role, ScopeKind
+from projections.access import Scope
 from schema.app import create_graphql_app
 from schema.limits import DEFAULT_LIMITS
 from service.runtime.app import DatabaseUrls
@@ -142,21 +145,67 @@ def test_deep_nesting_and_alias_bombs_are_refused_with_codes(client: TestClient)
     assert "TOO_MANY_ALIASES" == response.json()["errors"][0]["extensions"]["code"]
 
 
-def test_the_role_header_decides_what_a_caller_may_record(client: TestClient) -> None:
+def issue(client: TestClient, role: Role, scope: Scope | None = None) -> str:
+    """A token issued through the running app's own token service."""
+    tokens = client.app.state.services.tokens  # type: ignore[attr-defined]
+    create = functools.partial(tokens.create, role=role, scope=scope or Scope(), label="test", issuer="test")
+    issued = client.portal.call(create)  # type: ignore[union-attr]
+    return str(issued.token)
+
+
+def test_a_token_decides_what_a_caller_may_record_and_no_header_grants_anything(client: TestClient) -> None:
     query = (
         'mutation { reviseStandard(idempotencyKey: "k", input: {version: 2, effectiveFrom: "2023-01-01", '
         'title: "t", criteria: []}) { __typename ... on NotAuthorized { reason } '
         "... on ValidationError { errors { field } } } }"
     )
-    as_reader = client.post("/graphql", json={"query": query}).json()["data"]["reviseStandard"]
-    assert "NotAuthorized" == as_reader["__typename"]
-    as_admin = client.post("/graphql", json={"query": query}, headers={"X-Qinglian-Role": "admin"}).json()
+    as_anonymous = client.post("/graphql", json={"query": query}).json()["data"]["reviseStandard"]
+    assert "NotAuthorized" == as_anonymous["__typename"]
+    claimed = client.post("/graphql", json={"query": query}, headers={"X-Qinglian-Role": "admin"}).json()
+    assert "NotAuthorized" == claimed["data"]["reviseStandard"]["__typename"]
+    admin = {"Authorization": f"Bearer {issue(client, Role.ADMIN)}"}
+    as_admin = client.post("/graphql", json={"query": query}, headers=admin).json()
     assert "ValidationError" == as_admin["data"]["reviseStandard"]["__typename"]
-    refused(
-        client.post("/graphql", json={"query": query}, headers={"X-Qinglian-Role": "king"}),
-        400,
-        "BAD_REQUEST",
+    clerk = {"Authorization": f"Bearer {issue(client, Role.CLERK, Scope(kind=ScopeKind.TOWN, id='x'))}"}
+    as_clerk = client.post("/graphql", json={"query": query}, headers=clerk).json()
+    assert "NotAuthorized" == as_clerk["data"]["reviseStandard"]["__typename"]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer qlt_000000000000_" + "A" * 43,  # well formed, never issued
+        "Bearer qlt_short",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",  # a JWT, and this service takes none
+        "Bearer " + "x" * 5000,
+    ],
+)
+def test_a_bad_credential_is_refused_with_401_and_never_read_as_anonymous(
+    client: TestClient, authorization: str
+) -> None:
+    response = client.post(
+        "/graphql", json={"query": "{ standards { version } }"}, headers={"Authorization": authorization}
     )
+    message = refused(response, 401, "UNAUTHENTICATED")
+    assert "Bearer" in response.headers["www-authenticate"]
+    assert authorization[7:40] not in message or len(authorization) < 20
+
+
+def test_a_bad_credential_on_a_websocket_closes_it_before_the_handshake(client: TestClient) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect(
+            "/graphql",
+            subprotocols=["graphql-transport-ws"],
+            headers={"Authorization": "Bearer qlt_000000000000_" + "A" * 43},
+        ),
+    ):
+        pass
+    assert 4401 == closed.value.code
 
 
 def test_the_websocket_endpoint_speaks_graphql_transport_ws(client: TestClient) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from service.commands.roles import Role
 from tests.schema.conftest import Api
+from tests.support.principals import ANONYMOUS, INSPECTOR, clerk
 
 DIGEST = "ab" * 32
 RESULT = """
@@ -53,7 +53,7 @@ async def registered(api: Api) -> None:
 
 async def test_a_recorded_command_answers_with_its_events_and_the_new_status(api: Api) -> None:
     await registered(api)
-    data = await api.data(PUBLISH, {"key": "d1", "input": disclosure()}, role=Role.CLERK)
+    data = await api.data(PUBLISH, {"key": "d1", "input": disclosure()}, principal=clerk("yubo"))
     result = data["publishDisclosure"]
     assert "Recorded" == result["__typename"]
     assert "community-yubo" == result["streamId"]
@@ -80,8 +80,12 @@ async def test_a_recorded_command_answers_with_its_events_and_the_new_status(api
 
 async def test_a_retry_with_the_same_key_returns_the_first_result_and_writes_nothing(api: Api) -> None:
     await registered(api)
-    first = (await api.data(PUBLISH, {"key": "same", "input": disclosure()}))["publishDisclosure"]
-    again = (await api.data(PUBLISH, {"key": "same", "input": disclosure()}))["publishDisclosure"]
+    first = (await api.data(PUBLISH, {"key": "same", "input": disclosure()}, principal=clerk("yubo")))[
+        "publishDisclosure"
+    ]
+    again = (await api.data(PUBLISH, {"key": "same", "input": disclosure()}, principal=clerk("yubo")))[
+        "publishDisclosure"
+    ]
     assert first["events"] == again["events"]
     assert again["replayed"] is True
     head = await api.services.store.head()
@@ -90,7 +94,7 @@ async def test_a_retry_with_the_same_key_returns_the_first_result_and_writes_not
 
 async def test_a_stale_expected_version_is_a_version_conflict(api: Api) -> None:
     await registered(api)
-    data = await api.data(PUBLISH, {"key": "d1", "input": disclosure(), "v": 5})
+    data = await api.data(PUBLISH, {"key": "d1", "input": disclosure(), "v": 5}, principal=clerk("yubo"))
     assert {
         "__typename": "VersionConflict",
         "streamId": "community-yubo",
@@ -102,7 +106,7 @@ async def test_a_stale_expected_version_is_a_version_conflict(api: Api) -> None:
 async def test_broken_rules_are_a_validation_error_naming_each_input_field(api: Api) -> None:
     await registered(api)
     bad = disclosure(period="2022-Q5", digest="not-a-digest", publishedOn="2999-01-01")
-    data = await api.data(PUBLISH, {"key": "d1", "input": bad})
+    data = await api.data(PUBLISH, {"key": "d1", "input": bad}, principal=clerk("yubo"))
     result = data["publishDisclosure"]
     assert "ValidationError" == result["__typename"]
     fields = {e["field"] for e in result["errors"]}
@@ -111,22 +115,26 @@ async def test_broken_rules_are_a_validation_error_naming_each_input_field(api: 
 
 async def test_a_key_reused_for_another_request_is_a_validation_error_on_the_key(api: Api) -> None:
     await registered(api)
-    await api.data(PUBLISH, {"key": "k", "input": disclosure()})
-    data = await api.data(PUBLISH, {"key": "k", "input": disclosure("other")})
+    await api.data(PUBLISH, {"key": "k", "input": disclosure()}, principal=clerk("yubo"))
+    data = await api.data(PUBLISH, {"key": "k", "input": disclosure("other")}, principal=clerk("yubo"))
     assert [
         {"field": "idempotencyKey", "message": "idempotency key 'k' was already used for a different request"}
     ] == (data["publishDisclosure"]["errors"])
 
 
 async def test_an_unknown_community_is_a_validation_error(api: Api) -> None:
-    data = await api.data(PUBLISH, {"key": "d1", "input": disclosure(communityId="nowhere")})
+    data = await api.data(
+        PUBLISH, {"key": "d1", "input": disclosure(communityId="nowhere")}, principal=clerk("nowhere")
+    )
     assert [{"field": "input.communityId", "message": "unknown community 'nowhere'"}] == data[
         "publishDisclosure"
     ]["errors"]
 
 
 async def test_a_huge_id_is_a_validation_error_not_a_crash(api: Api) -> None:
-    data = await api.data(PUBLISH, {"key": "d1", "input": disclosure(communityId="x" * 100_000)})
+    data = await api.data(
+        PUBLISH, {"key": "d1", "input": disclosure(communityId="x" * 100_000)}, principal=clerk("x" * 100_000)
+    )
     result = data["publishDisclosure"]
     assert "ValidationError" == result["__typename"]
     assert ["input.communityId"] == [e["field"] for e in result["errors"]]
@@ -134,7 +142,7 @@ async def test_a_huge_id_is_a_validation_error_not_a_crash(api: Api) -> None:
 
 async def test_a_negative_expected_version_is_a_validation_error(api: Api) -> None:
     await registered(api)
-    data = await api.data(PUBLISH, {"key": "d1", "input": disclosure(), "v": -1})
+    data = await api.data(PUBLISH, {"key": "d1", "input": disclosure(), "v": -1}, principal=clerk("yubo"))
     assert ["expectedVersion"] == [e["field"] for e in data["publishDisclosure"]["errors"]]
 
 
@@ -143,13 +151,13 @@ async def test_roles_decide_who_may_record_what_and_a_refusal_writes_nothing(
 ) -> None:
     await registered(api)
     before = await owner.fetchval("select count(*) from events")
-    for role in (Role.READER, Role.INSPECTOR):
-        data = await api.data(PUBLISH, {"key": f"by-{role}", "input": disclosure()}, role=role)
+    for role in (ANONYMOUS, INSPECTOR):
+        data = await api.data(PUBLISH, {"key": f"by-{role.role}", "input": disclosure()}, principal=role)
         result = data["publishDisclosure"]
         assert "NotAuthorized" == result["__typename"]
         assert "clerk" in result["reason"]
-    clerk = await api.data(REGISTER_COMMUNITY, {"key": "c2", "id": "baiguoshu"}, role=Role.CLERK)
-    assert "NotAuthorized" == clerk["registerCommunity"]["__typename"]
+    by_clerk = await api.data(REGISTER_COMMUNITY, {"key": "c2", "id": "baiguoshu"}, principal=clerk("yubo"))
+    assert "NotAuthorized" == by_clerk["registerCommunity"]["__typename"]
     assert before == await owner.fetchval("select count(*) from events")
 
 
@@ -169,14 +177,14 @@ async def test_a_spot_check_and_its_rectification_close_the_finding(api: Api) ->
               checkedOn: "2022-03-01", checkedBy: "市民政局",
               findings: [{{findingId: "f1", summary: "台账不全"}}]}})
               {{ {RESULT} }} }}""",
-        role=Role.INSPECTOR,
+        principal=INSPECTOR,
     )
     assert "Recorded" == check["recordSpotCheck"]["__typename"]
     fixed = await api.data(
         f"""mutation {{ recordRectification(idempotencyKey: "r1",
               input: {{communityId: "yubo", findingId: "f1", rectifiedOn: "2022-03-10", note: "已补齐"}})
               {{ {RESULT} }} }}""",
-        role=Role.CLERK,
+        principal=clerk("yubo"),
     )
     assert "Recorded" == fixed["recordRectification"]["__typename"]
     read = await api.data(
