@@ -141,6 +141,8 @@ async def revoke_access(info: Info, token_id: str, reason: str) -> RevokeResult:
         grant = await _tokens(info).revoke(token_id, reason=reason, issuer=describe(info))
     except TokenError as exc:
         return ValidationError(errors=[FieldError(field="tokenId", message=str(exc))])
+    if info.context.services.authenticator is not None:
+        info.context.services.authenticator.forget()
     return AccessRevocation(grant=AccessGrant(grant=grant))
 
 

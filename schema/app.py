@@ -87,8 +87,10 @@ class GraphQLView(GraphQL[Context, None]):
         *,
         cache: ResponseCache | None = None,
         clock: Callable[[], datetime] = utc_now,
+        anonymous_introspection: bool = True,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql")
+        self.anonymous_introspection = anonymous_introspection
         self.cache = cache
         self.clock = clock
         self.max_tokens = schema.limits.max_tokens
@@ -109,7 +111,31 @@ class GraphQLView(GraphQL[Context, None]):
             )
             await refused(scope, receive, send)
             return
+        refusal = await scope["app"].state.services.throttle.admit(principal, _client(scope))
+        if refusal is not None:
+            log.info("request refused", code="RATE_LIMITED", limit=refusal.limit)
+            if scope["type"] == "websocket":
+                await WebSocket(scope, receive, send).close(code=4429, reason="rate limited")
+                return
+            limited = JSONResponse(
+                _error_body("RATE_LIMITED", f"Too many requests ({refusal.limit}); try again later."),
+                status_code=429,
+                headers={"Retry-After": str(refusal.retry_after)},
+            )
+            await limited(scope, receive, send)
+            return
         scope.setdefault("state", {})[PRINCIPAL] = principal
+        if (
+            scope["type"] == "http"
+            and not self._may_introspect(principal)
+            and scope.get("method") == "GET"
+            and "text/html" in Request(scope).headers.get("accept", "")
+        ):
+            closed = JSONResponse(
+                _error_body("UNAUTHENTICATED", "GraphiQL is for signed-in callers here."), status_code=401
+            )
+            await closed(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -118,6 +144,9 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             response = JSONResponse(_error_body("BAD_REQUEST", exc.reason), status_code=exc.status_code)
         await response(scope, receive, send)
+
+    def _may_introspect(self, principal: Principal) -> bool:
+        return self.anonymous_introspection or principal.kind != "anonymous"
 
     async def _respond(self, request: Request, principal: Principal) -> Response:
         started = time.perf_counter()
@@ -205,15 +234,27 @@ class GraphQLView(GraphQL[Context, None]):
             registry=CATALOGUE,
             tree=app_services.tree,
             pool=app_services.pool,
+            authenticator=app_services.authenticator,
         )
         state = request.scope.get("state", {})
         pinned = state.get(PINNED)
         services.clock = pinned.clock if isinstance(pinned, _Pinned) else self.clock
         request_id = state.get("request_id") or uuid.uuid4().hex
-        context = Context(services=services, principal=principal, request_id=request_id)
+        context = Context(
+            services=services,
+            principal=principal,
+            request_id=request_id,
+            may_introspect=self._may_introspect(principal),
+        )
         if isinstance(pinned, _Pinned):
             context.loaders.pin_world(pinned.world)
         return context
+
+
+def _client(scope: Scope) -> str:
+    """The peer's address: what anonymous callers are counted by (a proxy in front is one client)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 async def _authenticate(scope: Scope) -> Principal:
@@ -292,7 +333,9 @@ class _BodyTooLarge(Exception):
 
 def graphql_routes(settings: Settings, limits: Limits = DEFAULT_LIMITS) -> list[BaseRoute]:
     cache = ResponseCache() if settings.response_cache else None
-    graphql = GraphQLView(build_schema(limits), cache=cache)
+    graphql = GraphQLView(
+        build_schema(limits), cache=cache, anonymous_introspection=settings.anonymous_introspection
+    )
     view = Guard(graphql, limits.max_body_bytes)
     return [Route("/graphql", view), WebSocketRoute("/graphql", view)]
 

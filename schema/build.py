@@ -12,7 +12,7 @@ from typing import Any
 
 import strawberry
 import structlog
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError, Visitor, parse, visit
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
@@ -92,6 +92,14 @@ class QinglianSchema(strawberry.Schema):
         started = time.perf_counter()
         outcome = "failed"
         try:
+            if (
+                isinstance(context_value, Context)
+                and not context_value.may_introspect
+                and _introspects(query)
+            ):
+                outcome = "rejected"
+                message = "Introspection is for signed-in callers here: send Authorization: Bearer <token>."
+                return ExecutionResult(data=None, errors=[limit_error("INTROSPECTION_DISABLED", message)])
             async with asyncio.timeout(self.limits.timeout_seconds):
                 result = await super().execute(
                     query,
@@ -146,3 +154,22 @@ def build_schema(limits: Limits = DEFAULT_LIMITS) -> QinglianSchema:
 
 
 SCHEMA = build_schema()
+
+
+def _introspects(query: str | None) -> bool:
+    """Whether a document asks for __schema or __type (__typename is not introspection of the schema)."""
+    if not query or ("__schema" not in query and "__type" not in query.replace("__typename", "")):
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False  # the executor refuses it with its own message
+    found = False
+
+    class Finder(Visitor):
+        def enter_field(self, node: FieldNode, *_: object) -> None:
+            nonlocal found
+            found = found or node.name.value in ("__schema", "__type")
+
+    visit(document, Finder())
+    return found

@@ -21,6 +21,7 @@ from projections.access import Action, Principal, Target, decide
 from projections.community import TownFacts, World
 from projections.facts import Disclosure
 from projections.localtime import local_date
+from service.access.authenticator import Authenticator
 from service.commands.handler import Commands
 from service.log.clock import utc_now
 from service.log.store import EventStore
@@ -48,6 +49,8 @@ class Services:
     pool: asyncpg.Pool
     clock: Callable[[], datetime] = utc_now
     settle_within: float = SETTLE_WITHIN
+    # Told when a token is revoked here, so it stops answering for it at once.
+    authenticator: Authenticator | None = None
 
 
 class Loaders:
@@ -118,6 +121,8 @@ class Context:
     services: Services
     principal: Principal
     request_id: str
+    # False where anonymous introspection is switched off and the caller is anonymous.
+    may_introspect: bool = True
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

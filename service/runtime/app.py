@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
@@ -17,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from events.catalogue import CATALOGUE
 from service.access.authenticator import Authenticator
 from service.access.jwt import JwtVerifier
+from service.access.throttle import Throttle
 from service.access.tokens import Tokens
 from service.commands.handler import Commands, install_default_standard
 from service.log.pool import APP_ROLE, connect, create_pool
@@ -30,6 +33,11 @@ from service.transparency.tree import LogTree
 
 READY_TIMEOUT = 2.0
 log = structlog.get_logger(__name__)
+
+
+# How long a token's grant, once read, answers for it: a revocation made through another process (the CLI,
+# another replica) takes effect within this; one made through this process, at once.
+REMEMBER_GRANTS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,7 @@ class Services:
     tree: LogTree
     authenticator: Authenticator
     tokens: Tokens
+    throttle: Throttle
 
 
 def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -106,8 +115,10 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
                     pool,
                     allow_anonymous=settings.anonymous,
                     jwt=JwtVerifier(settings.jwt) if settings.jwt is not None else None,
+                    remember_seconds=REMEMBER_GRANTS,
                 ),
                 tokens=Tokens(pool, store),
+                throttle=Throttle(authenticated=settings.rate_limit, anonymous=settings.anonymous_rate_limit),
             )
             yield
         finally:
@@ -151,4 +162,17 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
             *routes,
         ],
         lifespan=lifespan,
+        # Browsers on other origins only where the operator lists them (none by default).
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            )
+        ]
+        if settings.cors_origins
+        else [],
     )

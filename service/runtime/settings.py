@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+import limits
 import platformdirs
 
 from service.access.jwt import JwtSettings
@@ -42,6 +43,14 @@ class Settings:
     anonymous: bool = True
     # Bearer JWTs from a single sign-on; None: only the service's own tokens are taken.
     jwt: JwtSettings | None = None
+    # Requests per credential, and per client address for anonymous callers, as `limits` writes them
+    # ("600/minute"); None: no limit.
+    rate_limit: str | None = "1200/minute"
+    anonymous_rate_limit: str | None = "600/minute"
+    # Browser origins allowed to call the API from another origin (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    # Whether anonymous callers may introspect the schema and open GraphiQL.
+    anonymous_introspection: bool = True
     # Whether the API keeps finished responses of queries answered from the projections (schema/cache.py).
     response_cache: bool = True
 
@@ -72,6 +81,14 @@ class Settings:
                 "QINGLIAN_ROLE_HEADER is gone: no header grants a role; issue a token (qinglian token create)"
             )
         anonymous = _switch(environ, "QINGLIAN_ANONYMOUS", "on")
+        anonymous_introspection = _switch(environ, "QINGLIAN_ANONYMOUS_INTROSPECTION", "on")
+        cors = tuple(o.strip() for o in environ.get("QINGLIAN_CORS_ORIGINS", "").split(",") if o.strip())
+        for origin in cors:
+            parts = urlsplit(origin)
+            if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path):
+                raise SettingsError(
+                    f"QINGLIAN_CORS_ORIGINS: {origin!r} is not an origin like https://example.org"
+                )
         response_cache = _switch(environ, "QINGLIAN_RESPONSE_CACHE", "on")
         signing_key = environ.get("QINGLIAN_SIGNING_KEY", "").strip() or None
         checkpoint_interval = _int(environ, "QINGLIAN_CHECKPOINT_INTERVAL", 60, low=1, high=86400)
@@ -88,6 +105,10 @@ class Settings:
             signing_key=signing_key,
             checkpoint_interval=checkpoint_interval,
             anonymous=anonymous,
+            rate_limit=_rate(environ, "QINGLIAN_RATE_LIMIT", "1200/minute"),
+            anonymous_rate_limit=_rate(environ, "QINGLIAN_ANONYMOUS_RATE_LIMIT", "600/minute"),
+            cors_origins=cors,
+            anonymous_introspection=anonymous_introspection,
             jwt=_jwt(environ),
             response_cache=response_cache,
         )
@@ -113,6 +134,18 @@ def _switch(environ: Mapping[str, str], name: str, default: str) -> bool:
     if value not in ("on", "off"):
         raise SettingsError(f"{name} must be on or off, not {value!r}")
     return value == "on"
+
+
+def _rate(environ: Mapping[str, str], name: str, default: str) -> str | None:
+    """A rate such as 600/minute or 20/second; "off" for none."""
+    value = environ.get(name, default).strip().lower()
+    if value == "off":
+        return None
+    try:
+        limits.parse(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a rate such as 600/minute, or off, not {value!r}") from exc
+    return value
 
 
 def _jwt(environ: Mapping[str, str]) -> JwtSettings | None:

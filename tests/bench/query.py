@@ -2,16 +2,21 @@
 
     python -m tests.bench.query             # embedded PostgreSQL, or DATABASE_URL when set
 
-One fresh migrated database holding the demo (service/demo.py: 19 towns, 100 communities), projected,
+One fresh migrated database holding the demo (service/demo: 19 towns, 100 communities), projected,
 dropped afterwards. The document is the dashboard: the city's coverage, every town with its coverage, and
 the first 50 communities (by name) with their status and town, as of today.
 
-Each phase starts its own server in a subprocess, one uvicorn worker configured as `qinglian serve`
+Each run starts its own server in a subprocess, one uvicorn worker configured as `qinglian serve`
 configures it, pinned to CPU 0; this process (the load generator and the writer) is pinned to CPU 1;
-PostgreSQL runs on both. 32 keep-alive HTTP/1.1 connections send the request as soon as the previous
-answer is in, for 2 s of warm-up and then 10 s timed. Throughout both, a writer in this process records
-20 commands a second through `Commands.record` (trainings and disclosures dated today, on the communities
-the dashboard lists), so the projections — and the figures shown — move underneath.
+PostgreSQL runs on both. Every server, baselines included, is built by the service's `create_app`, so its
+lifespan runs what `qinglian serve` runs beside the requests: the head watcher (LISTEN/NOTIFY), the
+projector (`Projector.run`) and the tree sealer (`LogTree.run`); no signer, as no key is set. Before a run
+is timed, the projection is waited for until it has folded the whole log. Then 32 keep-alive HTTP/1.1
+connections send the request as soon as the previous answer is in, for 2 s of warm-up and then 10 s
+timed. Throughout both, a writer in this process records 20 commands a second through `Commands.record`
+(trainings and disclosures dated today, on the communities the dashboard lists), and the server's own
+projector folds them into `facts` as they commit, so the read model — and the figures shown — move
+underneath every phase alike.
 
   rows     baseline: a Starlette endpoint that reads the live generation of `facts` with asyncpg on every
            request, decodes it with `world_from_rows`, computes coverage and statuses with the projections'
@@ -19,13 +24,29 @@ the dashboard lists), so the projections — and the figures shown — move unde
   warm     baseline: the same endpoint over `ReadModel.world()` — one checkpoint query per request, the
            facts re-read only when the checkpoint moved — so what is left is computing and encoding.
   api      `qinglian serve` with QINGLIAN_RESPONSE_CACHE=off: every request executes the document.
+  api+auth the same, with every request carrying `Authorization: Bearer <token>`: one built-in integrator
+           token (city scope), issued once into the benchmark's database before any server starts. Each
+           request is authenticated (one indexed query, a SHA-256, the grant's fold) before it runs.
   cached   `qinglian serve` with the response cache on (the default).
+  cached+auth
+           the same, with the same token on every request; it is authenticated before the cache is
+           consulted, and the cache keys an integrator's answers apart from an anonymous caller's.
 
-Before timing, with the writer stopped, the four servers' answers are checked to be the same JSON.
-The ratios are the API's rate over the stronger (warm) baseline's; over `rows` too. Every request's log
-line is kept (JSON, written to a file), and the cache's hits, misses and bypasses are counted from them.
-Human-readable lines go out as each phase ends; the last line is one JSON object for scripts to read.
-The target is reported, never enforced: a miss is information, not a failure.
+Before timing, with the writer stopped, the six servers' answers are checked to be the same JSON (the
+dashboard reads public figures only, so an integrator gets what an anonymous caller gets); the token is
+checked to authenticate as an integrator, and each auth server to refuse the token with a wrong secret
+(HTTP 401), so the auth phases do their twins' work plus authentication. Then the six phases run in turn,
+three rounds (rows, warm, api, api+auth, cached, cached+auth, rows, …); each phase's figures are the
+medians of its three runs, and the ratios are ratios of median rates: the API's over the stronger (warm)
+baseline's, and over `rows` too; and each auth phase's over its anonymous twin's, whose shortfall from 1 is
+what authentication costs (target: at most 5%), given also round by round (the two runs ran back to
+back). `Authenticator.authenticate` of the header is also timed on its own, in this process. Every
+request's log line is kept (JSON, written to a file), and the cache's hits, misses and bypasses are
+counted from them; the baselines log the service's own lines but none per request. Every answer is
+parsed: the rates count only a 200 carrying the dashboard with no errors, and the others are reported by
+why (HTTP status, or the first error's code, e.g. the API's TIMEOUT); latencies are of every answer.
+Human-readable lines go out as each run ends; the last line is one JSON object for scripts to read. The
+targets are reported, never enforced: a miss is information, not a failure.
 """
 
 from __future__ import annotations
@@ -41,33 +62,41 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from events.access import Role
 from events.catalogue import CATALOGUE
 from events.disclosure import Channel, DisclosureCategory, DisclosurePublished
 from events.training import TrainingHeld, TrainingKind
+from projections.access import Scope
 from projections.community import World
 from projections.coverage import Share, coverage
 from projections.evaluation import evaluate
 from projections.localtime import local_date
+from service.access.authenticator import Authenticator
+from service.access.tokens import Tokens
 from service.commands.handler import Commands
 from service.demo.loader import load_demo
 from service.log.clock import utc_now
 from service.log.pool import create_pool
 from service.log.store import EventStore
 from service.read.projector import NAME, Projector, world_from_rows
+from service.read.queries import query
 from service.read.readmodel import ReadModel
 from service.read.views import CITY_ID
+from service.runtime.app import DatabaseUrls, Services, create_app
+from service.runtime.logging import configure_logging
+from service.runtime.settings import Settings
 from tests.support.domain import digest
 from tests.support.pg import in_fresh_database, server_settings
 
@@ -76,7 +105,11 @@ WARMUP_SECONDS = 2.0
 TIMED_SECONDS = 10.0
 WRITES_PER_SECOND = 20
 PAGE = 50
+ROUNDS = 3  # each phase's runs, alternating with the others'; its figures are their medians
 TARGET = 0.5  # the API's rate over the baseline's
+AUTH_TARGET = 0.05  # what authentication may cost: at most 5% of the anonymous rate
+AUTH = "+auth"  # the suffix of a phase whose every request carries the integrator's token
+AUTHENTICATE_CALLS = 200  # in-process `Authenticator.authenticate` calls timed, for the cost per request
 SERVER_CPU, CLIENT_CPU = 0, 1
 START_TIMEOUT = 60.0
 
@@ -155,55 +188,40 @@ def dashboard(world: World, on: date) -> dict[str, Any]:
     }
 
 
-def baseline_app(url: str, mode: str) -> Starlette:
+def baseline_endpoint(mode: str) -> Callable[[Request], Awaitable[Response]]:
     """GET /dashboard: `rows` reads every fact on each request; `warm` keeps them by checkpoint."""
-    state: dict[str, Any] = {}
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # The pool the service builds: the application role, the default sizes.
-        pool = await create_pool(url, None, min_size=2, max_size=10)
-        state["pool"], state["read_model"] = pool, ReadModel(pool)
-        try:
-            yield
-        finally:
-            await pool.close()
-
-    async def read_rows() -> World:
-        rows = await state["pool"].fetch(FACTS, NAME)
+    async def read_rows(services: Services) -> World:
+        rows = await services.pool.fetch(FACTS, NAME)
         return world_from_rows((r[0], r[1], r[2]) for r in rows)
 
-    async def read_warm() -> World:
-        world: World = await state["read_model"].world()
+    async def read_warm(services: Services) -> World:
+        world: World = await services.read_model.world()
         return world
 
     read = read_rows if mode == "rows" else read_warm
 
     async def serve_dashboard(request: Request) -> Response:
-        world = await read()
+        world = await read(request.app.state.services)
         # json.dumps as strawberry's view encodes: the same bytes for the same answer.
         body = json.dumps(dashboard(world, local_date(utc_now())))
         return Response(body, media_type="application/json")
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    return Starlette(
-        routes=[Route("/dashboard", serve_dashboard), Route("/healthz", healthz)], lifespan=lifespan
-    )
+    return serve_dashboard
 
 
-def serve_baseline(url: str, mode: str, port: int) -> None:
-    app = baseline_app(url, mode)
-    # As `qinglian serve` runs uvicorn (service/cli.py), but without the service's log lines.
+def serve_baseline(mode: str, port: int) -> None:
+    """The baseline's endpoint inside the service's own app: its lifespan starts the same pool, head
+    watcher, projector and sealer as `qinglian serve`'s, so the baseline carries the same background work."""
+    settings = Settings.from_process()
+    configure_logging(settings)
+    if settings.database_url is None:
+        raise SystemExit("the baseline server needs DATABASE_URL")
+    urls = DatabaseUrls(owner=settings.database_url, app=settings.app_database_url)
+    app = create_app(settings, urls, routes=[Route("/dashboard", baseline_endpoint(mode))])
+    # As `qinglian serve` runs uvicorn (service/runtime/cli.py).
     config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", access_log=False
     )
     asyncio.run(uvicorn.Server(config).serve())
 
@@ -225,25 +243,48 @@ class Phase:
     command: tuple[str, ...]
     env: dict[str, str]
     log: Path
+    authorization: str | None = None  # the Authorization header every request carries, if any
+
+    @property
+    def timed_log(self) -> Path:
+        """The lines the server logged during the latest timed window."""
+        return self.log.with_suffix(".timed.log")
 
 
-def phases(url: str, folder: Path) -> list[Phase]:
+def phases(url: str, folder: Path, token: str) -> list[Phase]:
+    """rows, warm, api, api+auth, cached, cached+auth: each auth phase right after its anonymous twin."""
     python = sys.executable
     made: list[Phase] = []
     command: tuple[str, ...]
-    for mode in ("rows", "warm"):
-        command = (python, "-m", "tests.bench.query", "--baseline-server", mode, url, "{port}")
-        made.append(Phase(mode, "/dashboard", command, {}, folder / f"{mode}.log"))
-    for name, cache in (("api", "off"), ("cached", "on")):
+    for name, cache in (("rows", None), ("warm", None), ("api", "off"), ("cached", "on")):
         env = {
             "DATABASE_URL": url,
             "QINGLIAN_DATA_DIR": str(folder / name),
-            "QINGLIAN_RESPONSE_CACHE": cache,
             "QINGLIAN_LOG_FORMAT": "json",
             "QINGLIAN_LOG_LEVEL": "info",
+            # The load generator is one client sending hundreds of requests a second: the per-caller rate
+            # limits, there to stop one client starving the others, would refuse most of it.
+            "QINGLIAN_RATE_LIMIT": "off",
+            "QINGLIAN_ANONYMOUS_RATE_LIMIT": "off",
         }
-        command = (python, "-m", "schema.main", "serve", "--port", "{port}")
-        made.append(Phase(name, "/graphql", command, env, folder / f"{name}.log"))
+        if cache is None:
+            command = (python, "-m", "tests.bench.query", "--baseline-server", name, "{port}")
+            made.append(Phase(name, "/dashboard", command, env, folder / f"{name}.log"))
+        else:
+            env["QINGLIAN_RESPONSE_CACHE"] = cache
+            command = (python, "-m", "schema.main", "serve", "--port", "{port}")
+            made.append(Phase(name, "/graphql", command, env, folder / f"{name}.log"))
+            authed = name + AUTH
+            made.append(
+                Phase(
+                    authed,
+                    "/graphql",
+                    command,
+                    {**env, "QINGLIAN_DATA_DIR": str(folder / authed)},
+                    folder / f"{authed}.log",
+                    authorization=f"Bearer {token}",
+                )
+            )
     return made
 
 
@@ -258,10 +299,11 @@ async def running(phase: Phase) -> AsyncIterator[int]:
         )
         try:
             os.sched_setaffinity(process.pid, {SERVER_CPU})
-            await wait_until_up(port, process)
+            await wait_until_up(port, process, phase.log)
             yield port
         finally:
-            process.terminate()
+            if process.returncode is None:
+                process.terminate()
             try:
                 await asyncio.wait_for(process.wait(), 30)
             except TimeoutError:
@@ -269,11 +311,16 @@ async def running(phase: Phase) -> AsyncIterator[int]:
                 await process.wait()
 
 
-async def wait_until_up(port: int, process: asyncio.subprocess.Process) -> None:
+def log_tail(log: Path) -> str:
+    """The end of a server's log: it lives in a temporary folder that goes with the run."""
+    return log.read_text(encoding="utf-8", errors="replace")[-2000:]
+
+
+async def wait_until_up(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.returncode is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode}")
+            raise RuntimeError(f"the server exited with status {process.returncode}:\n{log_tail(log)}")
         try:
             async with connection(port) as conn:
                 status, _ = await conn.exchange(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
@@ -318,26 +365,38 @@ async def connection(port: int) -> AsyncIterator[Connection]:
             await writer.wait_closed()
 
 
-def request_bytes(path: str) -> bytes:
+def request_bytes(path: str, authorization: str | None = None) -> bytes:
+    credential = b"" if authorization is None else b"Authorization: " + authorization.encode() + b"\r\n"
     if path == "/graphql":
         body = json.dumps({"query": DASHBOARD, "operationName": "Dashboard"}).encode()
         return (
             b"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            + credential
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
         )
-    return f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    return f"GET {path} HTTP/1.1\r\nHost: bench\r\n".encode() + credential + b"\r\n"
 
 
 @dataclass(slots=True)
 class Run:
-    requests: int
+    requests: int  # every answer, good or not
     seconds: float
-    latencies: list[float] = field(repr=False)
-    bad: int = 0
+    latencies: list[float] = field(repr=False)  # of every answer
+    failures: Counter[str] = field(default_factory=Counter)  # answers that do not count, by why
+    writes: int = 0  # commands the writer recorded in the timed window
+    projected: int = 0  # events the server's projector folded in the timed window
+
+    @property
+    def bad(self) -> int:
+        return sum(self.failures.values())
 
     @property
     def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds > 0 else 0.0
+        """Good answers (a 200 carrying the dashboard, no errors) per second."""
+        return (self.requests - self.bad) / self.seconds if self.seconds > 0 else 0.0
 
     def latency_ms(self, quantile: int) -> float:
         if len(self.latencies) < 2:
@@ -345,39 +404,47 @@ class Run:
         return statistics.quantiles(self.latencies, n=100)[quantile - 1] * 1000
 
 
-def answered(status: int, body: bytes) -> bool:
-    """A 200 with data and no errors: what every counted response must be."""
+def failure(status: int, body: bytes) -> str | None:
+    """Why an answer does not count — its HTTP status, or its first error's code — or None for a 200
+    with data and no errors. An operation stopped at the API's time limit is answered with an error; were
+    it counted as served, an overloaded server would look faster than it is."""
     if status != 200:
-        return False
+        return f"HTTP {status}"
     parsed = json.loads(body)
-    return isinstance(parsed, dict) and "errors" not in parsed and parsed.get("data") is not None
+    if not isinstance(parsed, dict):
+        return "not an object"
+    errors = parsed.get("errors")
+    if errors:
+        first = errors[0] if isinstance(errors, list) and errors else {}
+        code = first.get("extensions", {}).get("code") if isinstance(first, dict) else None
+        return str(code or "error")
+    return "no data" if parsed.get("data") is None else None
 
 
-async def load(port: int, path: str, seconds: float) -> Run:
+async def load(port: int, phase: Phase, seconds: float) -> Run:
     """CLIENTS connections, each sending the next request as soon as its answer is in, for `seconds`.
-    Every answer's status is checked and the first of each connection parsed; work in flight at the
-    deadline is counted and timed."""
-    request = request_bytes(path)
+    Every answer is parsed and checked; work in flight at the deadline is counted and timed."""
+    request = request_bytes(phase.path, phase.authorization)
     latencies: list[float] = []
-    bad = 0
+    failures: Counter[str] = Counter()
     start = time.perf_counter()
     deadline = start + seconds
 
     async def client() -> int:
-        nonlocal bad
         done = 0
         async with connection(port) as conn:
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
                 status, body = await conn.exchange(request)
                 latencies.append(time.perf_counter() - began)
-                if status != 200 or (done == 0 and not answered(status, body)):
-                    bad += 1
+                why = failure(status, body)
+                if why is not None:
+                    failures[why] += 1
                 done += 1
         return done
 
     counts = await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    return Run(sum(counts), time.perf_counter() - start, latencies, bad)
+    return Run(sum(counts), time.perf_counter() - start, latencies, failures)
 
 
 # -- the writer -------------------------------------------------------------------------------------------
@@ -467,11 +534,76 @@ def pinned(cpu: int) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-async def answers(phase: Phase) -> Any:
+async def projected_position(pool: asyncpg.Pool) -> int:
+    row = await pool.fetchrow(query("checkpoint"), NAME)
+    assert row is not None, "migration 0002 inserts the checkpoint row"
+    return int(row["position"])
+
+
+async def caught_up(pool: asyncpg.Pool, store: EventStore) -> None:
+    """Until the projection has folded the whole log: every run starts from a projection at the head, not
+    from the writes the previous run left for the next server's projector."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while await projected_position(pool) < await store.head():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server's projector did not reach the head in time")
+        await asyncio.sleep(0.05)
+
+
+def wrong_secret(authorization: str) -> str:
+    """The same token id with another secret of the same shape: well formed, but not the one issued."""
+    last = authorization[-1]
+    return authorization[:-1] + ("A" if last != "A" else "B")
+
+
+async def answers(phase: Phase, pool: asyncpg.Pool, store: EventStore) -> Any:
+    """The phase's answer with nothing moving; an auth phase's server must also refuse a wrong secret, so
+    its header is known to be checked on every request rather than ignored."""
     async with running(phase) as port, connection(port) as conn:
-        status, body = await conn.exchange(request_bytes(phase.path))
+        await caught_up(pool, store)
+        status, body = await conn.exchange(request_bytes(phase.path, phase.authorization))
         assert status == 200, body[:500]
+        if phase.authorization is not None:
+            refused, why = await conn.exchange(request_bytes(phase.path, wrong_secret(phase.authorization)))
+            assert refused == 401, f"{phase.name}: a wrong secret got HTTP {refused}: {why[:300]!r}"
         return json.loads(body)
+
+
+async def authenticate_cost(pool: asyncpg.Pool, authorization: str) -> list[float]:
+    """Seconds per `Authenticator.authenticate` of the header, called one after another in this process on
+    the benchmark's pool: what the server pays per request before the cache or the document, without load."""
+    authenticator = Authenticator(pool)
+    principal = await authenticator.authenticate(authorization)
+    assert principal.role is Role.INTEGRATOR, principal
+    assert principal.kind == "token", principal
+    took: list[float] = []
+    for _ in range(AUTHENTICATE_CALLS):
+        began = time.perf_counter()
+        await authenticator.authenticate(authorization)
+        took.append(time.perf_counter() - began)
+    return took
+
+
+async def timed_run(phase: Phase, writer: Writer, pool: asyncpg.Pool, store: EventStore) -> Run:
+    """One run of a phase: its server, the projection caught up, then warm-up and the timed window with
+    the writer recording throughout."""
+    async with running(phase) as port:
+        await caught_up(pool, store)
+        async with writing(writer):
+            await load(port, phase, WARMUP_SECONDS)
+            mark = phase.log.stat().st_size
+            written, position = writer.written, await projected_position(pool)
+            run = await load(port, phase, TIMED_SECONDS)
+            run.writes = writer.written - written
+            run.projected = await projected_position(pool) - position
+    with phase.log.open("rb") as log:
+        log.seek(mark)
+        phase.timed_log.write_bytes(log.read())
+    return run
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
 
 
 async def run_all(url: str) -> dict[str, Any]:
@@ -491,6 +623,11 @@ async def run_all(url: str) -> dict[str, Any]:
     try:
         began = time.perf_counter()
         await load_demo(commands, store)
+        # The auth phases' credential, issued once before any server starts; its grant is one more event.
+        issued = await Tokens(pool, store).create(
+            role=Role.INTEGRATOR, scope=Scope(), label="tests.bench.query", issuer="bench"
+        )
+        authorization = f"Bearer {issued.token}"
         await Projector(pool, CATALOGUE).catch_up()
         world = await ReadModel(pool).world()
         today = local_date(utc_now())
@@ -503,63 +640,124 @@ async def run_all(url: str) -> dict[str, Any]:
             f"{len(world.communities)} communities, head {world.position}",
             flush=True,
         )
+        took = await authenticate_cost(pool, authorization)
+        authenticate_ms = {
+            "p50": statistics.median(took) * 1000,
+            "p99": statistics.quantiles(took, n=100)[98] * 1000,
+        }
+        print(
+            f"token {issued.grant.token_id} authenticates as {issued.grant.role.value}; "
+            f"Authenticator.authenticate in this process, {AUTHENTICATE_CALLS} calls in a row: "
+            f"p50 {authenticate_ms['p50']:.2f} ms, p99 {authenticate_ms['p99']:.2f} ms",
+            flush=True,
+        )
         writer = Writer(commands, [f.community_id for f in listed[:PAGE]])
-        results: dict[str, Run] = {}
-        outcomes: dict[str, dict[str, int]] = {}
+        every: list[Phase] = []
+        results: dict[str, list[Run]] = {}
+        outcomes: dict[str, list[dict[str, int]]] = {}
         with tempfile.TemporaryDirectory(prefix="qinglian-bench-query-") as tmp, pinned(CLIENT_CPU):
             folder = Path(tmp)
-            every = phases(url, folder)
-            # The same answer from all four, with nothing moving underneath.
-            first = await answers(every[0])
+            every = phases(url, folder, issued.token)
+            # The same answer from all six, anonymous or not, with nothing moving underneath.
+            first = await answers(every[0], pool, store)
             for phase in every[1:]:
-                assert first == await answers(phase), f"{phase.name} answers differently from rows"
-            print("all four servers give the same answer", flush=True)
-            for phase in every:
-                async with running(phase) as port, writing(writer):
-                    await load(port, phase.path, WARMUP_SECONDS)
-                    mark = phase.log.stat().st_size
-                    run = await load(port, phase.path, TIMED_SECONDS)
-                results[phase.name] = run
-                with phase.log.open("rb") as log:
-                    log.seek(mark)
-                    timed_log = folder / f"{phase.name}.timed.log"
-                    timed_log.write_bytes(log.read())
-                outcomes[phase.name] = cache_outcomes(timed_log)
-                report(phase.name, run, outcomes[phase.name])
+                assert first == await answers(phase, pool, store), (
+                    f"{phase.name} answers differently from rows"
+                )
+            print(
+                f"all {len(every)} servers give the same answer; the auth servers refuse a wrong secret "
+                "with HTTP 401",
+                flush=True,
+            )
+            for round_ in range(1, ROUNDS + 1):
+                for phase in every:
+                    run = await timed_run(phase, writer, pool, store)
+                    results.setdefault(phase.name, []).append(run)
+                    outcomes.setdefault(phase.name, []).append(cache_outcomes(phase.timed_log))
+                    report(f"{phase.name} {round_}/{ROUNDS}", run, outcomes[phase.name][-1])
         head = await store.head()
     finally:
         await store.close()
         await pool.close()
 
-    warm, rows = results["warm"].per_second, results["rows"].per_second
+    rate = {name: median([run.per_second for run in runs]) for name, runs in results.items()}
+    for phase in every:
+        runs = results[phase.name]
+        print(
+            f"{phase.name:<11} median of {ROUNDS}: {rate[phase.name]:>7,.1f} req/s   "
+            f"p50 {median([r.latency_ms(50) for r in runs]):7.2f} ms  "
+            f"p99 {median([r.latency_ms(99) for r in runs]):7.2f} ms",
+            flush=True,
+        )
+    warm, rows = rate["warm"], rate["rows"]
     ratios = {
-        "cached_over_warm": results["cached"].per_second / warm if warm else 0.0,
-        "api_over_warm": results["api"].per_second / warm if warm else 0.0,
-        "cached_over_rows": results["cached"].per_second / rows if rows else 0.0,
-        "api_over_rows": results["api"].per_second / rows if rows else 0.0,
+        "cached_over_warm": rate["cached"] / warm if warm else 0.0,
+        "api_over_warm": rate["api"] / warm if warm else 0.0,
+        "cached_over_rows": rate["cached"] / rows if rows else 0.0,
+        "api_over_rows": rate["api"] / rows if rows else 0.0,
     }
     print(
         f"cached/warm = {ratios['cached_over_warm']:.2f}, api/warm = {ratios['api_over_warm']:.2f} "
         f"(target {TARGET}); cached/rows = {ratios['cached_over_rows']:.2f}, "
-        f"api/rows = {ratios['api_over_rows']:.2f}; the writer recorded {writer.written:,} commands",
+        f"api/rows = {ratios['api_over_rows']:.2f} (ratios of medians); "
+        f"the writer recorded {writer.written:,} commands",
         flush=True,
     )
+    # Authentication's cost, of each measured auth phase against its anonymous twin: the ratio of median
+    # rates, its shortfall from 1, and the same ratio of each round's two runs, which ran back to back.
+    auth: dict[str, Any] = {}
+    for name in [phase.name for phase in every if phase.name.endswith(AUTH)]:
+        twin = name.removesuffix(AUTH)
+        ratio = rate[name] / rate[twin] if rate[twin] else 0.0
+        by_round = [
+            authed.per_second / plain.per_second if plain.per_second else 0.0
+            for authed, plain in zip(results[name], results[twin], strict=True)
+        ]
+        auth[f"auth_ratio_{twin}"] = round(ratio, 3)
+        auth[f"auth_cost_{twin}"] = round(1 - ratio, 3)
+        auth[f"auth_met_{twin}"] = 1 - ratio <= AUTH_TARGET
+        auth[f"auth_ratio_{twin}_rounds"] = [round(r, 3) for r in by_round]
+        print(
+            f"{name}/{twin} = {ratio:.3f}: authentication costs {1 - ratio:+.1%} of the rate "
+            f"(target at most {AUTH_TARGET:.0%}: {'met' if 1 - ratio <= AUTH_TARGET else 'missed'}); "
+            f"round by round {', '.join(f'{r:.3f}' for r in by_round)}",
+            flush=True,
+        )
     summary: dict[str, Any] = {}
-    for name, run in results.items():
-        summary[f"{name}_req_per_s"] = round(run.per_second, 1)
-        summary[f"{name}_p50_ms"] = round(run.latency_ms(50), 2)
-        summary[f"{name}_p99_ms"] = round(run.latency_ms(99), 2)
-        summary[f"{name}_bad"] = run.bad
+    for phase_name, runs in results.items():
+        name = phase_name.replace("+", "_")
+        per_second = [round(run.per_second, 1) for run in runs]
+        p50 = [round(run.latency_ms(50), 2) for run in runs]
+        p99 = [round(run.latency_ms(99), 2) for run in runs]
+        summary[f"{name}_req_per_s"] = round(rate[phase_name], 1)
+        summary[f"{name}_req_per_s_runs"] = per_second
+        summary[f"{name}_p50_ms"] = round(median([run.latency_ms(50) for run in runs]), 2)
+        summary[f"{name}_p50_ms_runs"] = p50
+        summary[f"{name}_p99_ms"] = round(median([run.latency_ms(99) for run in runs]), 2)
+        summary[f"{name}_p99_ms_runs"] = p99
+        summary[f"{name}_answers_runs"] = [run.requests for run in runs]
+        summary[f"{name}_bad"] = sum(run.bad for run in runs)
+        summary[f"{name}_failures_runs"] = [dict(run.failures) for run in runs]
+        summary[f"{name}_writes_runs"] = [run.writes for run in runs]
+        summary[f"{name}_projected_runs"] = [run.projected for run in runs]
     summary.update({k: round(v, 3) for k, v in ratios.items()})
+    summary.update(auth)
     summary.update(
         {
             "target": TARGET,
             "met": ratios["cached_over_warm"] >= TARGET,
             "met_without_cache": ratios["api_over_warm"] >= TARGET,
-            "cache_outcomes": outcomes.get("cached", {}),
+            "cache_outcomes_runs": outcomes.get("cached", []),
+            "cache_outcomes_auth_runs": outcomes.get("cached" + AUTH, []),
+            "auth_target": AUTH_TARGET,
+            "authenticate_ms_p50": round(authenticate_ms["p50"], 3),
+            "authenticate_ms_p99": round(authenticate_ms["p99"], 3),
+            "rounds": ROUNDS,
+            "order": [phase.name for phase in every],
             "writes": writer.written,
             "head": head,
             "clients": CLIENTS,
+            "warmup_seconds": WARMUP_SECONDS,
             "timed_seconds": TIMED_SECONDS,
             "writes_per_second": WRITES_PER_SECOND,
             "placement": placement,
@@ -574,11 +772,13 @@ async def run_all(url: str) -> dict[str, Any]:
 
 def report(name: str, run: Run, outcomes: dict[str, int]) -> None:
     line = (
-        f"{name:<7} {run.requests:>7,} requests in {run.seconds:5.2f} s = {run.per_second:>7,.0f} req/s   "
-        f"p50 {run.latency_ms(50):7.2f} ms  p99 {run.latency_ms(99):7.2f} ms"
+        f"{name:<15} {run.requests - run.bad:>7,} good answers in {run.seconds:5.2f} s = "
+        f"{run.per_second:>7,.1f} req/s   "
+        f"p50 {run.latency_ms(50):7.2f} ms  p99 {run.latency_ms(99):7.2f} ms   "
+        f"{run.writes} written, {run.projected} projected"
     )
     if run.bad:
-        line += f"   {run.bad} bad answers"
+        line += "   not counted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(run.failures.items()))
     if outcomes:
         line += "   cache " + ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items()))
     print(line, flush=True)
@@ -590,7 +790,7 @@ async def main() -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--baseline-server"]:
-        serve_baseline(sys.argv[3], sys.argv[2], int(sys.argv[4]))
+        serve_baseline(sys.argv[2], int(sys.argv[3]))
     else:
         summary = asyncio.run(main())
         print(json.dumps(summary, ensure_ascii=False), flush=True)

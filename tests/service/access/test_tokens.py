@@ -196,3 +196,42 @@ def test_scopes_and_durations_as_the_command_line_gives_them() -> None:
     for bad in ("0d", "-1d", "90", "d", "1y", "999999d"):
         with pytest.raises(ValueError, match="duration"):
             parse_duration(bad)
+
+
+async def test_a_remembered_grant_answers_for_a_few_seconds_and_is_forgotten_on_revocation(
+    pool: asyncpg.Pool, tokens: Tokens, clock: Clock
+) -> None:
+    ticks = [0.0]
+    remembering = Authenticator(pool, clock=clock, remember_seconds=5.0, timer=lambda: ticks[0])
+    issued = await tokens.create(role=Role.INTEGRATOR, scope=Scope(), label="platform", issuer="cli")
+    header = f"Bearer {issued.token}"
+    assert Role.INTEGRATOR == (await remembering.authenticate(header)).role
+    await tokens.revoke(issued.grant.token_id, reason="rotated", issuer="cli")
+    # Revoked through another process: the remembered grant answers until it is 5 s old, no longer.
+    ticks[0] = 4.9
+    assert Role.INTEGRATOR == (await remembering.authenticate(header)).role
+    ticks[0] = 5.1
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await remembering.authenticate(header)
+    # A wrong secret is never answered from memory, and forgetting takes effect at once.
+    other = await tokens.create(role=Role.ADMIN, scope=Scope(), label="ops", issuer="cli")
+    assert Role.ADMIN == (await remembering.authenticate(f"Bearer {other.token}")).role
+    with pytest.raises(Unauthenticated):
+        await remembering.authenticate(f"Bearer {other.token[:-1]}{'A' if other.token[-1] != 'A' else 'B'}")
+    await tokens.revoke(other.grant.token_id, reason="left", issuer="cli")
+    remembering.forget()
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await remembering.authenticate(f"Bearer {other.token}")
+
+
+async def test_expiry_is_checked_on_every_use_even_of_a_remembered_grant(
+    pool: asyncpg.Pool, tokens: Tokens, clock: Clock
+) -> None:
+    remembering = Authenticator(pool, clock=clock, remember_seconds=60.0, timer=lambda: 0.0)
+    issued = await tokens.create(
+        role=Role.ADMIN, scope=Scope(), label="short", issuer="cli", expires_in=timedelta(hours=1)
+    )
+    await remembering.authenticate(f"Bearer {issued.token}")
+    clock.now += timedelta(hours=2)
+    with pytest.raises(Unauthenticated, match="expired"):
+        await remembering.authenticate(f"Bearer {issued.token}")
