@@ -34,6 +34,8 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # Ids of records within a community (disclosures, trainings …): letters of either case, as in "2022-Q1".
 RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 DIGEST = re.compile(r"[0-9a-f]{64}")
+# An opaque reference to a person held outside the log (a reporter, a recognized talent).
+PERSON_REF = re.compile(r"ref:[A-Za-z0-9_-]{8,64}")
 MAX_TEXT = 2000
 MAX_TITLE = 200
 MAX_COUNT = 1_000_000
@@ -244,6 +246,14 @@ def _check_shapes(event: Event, errors: Errors) -> None:
         value = getattr(event, name, None)
         if isinstance(value, str) and not 0 < len(value.strip()) <= MAX_TEXT:
             errors.append((name, f"must be 1 to {MAX_TEXT} characters"))
+    # A reference to a person must be opaque: the log keeps it forever, and a name or a telephone number
+    # there could never be erased. The person behind it is on record elsewhere.
+    for name in ("reporter_ref", "person_ref"):
+        value = getattr(event, name, None)
+        if isinstance(value, str) and PERSON_REF.fullmatch(value) is None:
+            errors.append(
+                (name, "must be an opaque reference: 'ref:' and 8 to 64 of A-Z, a-z, 0-9, '_', '-'")
+            )
     for name in ("disclosure_id", "training_id", "meeting_id", "check_id", "finding_id", "report_id"):
         value = getattr(event, name, None)
         if isinstance(value, str) and RECORD_ID.fullmatch(value) is None:

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 import yaml
 
 from service.runtime.settings import Settings
+from tests.support.pg import unique_name
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -178,6 +180,54 @@ def test_database_url_points_at_the_postgres_service_with_its_credentials(compos
     assert postgres_env["POSTGRES_PASSWORD"] == url.password
     assert postgres_env["POSTGRES_DB"] == url.path.removeprefix("/")
     assert url.port in (None, 5432)
+
+
+def _login_sql(compose: dict[str, Any]) -> str:
+    """The service login's init script as Compose hands it to PostgreSQL: `$$` in the file is one `$`."""
+    mounted = _service(compose, "postgres")["configs"]
+    target = "/docker-entrypoint-initdb.d/10-qinglian-service-login.sql"
+    assert [{"source": "qinglian-service-login", "target": target}] == mounted
+    content = compose["configs"]["qinglian-service-login"]["content"]
+    assert isinstance(content, str)
+    return content.replace("$$", "$")
+
+
+def test_the_service_logs_in_as_its_own_login_not_the_owner(compose: dict[str, Any]) -> None:
+    env = _environment(_service(compose, "qinglian"))
+    app = urlsplit(env["QINGLIAN_APP_DATABASE_URL"])
+    owner = urlsplit(env["DATABASE_URL"])
+    assert (owner.hostname, owner.port, owner.path) == (app.hostname, app.port, app.path)
+    assert app.username != owner.username
+    sql = _login_sql(compose)
+    assert f"create role {app.username} login password '{app.password}' in role qinglian_app;" in sql
+
+
+@pytest.mark.storage
+async def test_the_login_script_makes_a_login_that_reads_and_inserts_and_cannot_become_the_owner(
+    compose: dict[str, Any], database_url: str
+) -> None:
+    name = unique_name("svc")
+    # The same script, for a login of this test's own: roles are shared by every database of a server.
+    script = _login_sql(compose).replace("qinglian_service", name)
+    owner = await asyncpg.connect(database_url)
+    try:
+        await owner.execute(script)
+        await owner.execute(script)  # idempotent: a second initialisation changes nothing
+        owner_name = await owner.fetchval("select current_user")
+        login = await asyncpg.connect(database_url, user=name, password=name)
+        try:
+            assert 0 <= await login.fetchval("select count(*) from events")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await login.execute(f'set role "{owner_name}"')
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await login.execute("create table intruder (x int)")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await login.execute("update events set type = type where false")
+        finally:
+            await login.close()
+    finally:
+        await owner.execute(f'drop role if exists "{name}"')
+        await owner.close()
 
 
 def test_settings_accept_the_qinglian_environment(compose: dict[str, Any]) -> None:

@@ -711,7 +711,7 @@ class _Activity:
                 received_on=received,
                 channel=rng.choice(("监督举报电话", "“慈溪民政”公众号", "来信")),
                 summary=summary,
-                reporter_ref=None if rng.random() < 0.5 else f"demo-reporter-{self.cid}-1",
+                reporter_ref=None if rng.random() < 0.5 else f"ref:demo-reporter-{self.cid}-1",
             ),
         )
         closed = received + timedelta(days=rng.randint(7, 30))
@@ -770,7 +770,7 @@ class _Activity:
                 recognized,
                 LeadingTalentRecognized(
                     community_id=self.cid,
-                    person_ref=f"demo-person-{self.cid}",
+                    person_ref=f"ref:demo-person-{self.cid}",
                     level=self.plan.talent,
                     recognized_on=recognized,
                 ),

@@ -75,6 +75,13 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if database.app is None:
+            # The pool then logs in as the owner and assumes qinglian_app by the `role` startup parameter:
+            # the privileges are the same, but a statement could RESET ROLE back to the owner.
+            log.warning(
+                "the service works through the owner's login; give it a login of its own that is a member "
+                "of qinglian_app only (QINGLIAN_APP_DATABASE_URL)"
+            )
         pool = await create_pool(
             database.owner,
             database.app,

@@ -256,6 +256,19 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
             "previous_size": verified.previous.size if verified.previous else None,
             "on": verified.on.isoformat() if verified.on else None,
             "communities": [row.as_json() for row in rows],
+            "grants": [
+                {
+                    "token_id": g.token_id,
+                    "label": g.label,
+                    "role": g.role.value,
+                    "scope": str(g.scope),
+                    "granted_at": g.granted_at.isoformat(),
+                    "expires_at": g.expires_at.isoformat() if g.expires_at else None,
+                    "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
+                    "issuer": g.issuer,
+                }
+                for g in verified.grants
+            ],
             "notes": verified.notes,
         }
         print(json.dumps(document, ensure_ascii=False))
@@ -269,6 +282,8 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
         compared = "the service's projections agree" if verified.compared else "not compared (see the notes)"
         print(f"replay       {len(rows)} communities on {verified.on}: {standardized} standardized;")
         print(f"             {compared}")
+        revoked = sum(g.revoked_at is not None for g in verified.grants)
+        print(f"grants       {len(verified.grants)} tokens granted in the log, {revoked} of them revoked")
         print()
         print(f"{'community':<14} {'town':<14} {'standardized':<12} {'met':>7}  unmet")
         for row in rows:

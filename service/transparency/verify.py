@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from events.access import AccessGranted, AccessRevoked
 from events.catalogue import CATALOGUE
 from events.codec import parse_canonical
 from events.errors import QinglianError
@@ -31,6 +32,7 @@ from events.note import (
     verifier_key_text,
 )
 from events.registry import Event
+from projections.access import Grant, evolve_grant
 from projections.audit import StatusRow, first_difference, status_document, status_rows
 from projections.community import Folder, World
 from projections.localtime import local_date
@@ -73,6 +75,8 @@ class Verified:
     notes: list[str] = field(default_factory=list)
     # Whether the replayed statuses were compared with the service's status.json (and agreed).
     compared: bool = False
+    # Who was allowed to act: every token's grant as the replayed log leaves it, in the order issued.
+    grants: list[Grant] = field(default_factory=list)
 
 
 def read_key(text: str) -> VerifierKey:
@@ -148,6 +152,7 @@ class _Replay:
         self._batch: list[tuple[int, Event]] = []
         self._folder = Folder(World())
         self.last_recorded_at = ""
+        self.grants: dict[str, Grant] = {}
 
     def add(self, position: int, body: bytes) -> None:
         try:
@@ -195,6 +200,10 @@ class _Replay:
             event = CATALOGUE.decode(envelope["type"], envelope["schema_version"], envelope["payload"])  # type: ignore[arg-type]
         except (QinglianError, TypeError) as exc:
             raise VerifyFailed(f"the event does not decode: {exc}", position, damaged=True) from exc
+        if isinstance(event, AccessGranted | AccessRevoked):
+            grant = evolve_grant(self.grants.get(event.token_id), event)
+            if grant is not None:
+                self.grants[event.token_id] = grant
         self._batch.append((position, event))
         if len(self._batch) >= FOLD_BATCH:
             self._folder.add(self._batch)
@@ -280,6 +289,7 @@ def verify_bundle(
         replayed.add(position, line[:-1] if line.endswith(b"\n") else line)
         if progress is not None and position % 65536 == 0:
             progress(position, count)
+    verified.grants = list(replayed.grants.values())
     last_day = replayed.last_day
     if last_day is not None:
         world = replayed.world()

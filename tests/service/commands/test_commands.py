@@ -15,8 +15,10 @@ from events.disclosure import DisclosureCategory, DisclosureCorrected
 from events.envelope import ExpectedVersion
 from events.errors import ValidationError, VersionConflict
 from events.hierarchy import CommunityRetired
+from events.recognition import LeadingTalentRecognized, Level
 from events.rules import RuleDocument
 from events.standard import Criterion, StandardRevised
+from events.supervision import ReportReceived
 from events.training import TrainingKind
 from projections.standards import DEFAULT_STANDARD
 from service.commands.handler import Commands, install_default_standard
@@ -268,3 +270,39 @@ async def test_a_standard_revision_is_validated_criterion_by_criterion(
         version=2, effective_from=date(2022, 7, 1), title="v2", criteria=DEFAULT_STANDARD.criteria[:3]
     )
     assert 2 == (await commands.record(good, idempotency_key="v2")).stream_version
+
+
+@pytest.mark.parametrize(
+    ("reporter_ref", "allowed"),
+    [
+        ("ref:7f3a9c21", True),
+        ("ref:" + "a" * 64, True),
+        ("张三 13800138000", False),
+        ("ref:short", False),
+        ("ref:" + "a" * 65, False),
+        ("ref:has space!", False),
+        ("7f3a9c21", False),
+    ],
+)
+async def test_a_reference_to_a_person_must_be_opaque(
+    commands: Commands, owner: asyncpg.Connection, reporter_ref: str, allowed: bool
+) -> None:
+    await setup_community(commands)
+    before = await count(owner)
+    report = ReportReceived(
+        community_id="shuyuan",
+        report_id="r-1",
+        received_on=date(2022, 5, 6),
+        channel="hotline",
+        summary="反映停车位分配不公开",
+        reporter_ref=reporter_ref,
+    )
+    errors = await refused_or_none(commands, report)
+    assert allowed == (errors == [])
+    if not allowed:
+        assert ["reporter_ref"] == [field for field, _ in errors]
+        assert before == await count(owner)
+    talent = LeadingTalentRecognized(
+        community_id="shuyuan", person_ref=reporter_ref, level=Level.CITY, recognized_on=date(2022, 5, 6)
+    )
+    assert allowed == ((await refused_or_none(commands, talent)) == [])

@@ -63,3 +63,20 @@ async def test_the_application_role_may_not_alter_the_schema(pool: asyncpg.Pool)
         await pool.execute("alter table events disable trigger events_append_only")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await pool.execute("drop table events")
+
+
+@pytest.mark.usefixtures("one_event")
+async def test_the_table_refuses_bytes_whose_leaf_hash_is_not_theirs_even_with_the_triggers_off(
+    owner: asyncpg.Connection,
+) -> None:
+    await owner.execute("set session_replication_role = replica")  # the triggers are not ENABLE ALWAYS
+    with pytest.raises(asyncpg.CheckViolationError, match="events_leaf_hash_matches_check"):
+        await owner.execute("update events set canonical = canonical || ' '::bytea where position = 1")
+    # Bytes and hash changed together pass this check: what catches that is the signed tree.
+    await owner.execute(
+        "update events set canonical = canonical || ' '::bytea, "
+        "leaf_hash = sha256('\\x00'::bytea || canonical || ' '::bytea) where position = 1"
+    )
+    assert 1 == await owner.fetchval(
+        "select count(*) from events where leaf_hash = sha256('\\x00'::bytea || canonical)"
+    )

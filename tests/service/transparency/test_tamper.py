@@ -190,8 +190,10 @@ def signing_key(prepared: Prepared, tmp_path: Path) -> SigningKey:
 
 @pytest.fixture
 async def tamperer(owner: asyncpg.Connection) -> asyncpg.Connection:
-    """The owner with the append-only triggers off (they are not ENABLE ALWAYS triggers)."""
+    """The owner as a determined insider: the append-only triggers off (they are not ENABLE ALWAYS
+    triggers) and the check that a leaf hash is the hash of its bytes dropped."""
     await owner.execute("set session_replication_role = replica")
+    await owner.execute("alter table events drop constraint events_leaf_hash_matches_check")
     return owner
 
 

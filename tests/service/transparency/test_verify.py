@@ -11,6 +11,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from events.access import Role, ScopeKind
+from projections.access import Scope
+from service.access.tokens import Tokens
 from service.log.store import EventStore
 from service.transparency.export import ExportError, export_bundle
 from service.transparency.signer import Signer, SigningKey, generate_key, write_key_pair
@@ -211,3 +214,25 @@ def test_a_changed_line_that_no_longer_decodes_is_reported_as_not_the_bytes_sign
             verify_bundle(bundle, key.signer.verifier, replay=replay)
         assert 12 == failure.value.position
         assert "not those that were signed" in failure.value.message
+
+
+async def test_the_replay_reconstructs_who_was_allowed_to_act(
+    tmp_path: Path, pool: asyncpg.Pool, store: EventStore, key: SigningKey
+) -> None:
+    await fill(store, 10, "a")
+    tokens = Tokens(pool, store)
+    kept = await tokens.create(role=Role.INSPECTOR, scope=Scope(), label="audit", issuer="cli")
+    gone = await tokens.create(
+        role=Role.CLERK, scope=Scope(kind=ScopeKind.COMMUNITY, id="a-1"), label="clerk", issuer="cli"
+    )
+    await tokens.revoke(gone.grant.token_id, reason="left", issuer="cli")
+    await export_bundle(pool, tmp_path / "bundle", signer=Signer(pool, LogTree(pool), key))
+    verified = verify_bundle(tmp_path / "bundle", key.signer.verifier)
+    grants = {g.token_id: g for g in verified.grants}
+    assert {kept.grant.token_id, gone.grant.token_id} == set(grants)
+    assert (Role.INSPECTOR, None) == (
+        grants[kept.grant.token_id].role,
+        grants[kept.grant.token_id].revoked_at,
+    )
+    assert "left" == grants[gone.grant.token_id].revoked_reason
+    assert "community:a-1" == str(grants[gone.grant.token_id].scope)
