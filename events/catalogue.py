@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from events.access import AccessGranted, AccessRevoked
 from events.disclosure import DisclosureCorrected, DisclosurePublished
+from events.erasure import Erased
 from events.hierarchy import (
     CommunityRegistered,
     CommunityRenamed,
@@ -17,6 +18,7 @@ from events.registry import Event, Registry
 from events.rules import RuleRevised
 from events.standard import StandardRevised
 from events.supervision import (
+    UPCASTERS,
     FindingRectified,
     MeetingHeld,
     ReportClosed,
@@ -46,6 +48,8 @@ CATALOGUE = Registry(
         FindingRectified,
         ReportReceived,
         ReportClosed,
+        # restricted text forgotten
+        Erased,
         # recognition
         DemonstrationPointDesignated,
         LeadingTalentRecognized,
@@ -56,8 +60,8 @@ CATALOGUE = Registry(
         AccessGranted,
         AccessRevoked,
     ),
-    # (TYPE, version read) -> pure function returning the payload one version up. None shipped yet.
-    upcasters={},
+    # (TYPE, version read) -> pure function returning the payload one version up.
+    upcasters={**UPCASTERS},
 )
 
 

@@ -1,15 +1,21 @@
 """Meetings and supervision: meetings, spot checks (回头看) and their findings, and reports (监督举报).
 
 A reporter's identity is personal data, and this log can never forget: it holds only an opaque reference
-to a record kept elsewhere, which can be erased without touching the log.
+to a record kept elsewhere, which can be erased without touching the log. Free text that may describe a
+person (a report's summary and outcome, a rectification note) is sealed (`events/sealing.py`) from schema
+version 2 on; version 1 carried it inline, and its upcaster reads that text as sealed with an empty salt.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
+
+from events.codec import JSON
+from events.sealing import Sealed, commitment
 
 
 class MeetingKind(enum.StrEnum):
@@ -55,24 +61,24 @@ class SpotCheckRecorded:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FindingRectified:
     TYPE: ClassVar[str] = "FindingRectified"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
 
     community_id: str
     finding_id: str
     rectified_on: date
-    note: str
+    note: Sealed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportReceived:
     TYPE: ClassVar[str] = "ReportReceived"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
 
     community_id: str
     report_id: str
     received_on: date
     channel: str
-    summary: str
+    summary: Sealed
     # An opaque reference to the reporter's identity, held outside the log; None for an anonymous report.
     reporter_ref: str | None = None
 
@@ -80,9 +86,26 @@ class ReportReceived:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportClosed:
     TYPE: ClassVar[str] = "ReportClosed"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
 
     community_id: str
     report_id: str
     closed_on: date
-    outcome: str
+    outcome: Sealed
+
+
+def seal_inline(field: str) -> Callable[[dict[str, JSON]], dict[str, JSON]]:
+    """The v1 → v2 upcaster of a type whose `field` was inline text: the text read as sealed with an empty
+    salt. The text itself stays in the v1 event's bytes, which must not change."""
+
+    def upcast(payload: dict[str, JSON]) -> dict[str, JSON]:
+        text = payload.get(field)
+        if not isinstance(text, str):
+            return payload  # decoding then names the field and what is wrong with it
+        return {**payload, field: {"commitment": commitment(b"", text)}}
+
+    return upcast
+
+
+INLINE_TEXT_V1 = {"FindingRectified": "note", "ReportReceived": "summary", "ReportClosed": "outcome"}
+UPCASTERS = {(type_, 1): seal_inline(field) for type_, field in INLINE_TEXT_V1.items()}

@@ -127,6 +127,7 @@ ADMIN_RECORDS = frozenset(
         "LeadingTalentRecognized",
         "AccessGranted",
         "AccessRevoked",
+        "Erased",
     }
 )
 MAY_RECORD: Mapping[Role, frozenset[str]] = {
@@ -186,20 +187,31 @@ def _out_of_reach(principal: Principal, doing: str, target: Target) -> str:
     return f"role {principal.role.value!r} may not {doing} {what}"
 
 
-# Payload fields that may name or describe a person: shown only to those who may READ_RESTRICTED. The
-# log's own bytes hold them too, so an event carrying one is shown to others without its canonical bytes.
-RESTRICTED_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "ReportReceived": ("summary", "reporter_ref"),
-    "ReportClosed": ("outcome",),
-    "FindingRectified": ("note",),
-    "LeadingTalentRecognized": ("person_ref",),
+# Payload fields, held inline in the log's bytes, that may name or describe a person, by (type, schema
+# version): shown only to those who may READ_RESTRICTED, and an event holding one (not null) is shown to
+# others without its canonical bytes. From version 2 on, free text is sealed (`events/sealing.py`): the
+# payload holds only a commitment, public, and the text is read beside the log; opaque references to
+# people stay inline.
+RESTRICTED_FIELDS: Mapping[tuple[str, int], tuple[str, ...]] = {
+    ("ReportReceived", 1): ("summary", "reporter_ref"),
+    ("ReportReceived", 2): ("reporter_ref",),
+    ("ReportClosed", 1): ("outcome",),
+    ("FindingRectified", 1): ("note",),
+    ("LeadingTalentRecognized", 1): ("person_ref",),
 }
 
 
-def public_payload(type_: str, payload: Mapping[str, JSON]) -> dict[str, JSON]:
-    """The payload with its restricted fields (if any) blanked to null."""
-    hidden = RESTRICTED_FIELDS.get(type_, ())
-    return {key: (None if key in hidden else value) for key, value in payload.items()}
+def restricted_fields(type_: str, version: int, payload: Mapping[str, JSON]) -> tuple[str, ...]:
+    """The restricted fields this stored payload holds inline (those present and not null)."""
+    return tuple(f for f in RESTRICTED_FIELDS.get((type_, version), ()) if payload.get(f) is not None)
+
+
+def public_payload(
+    type_: str, version: int, payload: Mapping[str, JSON], hidden: Iterable[str] = ()
+) -> dict[str, JSON]:
+    """The payload with its inline restricted fields, and any of `hidden`, blanked to null."""
+    blank = {*RESTRICTED_FIELDS.get((type_, version), ()), *hidden}
+    return {key: (None if key in blank else value) for key, value in payload.items()}
 
 
 # -- grants ------------------------------------------------------------------------------------------------

@@ -130,14 +130,13 @@ def additions(position: int, event: Event) -> Added | None:
                 Finding(f.finding_id, event.check_id, event.checked_on, f.summary, p) for f in event.findings
             )
             return (("spot_checks", (check,)), ("findings", found))
-        case FindingRectified(finding_id=finding, rectified_on=day, note=note):
-            return (("rectifications", (Rectification(finding, day, note, p),)),)
+        # Facts keep no restricted text: status never depends on it, and erasing it must not change them.
+        case FindingRectified(finding_id=finding, rectified_on=day):
+            return (("rectifications", (Rectification(finding, day, p),)),)
         case ReportReceived():
-            return (
-                ("reports", (Report(event.report_id, event.received_on, event.channel, event.summary, p),)),
-            )
-        case ReportClosed(report_id=report_id, closed_on=day, outcome=outcome):
-            return (("report_closures", (ReportClosure(report_id, day, outcome, p),)),)
+            return (("reports", (Report(event.report_id, event.received_on, event.channel, p),)),)
+        case ReportClosed(report_id=report_id, closed_on=day):
+            return (("report_closures", (ReportClosure(report_id, day, p),)),)
         case DemonstrationPointDesignated(level=level, designated_on=day, title=title):
             return (("designations", (Designation(level, day, title, p),)),)
         case LeadingTalentRecognized(person_ref=person, level=level, recognized_on=day):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from events.disclosure import DisclosureCorrected, DisclosurePublished
+from events.erasure import Erased
 from events.hierarchy import (
     CommunityRegistered,
     CommunityRenamed,
@@ -82,6 +83,9 @@ def _check_community_event(event: Event, context: Context, errors: Errors) -> No
     community_id = getattr(event, "community_id", "")
     if facts is None or facts.registered_on is None:
         errors.append(("community_id", f"unknown community {community_id!r}"))
+        return
+    if isinstance(event, Erased):
+        _check_erasure(event, facts, errors)  # a retired community's records may be erased too
         return
     if facts.retirement is not None:
         errors.append(("community_id", f"community {community_id!r} was retired on {facts.retirement.since}"))
@@ -177,6 +181,36 @@ def _check_community_event(event: Event, context: Context, errors: Errors) -> No
             pass
 
 
+def _check_erasure(event: Erased, facts: CommunityFacts, errors: Errors) -> None:
+    known = {r.report_id for r in facts.reports} | {f.finding_id for f in facts.findings}
+    if event.record_id not in known:
+        errors.append(
+            ("record_id", f"no report or finding {event.record_id!r} in community {facts.community_id!r}")
+        )
+    if not event.fields:
+        errors.append(("fields", "an erasure names at least one field"))
+    for index, erased in enumerate(event.fields):
+        if erased.position < 1:
+            errors.append((f"fields[{index}].position", "must be a log position (1 or more)"))
+        if erased.field not in _RESTRICTED_TEXT:
+            errors.append(
+                (f"fields[{index}].field", f"{erased.field!r} is not a field holding restricted text")
+            )
+
+
+# The payload fields that hold restricted free text, sealed or (schema version 1) inline.
+_RESTRICTED_TEXT = frozenset({"summary", "outcome", "note"})
+
+
+def check_restricted_text(field: str, value: object) -> Errors:
+    """The rules a restricted text breaks, checked before it is sealed (the log sees only its commitment)."""
+    if not isinstance(value, str):
+        return [(field, "must be text")]
+    if not 0 < len(value.strip()) <= MAX_TEXT:
+        return [(field, f"must be 1 to {MAX_TEXT} characters")]
+    return []
+
+
 def _check_standard(event: StandardRevised, standards: tuple[StandardVersion, ...], errors: Errors) -> None:
     latest = max((s.version for s in standards), default=0)
     if event.version != latest + 1:
@@ -207,6 +241,7 @@ _HAPPENED = (
     "designated_on",
     "recognized_on",
     "filed_on",
+    "erased_on",
 )
 
 

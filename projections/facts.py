@@ -113,7 +113,6 @@ class Finding:
 class Rectification:
     finding_id: str
     rectified_on: date
-    note: str
     position: int
 
 
@@ -122,7 +121,6 @@ class Report:
     report_id: str
     received_on: date
     channel: str
-    summary: str
     position: int
 
 
@@ -130,7 +128,6 @@ class Report:
 class ReportClosure:
     report_id: str
     closed_on: date
-    outcome: str
     position: int
 
 

@@ -27,6 +27,7 @@ from service.log.clock import utc_now
 from service.log.store import EventStore
 from service.read.projector import Projector
 from service.read.readmodel import ReadModel
+from service.read.restricted import rows_at
 from service.read.views import AreaFigures, coverage_on, disclosure_in, last_disclosure
 from service.transparency.proofs import Inclusion, inclusions_against
 from service.transparency.signer import StoredCheckpoint, latest_checkpoint
@@ -69,6 +70,8 @@ class Loaders:
         self.last_disclosure: DataLoader[tuple[str, date], Disclosure | None] = DataLoader(
             load_fn=self._last_disclosures
         )
+        # The restricted text beside the log of a page's events: one read for the whole page.
+        self.restricted: DataLoader[int, list[asyncpg.Record]] = DataLoader(load_fn=self._restricted)
         self.coverage: DataLoader[date, AreaFigures] = DataLoader(load_fn=self._coverage)
         self.disclosure_rate: DataLoader[tuple[int, date], AreaFigures] = DataLoader(
             load_fn=self._disclosure_rates
@@ -89,6 +92,10 @@ class Loaders:
 
     async def _inclusions(self, positions: list[int]) -> Sequence[Inclusion | None]:
         return await inclusions_against(self._tree, await self.checkpoint(), positions)
+
+    async def _restricted(self, positions: list[int]) -> Sequence[list[asyncpg.Record]]:
+        found = await rows_at(self._pool, positions)
+        return [found.get(position, []) for position in positions]
 
     def forget_world(self) -> None:
         """After a write: the next read fetches the world again (read-your-writes)."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import strawberry
+from graphql import GraphQLError
 
 from events.envelope import Recorded
-from projections.access import RESTRICTED_FIELDS, Action, public_payload
+from projections.access import Action, public_payload, restricted_fields
 from projections.community import StandardVersion
 from schema.context import Context
 from schema.proofs import InclusionProof, inclusion_proof
 from schema.scalars import JSON
+from service.read.restricted import HeldText, held_text, text_field
 
 
 @strawberry.type(
@@ -77,14 +79,29 @@ class Event:
         return JSON(dict(self.rec.metadata))
 
     @strawberry.field(
-        description="Its payload: the domain facts, as stored. Fields that may name or describe a person "
-        "(a report's summary and reporter, a rectification note, a person reference) are null unless the "
-        "caller may read restricted fields."
+        description="Its payload: the domain facts, as stored. Fields held inline that may name or "
+        "describe a person (a reporter or person reference; before schema version 2, a report's summary "
+        "and outcome and a rectification note) are null unless the caller may read restricted fields, and "
+        "null for everyone once erased. From schema version 2 on, such text is sealed: the payload holds "
+        "its commitment, and `restricted` the text."
     )
-    def payload(self, info: strawberry.Info[Context, None]) -> JSON:
-        if info.context.may(Action.READ_RESTRICTED):
+    async def payload(self, info: strawberry.Info[Context, None]) -> JSON:
+        text = await self._text(info)
+        erased = (text.field,) if text is not None and text.erased_by is not None else ()
+        if info.context.may(Action.READ_RESTRICTED) and not (erased and self.rec.schema_version == 1):
             return JSON(dict(self.rec.payload))
-        return JSON(public_payload(self.rec.type, self.rec.payload))
+        if info.context.may(Action.READ_RESTRICTED):
+            return JSON({k: (None if k in erased else v) for k, v in self.rec.payload.items()})
+        hidden = erased if self.rec.schema_version == 1 else ()
+        return JSON(public_payload(self.rec.type, self.rec.schema_version, self.rec.payload, hidden))
+
+    @strawberry.field(
+        description="Its restricted free text (a report's summary or outcome, a rectification note), held "
+        "beside the log and committed to in the payload; null for an event with none."
+    )
+    async def restricted(self, info: strawberry.Info[Context, None]) -> RestrictedText | None:
+        text = await self._text(info)
+        return RestrictedText(held=text) if text is not None else None
 
     @strawberry.field(description="Its RFC 9162 leaf hash, SHA-256(0x00 ‖ canonical bytes), hex.")
     def leaf_hash(self) -> str:
@@ -92,13 +109,29 @@ class Event:
 
     @strawberry.field(
         description="Its bytes as hashed: the canonical JSON of the whole envelope, from which anyone can "
-        "recompute leafHash. Null, with the error code RESTRICTED, for an event holding a restricted field "
-        "when the caller may not read restricted fields."
+        "recompute leafHash. Null, with the error code RESTRICTED, for an event whose bytes hold a "
+        "restricted field when the caller may not read restricted fields; null for everyone, with the code "
+        "ERASED, for an event of schema version 1 whose inline text was erased."
     )
-    def canonical(self, info: strawberry.Info[Context, None]) -> str | None:
-        if self.rec.type in RESTRICTED_FIELDS:
+    async def canonical(self, info: strawberry.Info[Context, None]) -> str | None:
+        rec = self.rec
+        if rec.schema_version == 1 and text_field(rec.type) is not None:
+            text = await self._text(info)
+            if text is not None and text.erased_by is not None:
+                raise GraphQLError(
+                    f"its text was erased by the event at position {text.erased_by}; its leaf hash and "
+                    "inclusion proof still verify",
+                    extensions={"code": "ERASED"},
+                )
+        if restricted_fields(rec.type, rec.schema_version, rec.payload):
             info.context.require(Action.READ_RESTRICTED, code="RESTRICTED")
-        return self.rec.canonical.decode("utf-8")
+        return rec.canonical.decode("utf-8")
+
+    async def _text(self, info: strawberry.Info[Context, None]) -> HeldText | None:
+        if text_field(self.rec.type) is None:
+            return None  # most events: no look-up at all
+        rows = await info.context.loaders.restricted.load(self.rec.position)
+        return held_text(self.rec.type, self.rec.schema_version, self.rec.payload, rows)
 
     @strawberry.field(
         description="Its inclusion proof against the newest signed checkpoint, for marking it verified; null "
@@ -107,6 +140,49 @@ class Event:
     async def inclusion_proof(self, info: strawberry.Info[Context, None]) -> InclusionProof | None:
         found = await info.context.loaders.inclusion.load(self.rec.position)
         return inclusion_proof(found) if found is not None else None
+
+
+@strawberry.type(
+    description="Restricted free text of an event, held beside the log: the event commits to it as "
+    "SHA-256(salt ‖ UTF-8 value), so the log proves it without holding it, and erasing it leaves the log "
+    "verifying."
+)
+class RestrictedText:
+    held: strawberry.Private[HeldText]
+
+    @strawberry.field(description="The payload field it belongs to, e.g. summary.")
+    def field(self) -> str:
+        return self.held.field
+
+    @strawberry.field(
+        description="SHA-256(salt ‖ value), hex, as the payload holds it; null for an event of schema "
+        "version 1, whose text is inline in its bytes."
+    )
+    def commitment(self) -> str | None:
+        return self.held.commitment
+
+    @strawberry.field(
+        description="The text; null, with the error code RESTRICTED, unless the caller may read restricted "
+        "fields; null for everyone once erased."
+    )
+    def value(self, info: strawberry.Info[Context, None]) -> str | None:
+        if self.held.erased_by is not None:
+            return None
+        info.context.require(Action.READ_RESTRICTED, code="RESTRICTED")
+        return self.held.value
+
+    @strawberry.field(
+        description="The salt, hex, with which the value opens the commitment; the same rules as value."
+    )
+    def salt(self, info: strawberry.Info[Context, None]) -> str | None:
+        if self.held.erased_by is not None or self.held.salt is None:
+            return None
+        info.context.require(Action.READ_RESTRICTED, code="RESTRICTED")
+        return self.held.salt.hex()
+
+    @strawberry.field(description="The position of the Erased event that erased it; null while it is held.")
+    def erased_by(self) -> int | None:
+        return self.held.erased_by
 
 
 @strawberry.type(description="The principal that recorded an event, as its hashed metadata names it.")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema import access, inputs
+from schema import access, erasure, inputs
 from schema.areas import Info
 from schema.results import CommandResult, run
 
@@ -226,3 +226,12 @@ class Mutation:
         self, info: Info, token_id: access.TokenId, reason: access.Reason
     ) -> access.RevokeResult:
         return await access.revoke_access(info, token_id, reason)
+
+    @strawberry.mutation(
+        description="Erase a report's or a finding's restricted text (admin): its salts and values are "
+        "deleted, an Erased event records which fields, when and why, and the log still verifies."
+    )
+    async def erase_restricted_text(
+        self, info: Info, input: Annotated[erasure.EraseInput, _INPUT]
+    ) -> erasure.EraseResult:
+        return await erasure.erase_restricted_text(info, input)

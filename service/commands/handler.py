@@ -7,7 +7,8 @@ overwrite each other's premises, and neither has to retry by hand.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import secrets
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +17,19 @@ from cachetools import LRUCache
 from events.catalogue import STANDARD_STREAM, subject_of
 from events.codec import JSON
 from events.envelope import ExpectedVersion
-from events.errors import CodecError, UnknownEventType, ValidationError, VersionConflict
+from events.errors import (
+    CodecError,
+    IdempotencyKeyReused,
+    UnknownEventType,
+    ValidationError,
+    VersionConflict,
+)
 from events.hierarchy import CommunityRegistered, CommunityTransferred, TownRegistered
 from events.registry import Event, Registry
+from events.sealing import SALT_BYTES, Opening, seal, sealed_fields
 from events.standard import StandardRevised
 from projections.community import StandardVersion, evolve
-from projections.decisions import Context, check
+from projections.decisions import Context, check, check_restricted_text
 from projections.facts import CommunityFacts
 from projections.localtime import local_date
 from projections.standards import DEFAULT_STANDARD
@@ -64,16 +72,38 @@ class Commands:
         expected_version: ExpectedVersion | None = None,
         metadata: Mapping[str, JSON] | None = None,
     ) -> AppendResult:
-        """A command given as data (an event type and its payload), as the API and the CLI receive them."""
+        """A command given as data (an event type and its payload), as the API and the CLI receive them.
+
+        Restricted free text arrives as text and is sealed here, with a fresh random salt: the event
+        carries its commitment, and the salt and the text are written beside the log.
+        """
         try:
             cls = self._registry.class_for(type_)
-            event = self._registry.decode(type_, cls.VERSION, dict(payload))
         except UnknownEventType as exc:
             raise ValidationError([("type", f"unknown command {type_!r}")]) from exc
+        data = dict(payload)
+        openings: list[Opening] = []
+        errors = []
+        for name in sealed_fields(cls):
+            problems = check_restricted_text(name, data.get(name))
+            if problems:
+                errors += problems
+                continue
+            sealed, opening = seal(name, data[name], secrets.token_bytes(SALT_BYTES))
+            data[name] = {"commitment": sealed.commitment}
+            openings.append(opening)
+        if errors:
+            raise ValidationError(errors)
+        try:
+            event = self._registry.decode(type_, cls.VERSION, data)
         except CodecError as exc:
             raise ValidationError([(exc.path or "payload", exc.reason)]) from exc
         return await self.record(
-            event, idempotency_key=idempotency_key, expected_version=expected_version, metadata=metadata
+            event,
+            idempotency_key=idempotency_key,
+            expected_version=expected_version,
+            metadata=metadata,
+            openings=openings,
         )
 
     async def record(
@@ -83,10 +113,21 @@ class Commands:
         idempotency_key: str,
         expected_version: ExpectedVersion | None = None,
         metadata: Mapping[str, JSON] | None = None,
+        openings: Sequence[Opening] = (),
     ) -> AppendResult:
-        """Validate `event` against the log and append it; raises ValidationError or VersionConflict."""
+        """Validate `event` against the log and append it; raises ValidationError or VersionConflict.
+
+        `openings` are the salt and value of each of the event's sealed fields.
+        """
         stream = stream_of(event)
-        prior = await self._store.prior_result(stream, [event], idempotency_key=idempotency_key)
+        opened = [openings]
+
+        async def prior_result() -> AppendResult | None:
+            return await self._store.prior_result(
+                stream, [event], idempotency_key=idempotency_key, openings=opened
+            )
+
+        prior = await prior_result()
         if prior is not None:
             return prior
         for attempt in range(RETRIES):
@@ -95,7 +136,7 @@ class Commands:
             if errors:
                 # A retry racing its own first attempt sees that attempt's event and finds it a duplicate:
                 # if the key has been used meanwhile, the first result is the answer, not an error.
-                prior = await self._store.prior_result(stream, [event], idempotency_key=idempotency_key)
+                prior = await prior_result()
                 if prior is not None:
                     return prior
                 raise ValidationError(errors)
@@ -106,11 +147,19 @@ class Commands:
                     expected_version=expected_version or ExpectedVersion.exactly(version),
                     idempotency_key=idempotency_key,
                     metadata=metadata,
+                    openings=opened,
                 )
+            except IdempotencyKeyReused:
+                # Two attempts at one sealed command seal with different salts; the one that lost the
+                # race is still the same request if it matches under the winner's salts.
+                prior = await prior_result() if openings else None
+                if prior is not None:
+                    return prior
+                raise
             except VersionConflict:
                 # The caller's own expectation is theirs to handle; ours we re-check with fresh state.
                 if expected_version is not None or attempt == RETRIES - 1:
-                    prior = await self._store.prior_result(stream, [event], idempotency_key=idempotency_key)
+                    prior = await prior_result()
                     if prior is not None:
                         return prior
                     raise

@@ -40,6 +40,7 @@ from events.hierarchy import (
 from events.recognition import DemonstrationPointDesignated, DutyReportFiled, LeadingTalentRecognized, Level
 from events.registry import Event
 from events.rules import RuleDocument, RuleRevised
+from events.sealing import Opening, Sealed, seal
 from events.supervision import (
     Finding,
     FindingRectified,
@@ -89,6 +90,8 @@ class DemoCommand(NamedTuple):
     event: Event
     idempotency_key: str
     metadata: Mapping[str, JSON]
+    # What opens each of the event's sealed fields (see events/sealing.py).
+    openings: tuple[Opening, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +228,8 @@ def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
     for plan in plans:
         _Activity(plan, seed, log).generate()
     commands = tuple(
-        DemoCommand(event, f"demo-{seed}-{n:05d}", metadata)
-        for n, (event, metadata) in enumerate(log.ordered())
+        DemoCommand(event, f"demo-{seed}-{n:05d}", metadata, openings)
+        for n, (event, metadata, openings) in enumerate(log.ordered())
     )
     transfer = next(p.transfer for p in plans if p.transfer is not None)
     points: dict[Level, tuple[str, ...]] = {}
@@ -363,18 +366,31 @@ class _Log:
     """Commands, each with the day a clerk would have recorded it; ordered by day, ties as added."""
 
     def __init__(self) -> None:
-        self._entries: list[tuple[date, int, Event, Mapping[str, JSON]]] = []
+        self._entries: list[tuple[date, int, Event, Mapping[str, JSON], tuple[Opening, ...]]] = []
 
     def add(
-        self, recorded_on: date, event: Event, *, synthetic: bool = True, source: str | None = None
+        self,
+        recorded_on: date,
+        event: Event,
+        *,
+        synthetic: bool = True,
+        source: str | None = None,
+        openings: tuple[Opening, ...] = (),
     ) -> None:
         metadata: dict[str, JSON] = {"actor": "demo", "synthetic": synthetic}
         if source is not None:
             metadata["source"] = source
-        self._entries.append((recorded_on, len(self._entries), event, metadata))
+        self._entries.append((recorded_on, len(self._entries), event, metadata, openings))
 
-    def ordered(self) -> list[tuple[Event, Mapping[str, JSON]]]:
-        return [(event, metadata) for _, _, event, metadata in sorted(self._entries, key=lambda e: e[:2])]
+    def ordered(self) -> list[tuple[Event, Mapping[str, JSON], tuple[Opening, ...]]]:
+        return [(e[2], e[3], e[4]) for e in sorted(self._entries, key=lambda e: e[:2])]
+
+
+def _sealed(field: str, text: str, *identity: object) -> tuple[Sealed, Opening]:
+    """Demo text sealed with a salt derived from what identifies it, so loading the demo twice writes the
+    same events. A real command's salt is random: a derived one could be found, and the text with it."""
+    salt = hashlib.sha256("/".join(("qinglian-demo-salt", *map(str, identity), field)).encode()).digest()
+    return seal(field, text, salt)
 
 
 def _day(rng: random.Random, first: date, last: date) -> date:
@@ -409,8 +425,8 @@ class _Activity:
         self.village = plan.community.kind is CommunityKind.VILLAGE
         self.body = "村民代表会议" if self.village else "居民代表会议"
 
-    def add(self, recorded_on: date, event: Event) -> None:
-        self.log.add(recorded_on, event)
+    def add(self, recorded_on: date, event: Event, *, openings: tuple[Opening, ...] = ()) -> None:
+        self.log.add(recorded_on, event, openings=openings)
 
     def generate(self) -> None:
         self.rules()
@@ -681,14 +697,18 @@ class _Activity:
                     rectified = _day(rng, date(2022, 6, 13), date(2022, 6, 28))
                 else:
                     rectified = _day(rng, checked + timedelta(days=5), checked + timedelta(days=25))
+                note, opening = _sealed(
+                    "note", "已整改到位,整改情况已在公开栏公示", self.cid, finding.finding_id
+                )
                 self.add(
                     rectified,
                     FindingRectified(
                         community_id=self.cid,
                         finding_id=finding.finding_id,
                         rectified_on=rectified,
-                        note="已整改到位,整改情况已在公开栏公示",
+                        note=note,
                     ),
+                    openings=(opening,),
                 )
 
     def discipline_office(self) -> str:
@@ -703,6 +723,7 @@ class _Activity:
         summary, outcome = rng.choice(REPORTS)
         received = _day(rng, date(2021, 3, 1), date(2022, 6, 24))
         report_id = f"{self.cid}-report-1"
+        sealed_summary, summary_opening = _sealed("summary", summary, self.cid, report_id)
         self.add(
             received,
             ReportReceived(
@@ -710,15 +731,20 @@ class _Activity:
                 report_id=report_id,
                 received_on=received,
                 channel=rng.choice(("监督举报电话", "“慈溪民政”公众号", "来信")),
-                summary=summary,
+                summary=sealed_summary,
                 reporter_ref=None if rng.random() < 0.5 else f"ref:demo-reporter-{self.cid}-1",
             ),
+            openings=(summary_opening,),
         )
         closed = received + timedelta(days=rng.randint(7, 30))
         if closed <= LAST_DAY:
+            sealed_outcome, outcome_opening = _sealed("outcome", outcome, self.cid, report_id)
             self.add(
                 closed,
-                ReportClosed(community_id=self.cid, report_id=report_id, closed_on=closed, outcome=outcome),
+                ReportClosed(
+                    community_id=self.cid, report_id=report_id, closed_on=closed, outcome=sealed_outcome
+                ),
+                openings=(outcome_opening,),
             )
 
     # 述职述廉: for 2020 (before the programme required it) and for 2021

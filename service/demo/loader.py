@@ -85,7 +85,9 @@ async def _record_streams(
     async def record(stream: Sequence[DemoCommand]) -> list[AppendResult]:
         async with gate:
             return [
-                await commands.record(c.event, idempotency_key=c.idempotency_key, metadata=c.metadata)
+                await commands.record(
+                    c.event, idempotency_key=c.idempotency_key, metadata=c.metadata, openings=c.openings
+                )
                 for c in stream
             ]
 

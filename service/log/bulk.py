@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from events.envelope import check_idempotency_key, check_stream_id, format_times
 from events.errors import CodecError, IdempotencyKeyReused, InvalidAppend
 from events.merkle import leaf_hash
 from events.registry import Event
+from events.sealing import Opening
 from service.log.appending import Appending
 from service.log.encoding import (
     Encoded,
@@ -30,7 +31,8 @@ from service.log.lease import APPEND_LOCK
 from service.log.queries import query
 from service.log.results import ImportResult
 
-Entry = tuple[str, Event, Mapping[str, JSON]]  # (stream id, event, metadata)
+# (stream id, event, metadata), and for an event with sealed fields, what opens each of them.
+Entry = tuple[str, Event, Mapping[str, JSON]] | tuple[str, Event, Mapping[str, JSON], Sequence[Opening]]
 
 # The events table's columns, in the order COPY receives them.
 EVENT_COLUMNS = [
@@ -52,7 +54,8 @@ class BulkImporter(Appending):
     async def bulk_import(self, entries: Iterable[Entry], *, idempotency_key: str) -> ImportResult:
         """Append many events to many streams in one transaction, by COPY, in the order given.
 
-        There is no expected version: each stream continues from wherever it stands.
+        There is no expected version: each stream continues from wherever it stands. An entry's fourth
+        part, if any, opens its event's sealed fields (see `events/sealing.py`).
         """
         # An import allocates a few objects per event and keeps them all until COPY ends; the cyclic
         # collector would walk that growing heap again and again (a third of the import's time, measured).
@@ -67,7 +70,7 @@ class BulkImporter(Appending):
         if not listed:
             raise InvalidAppend("entries", "an import needs at least one event")
         streams: set[str] = set()
-        for index, (stream_id, _, _) in enumerate(listed):
+        for index, (stream_id, *_) in enumerate(listed):
             if stream_id not in streams:
                 try:
                     check_stream_id(stream_id)
@@ -100,8 +103,13 @@ class BulkImporter(Appending):
             # rolls back, and the import writes nothing.
             digest = hashlib.sha256()
             staged = self._stage(listed, idempotency_key, digest)
-            records = self._import_records(staged, head, versions, recorded_at)
+            sealed: list[tuple[int, str, bytes, str]] = []
+            records = self._import_records(staged, head, versions, recorded_at, sealed)
             await conn.copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
+            if sealed:
+                await conn.copy_records_to_table(
+                    "restricted_values", records=sealed, columns=["position", "field", "salt", "value"]
+                )
             await conn.execute(
                 query("remember_import"), idempotency_key, digest.digest(), head + 1, len(listed), recorded_at
             )
@@ -109,12 +117,15 @@ class BulkImporter(Appending):
         return ImportResult(first_position=head + 1, event_count=len(listed))
 
     def _stage(
-        self, entries: list[Entry], idempotency_key: str, digest: Any
+        self,
+        entries: list[Entry],
+        idempotency_key: str,
+        digest: Any,
     ) -> Iterator[tuple[str, Encoded, str]]:
         """Each entry encoded, in order, while `digest` takes in the import's fingerprint."""
-        for index, (stream_id, event, metadata) in enumerate(entries):
+        for index, (stream_id, event, metadata, *opened) in enumerate(entries):
             try:
-                item = encode_event(self._registry, event, "event")
+                item = encode_event(self._registry, event, "event", opened[0] if opened else ())
                 metadata_text = metadata_json(metadata, idempotency_key)
             except InvalidAppend as exc:
                 raise InvalidAppend(f"entries[{index}].{exc.field}", exc.reason) from exc
@@ -129,13 +140,16 @@ class BulkImporter(Appending):
         head: int,
         versions: dict[str, int],
         recorded_at: datetime,
+        sealed: list[tuple[int, str, bytes, str]],
     ) -> Iterable[tuple[Any, ...]]:
-        # A generator: COPY streams rows to the server while the next ones are hashed.
+        # A generator: COPY streams rows to the server while the next ones are hashed. The openings of
+        # sealed fields go into `sealed`, for a second COPY in the same transaction.
         position = head
         recorded_text = format_timestamp(recorded_at)
         stream_json: dict[str, str] = {}
         for stream_id, item, metadata_text in staged:
             position += 1
+            sealed.extend((position, o.field, o.salt, o.value) for o in item.openings)
             version = versions[stream_id] + 1
             versions[stream_id] = version
             event_id = self._new_id()

@@ -12,6 +12,7 @@ from events.codec import JSON, canonical_json
 from events.envelope import envelope_text
 from events.errors import InvalidAppend
 from events.registry import Event, Registry
+from events.sealing import Opening, Sealed, opens, sealed_fields
 
 MAX_EVENTS_PER_APPEND = 1000
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -23,24 +24,50 @@ class Encoded:
     type: str
     schema_version: int
     payload_json: str
+    # The salt and value of each sealed field, written beside the log with the event.
+    openings: tuple[Opening, ...] = ()
 
 
-def encode_events(registry: Registry, events: Sequence[Event]) -> list[Encoded]:
+def encode_events(
+    registry: Registry, events: Sequence[Event], openings: Sequence[Sequence[Opening]] | None = None
+) -> list[Encoded]:
+    """`openings`, if given, holds one sequence per event: what opens each of its sealed fields."""
     if not isinstance(events, Sequence) or isinstance(events, str | bytes):
         raise InvalidAppend("events", "must be a sequence of events")
     if not events:
         raise InvalidAppend("events", "an append needs at least one event")
     if len(events) > MAX_EVENTS_PER_APPEND:
         raise InvalidAppend("events", f"at most {MAX_EVENTS_PER_APPEND} events per append")
-    return [encode_event(registry, event, f"events[{index}]") for index, event in enumerate(events)]
+    if openings is not None and len(openings) != len(events):
+        raise InvalidAppend("openings", "one sequence of openings per event")
+    return [
+        encode_event(registry, event, f"events[{index}]", openings[index] if openings is not None else ())
+        for index, event in enumerate(events)
+    ]
 
 
-def encode_event(registry: Registry, event: Event, field: str) -> Encoded:
+def encode_event(registry: Registry, event: Event, field: str, openings: Sequence[Opening] = ()) -> Encoded:
     type_, version, payload_json = registry.encode_canonical(event)
     # Characters take 1 to 4 bytes: only a long text needs measuring in bytes.
     if len(payload_json) > MAX_PAYLOAD_BYTES // 4 and len(payload_json.encode()) > MAX_PAYLOAD_BYTES:
         raise InvalidAppend(field, f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
-    return Encoded(type_, version, payload_json)
+    return Encoded(type_, version, payload_json, check_openings(event, field, openings))
+
+
+def check_openings(event: Event, field: str, openings: Sequence[Opening]) -> tuple[Opening, ...]:
+    """`openings`, if they open exactly the event's sealed fields: a commitment written without its value,
+    or a value that is not the one committed to, could never be read back or checked."""
+    sealed = sealed_fields(type(event))
+    given = {opening.field: opening for opening in openings}
+    if len(given) != len(openings) or set(given) != set(sealed):
+        raise InvalidAppend(
+            field, f"needs exactly one opening for each sealed field ({', '.join(sealed) or 'none'})"
+        )
+    for name in sealed:
+        commitment = getattr(event, name)
+        if not isinstance(commitment, Sealed) or not opens(commitment, given[name]):
+            raise InvalidAppend(f"{field}.{name}", "the value given does not open the commitment")
+    return tuple(given[name] for name in sealed)
 
 
 def metadata_json(metadata: Mapping[str, JSON] | None, key: str) -> str:

@@ -8,6 +8,7 @@ request keeps its own expected-version check, idempotency check and result (DESI
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from events.envelope import (
 from events.errors import IdempotencyKeyReused, InvalidAppend, QinglianError, VersionConflict
 from events.merkle import leaf_hash
 from events.registry import Event
+from events.sealing import Opening, Sealed, seal
 from service.log.appending import Appending
 from service.log.encoding import (
     Encoded,
@@ -71,8 +73,12 @@ class GroupWriter(Appending):
         expected_version: ExpectedVersion,
         idempotency_key: str,
         metadata: Mapping[str, JSON] | None = None,
+        openings: Sequence[Sequence[Opening]] | None = None,
     ) -> AppendResult:
         """Append `events` to a stream if it is at `expected_version`; return their positions.
+
+        `openings` holds, for each event, the salt and value of each of its sealed fields: they are
+        written beside the log in the same statement as the events.
 
         Raises VersionConflict (nothing written), IdempotencyKeyReused, InvalidAppend or CodecError.
         A retry with the same key and the same events returns the first result and writes nothing.
@@ -81,7 +87,7 @@ class GroupWriter(Appending):
         check_idempotency_key(idempotency_key)
         if not isinstance(expected_version, ExpectedVersion):
             raise InvalidAppend("expected_version", "must be an ExpectedVersion")
-        encoded = encode_events(self._registry, events)
+        encoded = encode_events(self._registry, events, openings)
         loop = asyncio.get_running_loop()
         request = _Request(
             stream_id=stream_id,
@@ -98,22 +104,58 @@ class GroupWriter(Appending):
         return await asyncio.shield(request.future)
 
     async def prior_result(
-        self, stream_id: str, events: Sequence[Event], *, idempotency_key: str
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        *,
+        idempotency_key: str,
+        openings: Sequence[Sequence[Opening]] | None = None,
     ) -> AppendResult | None:
         """The result an earlier append under `idempotency_key` had, if there was one.
 
         Commands ask before validating, so a retry of a command that succeeded gets its first result
-        back instead of an error saying the thing it recorded already exists.
+        back instead of an error saying the thing it recorded already exists. A retry seals its text with
+        a salt of its own; it is the same request if, sealed with the first attempt's salts, it is the
+        same events.
         """
         check_idempotency_key(idempotency_key)
         row = await self._pool.fetchrow(query("idempotency_records"), [idempotency_key])
         if row is None:
             return None
-        asked = fingerprint(stream_id, encode_events(self._registry, events))
-        outcome = replay(idempotency_key, stream_id, asked, Prior.from_row(row))
+        prior = Prior.from_row(row)
+        if openings is not None and any(openings):
+            events, openings = await self._resealed(prior, events, openings)
+        asked = fingerprint(stream_id, encode_events(self._registry, events, openings))
+        outcome = replay(idempotency_key, stream_id, asked, prior)
         if isinstance(outcome, QinglianError):
             raise outcome
         return outcome
+
+    async def _resealed(
+        self, prior: Prior, events: Sequence[Event], openings: Sequence[Sequence[Opening]]
+    ) -> tuple[list[Event], list[list[Opening]]]:
+        """`events` sealed with the salts the prior append under the same key used (kept beside the log).
+        An erased salt is gone: the events then keep their own, and the request cannot match."""
+        rows = await self._pool.fetch(
+            query("salts_between"), prior.first_position, prior.first_position + prior.event_count - 1
+        )
+        salts = {(r["position"] - prior.first_position, r["field"]): r["salt"] for r in rows}
+        resealed_events: list[Event] = []
+        resealed_openings: list[list[Opening]] = []
+        for index, (event, given) in enumerate(zip(events, openings, strict=True)):
+            changes: dict[str, Sealed] = {}
+            kept: list[Opening] = []
+            for opening in given:
+                salt = salts.get((index, opening.field))
+                if salt is None:
+                    kept.append(opening)
+                    continue
+                sealed, again = seal(opening.field, opening.value, salt)
+                changes[opening.field] = sealed
+                kept.append(again)
+            resealed_events.append(dataclasses.replace(event, **changes) if changes else event)  # type: ignore[type-var]
+            resealed_openings.append(kept)
+        return resealed_events, resealed_openings
 
     def _ensure_writer(self) -> asyncio.Queue[_Request | None]:
         if self._queue is None:
@@ -227,6 +269,7 @@ class GroupWriter(Appending):
             stream_json = canonical_json(request.stream_id)
             for offset, item in enumerate(request.events, start=1):
                 position += 1
+                rows.add_openings(position, item)
                 rows.add_event(
                     position=position,
                     stream_id=request.stream_id,
@@ -258,6 +301,11 @@ class _Rows:
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []
         self.keys: list[tuple[Any, ...]] = []
+        self.openings: list[tuple[Any, ...]] = []
+
+    def add_openings(self, position: int, item: Encoded) -> None:
+        for opening in item.openings:
+            self.openings.append((position, opening.field, opening.salt, opening.value))
 
     def add_event(
         self,
@@ -312,7 +360,8 @@ class _Rows:
     def arguments(self, recorded_at: datetime, head: int) -> list[Any]:
         event_columns = [list(column) for column in zip(*self.events, strict=True)]
         key_columns = [list(column) for column in zip(*self.keys, strict=True)]
-        return [*event_columns, recorded_at, *key_columns, str(head)]
+        opening_columns = [list(column) for column in zip(*self.openings, strict=True)] or [[], [], [], []]
+        return [*event_columns, recorded_at, *key_columns, str(head), *opening_columns]
 
 
 def _replayed(result: AppendResult) -> AppendResult:

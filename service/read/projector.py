@@ -19,6 +19,7 @@ import structlog
 
 from events.catalogue import subject_of
 from events.envelope import Recorded
+from events.erasure import Erased
 from events.payloads import from_json, to_json
 from events.registry import Event, Registry
 from events.standard import StandardRevised
@@ -28,6 +29,7 @@ from service.log.queries import query as log_query
 from service.log.reads import Conn, recorded_from_row
 from service.log.watcher import HeadWatcher
 from service.read.queries import query
+from service.read.restricted import apply_erasure
 
 NAME = "facts"
 log = structlog.get_logger(__name__)
@@ -157,6 +159,11 @@ class Projector:
             folder.add((rec.position, event) for rec, event in decoded)
             world = folder.world()
             await save(conn, generation, rows_of(world, keys))
+            # An erasure is carried out where it is projected, in the same transaction: once the
+            # projection has passed an Erased event, the text it names is gone.
+            for rec, event in decoded:
+                if isinstance(event, Erased):
+                    await apply_erasure(conn, rec.position, event)
             last = decoded[-1][0].position
             await conn.execute(query("advance_checkpoint"), NAME, generation, last)
         self._note(last)

@@ -90,7 +90,7 @@ def _create(settings: Settings, args: argparse.Namespace) -> int:
             )
 
     try:
-        issued = _on_database(settings, run)
+        issued = on_database(settings, run)
     except ValidationError as exc:
         print(f"qinglian: error: {'; '.join(f'{f}: {m}' for f, m in exc.errors)}", file=sys.stderr)
         return 2
@@ -106,7 +106,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
         async with _tokens(urls) as tokens:
             return await tokens.list()
 
-    for grant in _on_database(settings, run):
+    for grant in on_database(settings, run):
         if args.json:
             print(json.dumps(_as_json(grant), ensure_ascii=False))
         else:
@@ -122,7 +122,7 @@ def _revoke(settings: Settings, args: argparse.Namespace) -> int:
             return await tokens.revoke(args.token_id, reason=args.reason, issuer=CLI_ISSUER)
 
     try:
-        grant = _on_database(settings, run)
+        grant = on_database(settings, run)
     except TokenError as exc:
         print(f"qinglian: error: {exc}", file=sys.stderr)
         return 2
@@ -130,7 +130,7 @@ def _revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _on_database(settings: Settings, work: Callable[[DatabaseUrls], Coroutine[Any, Any, T]]) -> T:
+def on_database(settings: Settings, work: Callable[[DatabaseUrls], Coroutine[Any, Any, T]]) -> T:
     """Run `work` on the (migrated) database the settings name, the embedded one included."""
     with database(settings) as target:
         asyncio.run(apply_migrations(target.urls.owner))

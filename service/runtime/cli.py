@@ -47,6 +47,7 @@ from service.runtime.access import demo_lines, demo_tokens
 from service.runtime.app import DatabaseUrls, create_app
 from service.runtime.arguments import as_of
 from service.runtime.embedded import EmbeddedError
+from service.runtime.erasure import add_commands as add_erase_commands
 from service.runtime.inspection import InputError, add_commands
 from service.runtime.logging import configure_logging
 from service.runtime.progress import progress_bar
@@ -161,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
         sub.set_defaults(run=_report, report=sub.prog.rsplit(" ", 1)[-1])
 
-    with_database = [*add_commands(commands), *add_token_commands(commands)]
+    with_database = [*add_commands(commands), *add_token_commands(commands), *add_erase_commands(commands)]
     for command in (serve, migrate_, status, rebuild_, demo_load, cover, disclose, one, *with_database):
         command.add_argument(
             "--data-dir",

@@ -72,6 +72,11 @@ def add_commands(
     export.add_argument(
         "--as-of", type=as_of, metavar="DATE", help="status.json's date (default: the last event's day)"
     )
+    export.add_argument(
+        "--restricted",
+        action="store_true",
+        help="include the restricted text held beside the log (for those allowed to read it)",
+    )
     export.set_defaults(run=_export)
 
     verify = commands.add_parser("verify", help="check an export bundle, with no database")
@@ -205,7 +210,13 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             signer = Signer(pool, LogTree(pool), key) if key is not None else None
             with progress_bar("exporting", unit="events") as progress:
                 done = await export_bundle(
-                    pool, out, from_size=args.from_size, signer=signer, on=args.as_of, progress=progress
+                    pool,
+                    out,
+                    from_size=args.from_size,
+                    signer=signer,
+                    on=args.as_of,
+                    progress=progress,
+                    restricted=args.restricted,
                 )
         finally:
             await pool.close()
@@ -269,6 +280,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
                 }
                 for g in verified.grants
             ],
+            "restricted_values": verified.restricted_values,
             "notes": verified.notes,
         }
         print(json.dumps(document, ensure_ascii=False))
@@ -290,6 +302,8 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
             mark = "yes" if row.standardized else "no"
             met = f"{row.met}/{row.applicable}"
             print(f"{row.community_id:<14} {row.town_id:<14} {mark:<12} {met:>7}  {', '.join(row.unmet)}")
+    if verified.restricted_values is not None:
+        print(f"restricted   {verified.restricted_values} values open their events' commitments")
     for note in verified.notes:
         print(f"note         {note}")
     print("VERIFIED")

@@ -9,6 +9,9 @@
     subtrees.txt     the tree's stored subtrees of 16 leaves and more ("level index hash"), as sealed
     status.json      every community's status as the service's stored projections give it
     frontier.txt     (only with --from-size N) the hashes of the complete subtrees of the first N events
+    restricted.jsonl (only with --restricted) the restricted text held beside the log, one line per
+                     sealed field: position, field, salt (hex) and value; each opens the commitment
+                     SHA-256(salt || value) that the event at that position carries
     README.txt       how to check all of it by hand
 
 leaf-hashes.txt, subtrees.txt and status.json are claims, not evidence: the verifier trusts leaf-hashes.txt
@@ -57,6 +60,11 @@ Check it with `qinglian verify DIR --key KEY.pub [--previous OLD-CHECKPOINT]`, o
    events (plus N), and the root must equal the root computed in step 2.
 4. Consistency. A checkpoint you trusted earlier (size m, root r) is consistent with this one if the root
    of the first m lines equals r.
+5. Restricted text (only in a bundle exported with --restricted, for those allowed to read it). Each line
+   of restricted.jsonl names an event's position and a payload field, with a salt (hex) and a value; the
+   event's payload holds {"commitment": C} in that field, and C must equal the hex SHA-256 of the salt's
+   bytes followed by the value's UTF-8 bytes. Text erased since it was recorded is absent; the events
+   still verify without it, as they do without this file at all.
 """
 
 
@@ -80,8 +88,10 @@ async def export_bundle(
     signer: Signer | None = None,
     on: date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    restricted: bool = False,
 ) -> Exported:
-    """Write a bundle of events `from_size + 1` up to the newest checkpoint (signed now if `signer`)."""
+    """Write a bundle of events `from_size + 1` up to the newest checkpoint (signed now if `signer`);
+    with `restricted`, the restricted text held beside the log too."""
     if from_size < 0:
         raise ExportError(f"--from-size must be 0 or more, not {from_size}")
     if signer is not None:
@@ -118,6 +128,8 @@ async def export_bundle(
         )
     if from_size == 0 and size > 0:
         await _write_status(pool, out, size, on)
+    if restricted:
+        await _write_restricted(pool, out, from_size, size)
     (out / "README.txt").write_text(README, encoding="utf-8")
     return Exported(out, from_size + 1, size, written)
 
@@ -163,6 +175,19 @@ async def _write_events(
             f"checkpoint covers {size}"
         )
     return done
+
+
+async def _write_restricted(pool: asyncpg.Pool, out: Path, after: int, size: int) -> None:
+    with (out / "restricted.jsonl").open("w", encoding="utf-8") as lines:
+        for row in await pool.fetch(query("restricted_upto"), size):
+            if row["position"] > after:
+                item = {
+                    "position": row["position"],
+                    "field": row["field"],
+                    "salt": row["salt"].hex(),
+                    "value": row["value"],
+                }
+                lines.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 async def _write_status(pool: asyncpg.Pool, out: Path, size: int, on: date | None) -> None:

@@ -77,6 +77,8 @@ class Verified:
     compared: bool = False
     # Who was allowed to act: every token's grant as the replayed log leaves it, in the order issued.
     grants: list[Grant] = field(default_factory=list)
+    # How many restricted values (restricted.jsonl) opened their commitments; None when none were given.
+    restricted_values: int | None = None
 
 
 def read_key(text: str) -> VerifierKey:
@@ -278,6 +280,8 @@ def verify_bundle(
     if mismatched or count != checkpoint.size:
         raise _diagnose(directory, start, trusted, checkpoint)
     verified = Verified(checkpoint, key, start + 1, previous, notes=notes)
+    if (directory / "restricted.jsonl").exists():
+        verified.restricted_values = _check_restricted(directory, start)
     if start > 0:
         notes.append(f"replay skipped: the bundle starts at position {start + 1}, not at the beginning")
         return verified
@@ -309,6 +313,40 @@ def verify_bundle(
                 raise VerifyFailed(f"the service's projections do not follow from the log: {difference}")
             verified.compared = True
     return verified
+
+
+def _check_restricted(directory: Path, start: int) -> int:
+    """Check each restricted value given against the commitment its event carries; return how many.
+
+    Runs after the events are known to be the ones signed, so a commitment read here is the signed one."""
+    given: dict[int, list[tuple[str, bytes, str]]] = {}
+    for number, line in enumerate(_lines(directory / "restricted.jsonl"), start=1):
+        try:
+            item = json.loads(line)
+            position, name = item["position"], item["field"]
+            salt, value = bytes.fromhex(item["salt"]), item["value"]
+            if type(position) is not int or not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError("position, field or value has the wrong type")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise VerifyFailed(f"restricted.jsonl line {number} is not a restricted value: {exc}") from exc
+        given.setdefault(position, []).append((name, salt, value))
+    checked = 0
+    for position, line in enumerate(_lines(directory / "events.jsonl"), start=start + 1):
+        for name, salt, value in given.pop(position, ()):
+            sealed = json.loads(line)["payload"].get(name)
+            commitment = sealed.get("commitment") if isinstance(sealed, dict) else None
+            if commitment != hashlib.sha256(salt + value.encode("utf-8")).hexdigest():
+                raise VerifyFailed(
+                    f"the restricted value given for its field {name!r} does not open the commitment the "
+                    "event carries",
+                    position,
+                )
+            checked += 1
+    if given:
+        raise VerifyFailed(
+            f"restricted.jsonl gives values for position {min(given)}, which the bundle holds no event for"
+        )
+    return checked
 
 
 # Small enough that a chunk and its lines stay in the CPU's cache (measured: 256 KiB reads verify 30% faster

@@ -68,6 +68,7 @@ from events.hierarchy import (
 from events.recognition import DemonstrationPointDesignated, DutyReportFiled, LeadingTalentRecognized, Level
 from events.registry import Event
 from events.rules import RuleDocument, RuleRevised
+from events.sealing import Opening
 from events.supervision import (
     Finding,
     FindingRectified,
@@ -90,6 +91,7 @@ from service.read.queries import query
 from service.read.readmodel import ReadModel
 from tests.support.domain import digest
 from tests.support.pg import in_fresh_database, server_settings
+from tests.support.sealing import openings, sealed
 
 EVENTS = 1_000_000
 TOWNS = 20
@@ -119,7 +121,7 @@ _RULE_DOCUMENTS = (
 )
 _TRAININGS = tuple(TrainingKind)
 
-Entry: TypeAlias = tuple[str, Event, Mapping[str, JSON]]
+Entry: TypeAlias = tuple[str, Event, Mapping[str, JSON], tuple[Opening, ...]]
 
 
 # -- the log ---------------------------------------------------------------------------------------------
@@ -173,8 +175,8 @@ class Log:
                 kind=TownKind.SUBDISTRICT if t % 2 else TownKind.TOWN,
                 registered_on=first,
             )
-            yield (f"town-{town_id(t)}", town, {"actor": "import"})
-        yield ("standard-main", DEFAULT_STANDARD, {"actor": "import"})
+            yield (f"town-{town_id(t)}", town, {"actor": "import"}, ())
+        yield ("standard-main", DEFAULT_STANDARD, {"actor": "import"}, ())
         for n in range(COMMUNITIES):
             village = n % 4 == 0
             base = _COMMUNITY_NAMES[n % len(_COMMUNITY_NAMES)]
@@ -185,7 +187,7 @@ class Log:
                 kind=CommunityKind.VILLAGE if village else CommunityKind.COMMUNITY,
                 registered_on=first,
             )
-            yield self._count(n, (f"community-{community_id(n)}", registered, {"actor": "import"}))
+            yield self._count(n, (f"community-{community_id(n)}", registered, {"actor": "import"}, ()))
         for k in range(MONTHS):
             for n in range(COMMUNITIES):
                 for lane in range((BIG_LANES + (k % 5 == 0)) if n == 0 else 1):
@@ -193,7 +195,7 @@ class Log:
                         if n == 0 and self.big_events >= BIG_EVENTS:
                             break
                         meta: Mapping[str, JSON] = {"actor": f"clerk-{(n * 7 + k) % 400:04d}"}
-                        entry = (f"community-{community_id(n)}", event, meta)
+                        entry = (f"community-{community_id(n)}", event, meta, openings(event))
                         yield self._count(n, entry, month_start(first, k))
 
     def _count(self, n: int, entry: Entry, month: date | None = None) -> Entry:
@@ -262,7 +264,7 @@ def month_events(n: int, lane: int, first: date, k: int) -> list[Event]:
             report_id=f"{cid}-report-{tag}",
             received_on=on(1),
             channel="hotline",
-            summary="反映公开栏信息未及时更新",
+            summary=sealed("summary", "反映公开栏信息未及时更新"),
             reporter_ref=None if k % 2 else f"ref-{n}-{k}",
         ),
     ]
@@ -270,7 +272,10 @@ def month_events(n: int, lane: int, first: date, k: int) -> list[Event]:
         last = f"{previous.year}{previous.month:02d}" + (f"-{lane}" if lane else "")
         events.append(
             ReportClosed(
-                community_id=cid, report_id=f"{cid}-report-{last}", closed_on=on(6), outcome="已核实处理"
+                community_id=cid,
+                report_id=f"{cid}-report-{last}",
+                closed_on=on(6),
+                outcome=sealed("outcome", "已核实处理"),
             )
         )
     if m % 3 == 0:
@@ -294,7 +299,7 @@ def month_events(n: int, lane: int, first: date, k: int) -> list[Event]:
                     community_id=cid,
                     finding_id=f"{cid}-check-{checked}-{i}",
                     rectified_on=on(8),
-                    note="已整改",
+                    note=sealed("note", "已整改"),
                 )
             )
         quarter = (previous.month - 1) // 3 + 1

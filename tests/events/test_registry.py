@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 
 from events.catalogue import CATALOGUE
 from events.codec import JSON, MAX_SAFE_INTEGER, canonical_json
+from events.erasure import ErasedField
 from events.errors import CodecError, UnknownEventType
 from events.registry import Event, Registry
+from events.sealing import Sealed
 from events.standard import Criterion
 from events.supervision import Finding
 
@@ -39,6 +41,12 @@ st.register_type_strategy(
     st.builds(Criterion, criterion_id=safe_text, kind=safe_text, params=BY_TYPE["Mapping[str, Any]"]),
 )
 st.register_type_strategy(Finding, st.builds(Finding, finding_id=safe_text, summary=safe_text))
+st.register_type_strategy(
+    Sealed, st.builds(Sealed, commitment=st.text("0123456789abcdef", min_size=64, max_size=64))
+)
+st.register_type_strategy(
+    ErasedField, st.builds(ErasedField, position=st.integers(1, 2**53 - 1), field=safe_text)
+)
 
 
 def event_strategy(cls: type[Event]) -> st.SearchStrategy[Event]:

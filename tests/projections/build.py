@@ -27,6 +27,7 @@ from events.supervision import Finding, FindingRectified, MeetingHeld, MeetingKi
 from events.training import TrainingHeld, TrainingKind
 from projections.community import StandardVersion, World, evolve, fold_world
 from projections.facts import CommunityFacts
+from tests.support.sealing import sealed
 
 LONG_AGO = date(2015, 1, 1)
 
@@ -164,7 +165,9 @@ def spot_check(community_id: str, checked_on: date, *finding_ids: str) -> SpotCh
 
 
 def rectified(community_id: str, finding_id: str, on: date) -> FindingRectified:
-    return FindingRectified(community_id=community_id, finding_id=finding_id, rectified_on=on, note="fixed")
+    return FindingRectified(
+        community_id=community_id, finding_id=finding_id, rectified_on=on, note=sealed("note", "fixed")
+    )
 
 
 def duty_report(community_id: str, year: int, filed_on: date) -> DutyReportFiled:

@@ -37,6 +37,7 @@ from tests.projections.build import (
     trained,
     transferred,
 )
+from tests.support.sealing import sealed
 
 COMMUNITIES = ("c1", "c2", "c3", "c4")
 TOWNS = ("t1", "t2", "t3")
@@ -115,10 +116,16 @@ def community_event(draw: st.DrawFn, community_id: str, retired_already: bool) -
         return rectified(community_id, draw(st.sampled_from(FINDINGS)), on)
     if kind == "report":
         return ReportReceived(
-            community_id=community_id, report_id="r1", received_on=on, channel="信访", summary="s"
+            community_id=community_id,
+            report_id="r1",
+            received_on=on,
+            channel="信访",
+            summary=sealed("summary", "s"),
         )
     if kind == "closed":
-        return ReportClosed(community_id=community_id, report_id="r1", closed_on=on, outcome="done")
+        return ReportClosed(
+            community_id=community_id, report_id="r1", closed_on=on, outcome=sealed("outcome", "done")
+        )
     if kind == "designated":
         return DemonstrationPointDesignated(
             community_id=community_id, level=Level.CITY, designated_on=on, title="t"

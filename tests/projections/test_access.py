@@ -8,6 +8,7 @@ import pytest
 
 from events.access import AccessGranted, AccessRevoked, Role, ScopeKind
 from events.catalogue import CATALOGUE
+from events.codec import JSON
 from projections.access import (
     ADMIN_RECORDS,
     CLERK_RECORDS,
@@ -20,6 +21,7 @@ from projections.access import (
     decide,
     fold_grant,
     public_payload,
+    restricted_fields,
 )
 from tests.support.principals import ADMIN, EVERY_ROLE, INSPECTOR, clerk
 
@@ -123,10 +125,29 @@ def test_a_refusal_names_the_scope_or_the_roles_that_may() -> None:
 def test_restricted_fields_are_blanked_in_the_public_payload() -> None:
     payload = {"community_id": "c", "report_id": "r", "summary": "张三 13800138000", "reporter_ref": "ref:x"}
     assert {"community_id": "c", "report_id": "r", "summary": None, "reporter_ref": None} == public_payload(
-        "ReportReceived", payload
+        "ReportReceived", 1, payload
     )
-    assert payload == public_payload("TrainingHeld", payload)
+    assert payload == public_payload("TrainingHeld", 1, payload)
     assert all(fields for fields in RESTRICTED_FIELDS.values())
+
+
+def test_from_version_2_a_report_shows_its_commitment_and_hides_only_the_reporter() -> None:
+    sealed: JSON = {"commitment": "ab" * 32}
+    payload: dict[str, JSON] = {
+        "community_id": "c",
+        "report_id": "r",
+        "summary": sealed,
+        "reporter_ref": "ref:abcdefgh",
+    }
+    assert {"community_id": "c", "report_id": "r", "summary": sealed, "reporter_ref": None} == public_payload(
+        "ReportReceived", 2, payload
+    )
+    assert ("reporter_ref",) == restricted_fields("ReportReceived", 2, payload)
+    assert () == restricted_fields("ReportReceived", 2, {**payload, "reporter_ref": None})
+    assert ("outcome",) == restricted_fields("ReportClosed", 1, {"outcome": "done"})
+    assert () == restricted_fields("ReportClosed", 2, {"outcome": sealed})
+    hidden = public_payload("ReportClosed", 1, {"outcome": "done", "report_id": "r"}, hidden=("report_id",))
+    assert {"outcome": None, "report_id": None} == hidden
 
 
 def test_a_principal_is_recorded_with_its_credential_role_and_scope() -> None:

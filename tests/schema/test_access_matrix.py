@@ -182,6 +182,11 @@ MUTATIONS: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
         frozenset({"admin"}),
     ),
     "revokeAccess": ('tokenId: "000000000000", reason: "x"', frozenset({"admin"}), frozenset({"admin"})),
+    "eraseRestrictedText": (
+        'input: {recordId: "$community-no-such-report", communityId: "$community", reason: "x"}',
+        frozenset({"admin"}),
+        frozenset({"admin"}),
+    ),
 }
 
 
@@ -267,24 +272,41 @@ async def test_mutations_answer_and_refuse_as_the_table_says_and_write_nothing(d
 
 
 REPORTS = (
-    '{ events(first: 1, filter: {types: ["ReportReceived"]}) '
-    "{ edges { node { type payload canonical leafHash } } } }"
+    '{ events(first: 100, filter: {types: ["ReportReceived"]}) '
+    "{ edges { node { position type payload canonical leafHash restricted { field value commitment } } } } }"
 )
+
+
+async def reports(demo: Api, who: str) -> tuple[list[dict[str, Any]], set[Any]]:
+    result = await demo.execute(REPORTS, principal=WHO[who])
+    codes = {(e.extensions or {}).get("code") for e in result.errors or []}
+    return [edge["node"] for edge in (result.data or {})["events"]["edges"]], codes
 
 
 @pytest.mark.parametrize(("who", "sees"), [("inspector", True), ("admin", True), ("integrator", False)])
 async def test_a_reporters_identity_and_words_reach_only_those_who_may_read_them(
     demo: Api, who: str, sees: bool
 ) -> None:
-    result = await demo.execute(REPORTS, principal=WHO[who])
-    node = (result.data or {})["events"]["edges"][0]["node"]
-    assert "ReportReceived" == node["type"]
-    assert sees == (node["payload"]["summary"] is not None)
-    assert sees == (node["canonical"] is not None)
-    assert 64 == len(node["leafHash"])  # what proves the event is in the log is never withheld
-    if not sees:
-        assert ["RESTRICTED"] == [(e.extensions or {}).get("code") for e in result.errors or []]
+    nodes, codes = await reports(demo, who)
+    everything, _ = await reports(demo, "admin")
+    # The demo's reports: some name their reporter (an opaque reference), some are anonymous.
+    named = {n["position"] for n in everything if n["payload"]["reporter_ref"] is not None}
+    assert nodes
+    assert named
+    assert {"ReportReceived"} == {n["type"] for n in nodes}
+    for node in nodes:
+        text = node["restricted"]
+        assert "summary" == text["field"]
+        assert 64 == len(text["commitment"])
+        assert {"commitment": text["commitment"]} == node["payload"]["summary"]  # public: it reveals nothing
+        assert sees == (text["value"] is not None)
+        assert sees == (node["payload"]["reporter_ref"] is not None) or node["position"] not in named
+        # The summary is sealed, so an anonymous report's bytes hold nothing restricted; a report that
+        # names its reporter keeps the reference inline, and its bytes are withheld from who may not see it.
+        assert (sees or node["position"] not in named) == (node["canonical"] is not None)
+        assert 64 == len(node["leafHash"])  # what proves the event is in the log is never withheld
         assert node["payload"]["report_id"]  # the rest of the payload is there
+    assert (set() if sees else {"RESTRICTED"}) == codes
 
 
 async def test_anonymous_callers_get_no_reporter_reference_anywhere(demo: Api) -> None:

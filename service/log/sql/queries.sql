@@ -26,8 +26,9 @@ select key, fingerprint, stream_id, first_position, event_count, stream_version
 from idempotency_keys where key = any($1::text[]);
 
 -- name: write_batch
--- Events, their idempotency records and the wake-up in one round trip. NOTIFY is delivered at commit
--- and carries only the new head; listeners catch up by position from there.
+-- Events, their idempotency records, the salts and values of their sealed fields and the wake-up in one
+-- round trip. NOTIFY is delivered at commit and carries only the new head; listeners catch up by position
+-- from there.
 with written as (
     insert into events (position, stream_id, stream_version, event_id, type, schema_version,
                         payload, metadata, canonical, leaf_hash, recorded_at)
@@ -46,8 +47,19 @@ with written as (
     from unnest($12::text[], $13::bytea[], $14::text[], $15::bigint[], $16::integer[], $17::bigint[])
          as k(key, fingerprint, stream_id, first_position, event_count, stream_version)
     returning 1
+), sealed as (
+    insert into restricted_values (position, field, salt, value)
+    select o.position, o.field, o.salt, o.value
+    from unnest($19::bigint[], $20::text[], $21::bytea[], $22::text[]) as o(position, field, salt, value)
+    returning 1
 )
-select pg_notify('qinglian_events', $18::text), (select count(*) from written) as written;
+select pg_notify('qinglian_events', $18::text), (select count(*) from written) as written,
+       (select count(*) from sealed) as sealed;
+
+-- name: salts_between
+-- The salts of the sealed fields of the events at positions $1 to $2 (those not erased).
+select position, field, salt from restricted_values
+where position between $1 and $2 and salt is not null;
 
 -- name: remember_import
 insert into idempotency_keys (key, fingerprint, stream_id, first_position, event_count,

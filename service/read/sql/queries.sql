@@ -34,3 +34,29 @@ do update set position = excluded.position, town_id = excluded.town_id, body = e
 
 -- name: drop_generation
 delete from facts where generation = $1;
+
+-- name: restricted_at
+-- The sealed (or erased) restricted text of the events at these positions.
+select position, field, salt, value, erased_by
+from restricted_values
+where position = any($1::bigint[])
+order by position, field;
+
+-- name: erase_values
+-- Carry out an Erased event (at position $3): the salt and value of each named field set to null, or, for
+-- an event of schema version 1 whose text is inline, a row saying it was erased. Repeating it changes
+-- nothing: a value already erased keeps the position of the event that erased it first.
+insert into restricted_values (position, field, salt, value, erased_by)
+select e.position, e.field, null, null, $3::bigint
+from unnest($1::bigint[], $2::text[]) as e(position, field)
+on conflict (position, field) do update
+    set salt = null, value = null, erased_by = excluded.erased_by
+    where restricted_values.value is not null;
+
+-- name: record_texts
+-- The events holding restricted text of the report or finding with id $1 (in any community).
+select position, type, payload->>'community_id' as community_id
+from events
+where type in ('ReportReceived', 'ReportClosed', 'FindingRectified')
+  and coalesce(payload->>'report_id', payload->>'finding_id') = $1
+order by position;

@@ -67,3 +67,11 @@ order by p.ord;
 -- The stored subtrees inside the first $1 leaves, for an export: a claim the verifier checks against the
 -- signed root before it uses it to find a changed event.
 select level, index, hash from merkle_nodes where (index + 1) << level::integer <= $1 order by level, index;
+
+-- name: restricted_upto
+-- The restricted text still held (not erased) of the events up to position $1, for an export that
+-- includes it.
+select position, field, salt, value
+from restricted_values
+where position <= $1 and value is not null
+order by position, field;

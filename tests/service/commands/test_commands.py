@@ -24,6 +24,7 @@ from projections.standards import DEFAULT_STANDARD
 from service.commands.handler import Commands, install_default_standard
 from service.log.store import EventStore
 from tests.support import domain
+from tests.support.sealing import openings, sealed
 
 # Recorded at 10:00 on 2022-06-08 in Shanghai.
 NOW = datetime(2022, 6, 8, 2, 0, tzinfo=UTC)
@@ -125,7 +126,7 @@ async def test_a_date_after_the_day_it_is_recorded_is_refused(commands: Commands
 
 async def refused_or_none(commands: Commands, event: Any) -> list[tuple[str, str]]:
     try:
-        await commands.record(event, idempotency_key=f"maybe-{id(event)}")
+        await commands.record(event, idempotency_key=f"maybe-{id(event)}", openings=openings(event))
     except ValidationError as exc:
         return exc.errors
     return []
@@ -294,7 +295,7 @@ async def test_a_reference_to_a_person_must_be_opaque(
         report_id="r-1",
         received_on=date(2022, 5, 6),
         channel="hotline",
-        summary="反映停车位分配不公开",
+        summary=sealed("summary", "反映停车位分配不公开"),
         reporter_ref=reporter_ref,
     )
     errors = await refused_or_none(commands, report)

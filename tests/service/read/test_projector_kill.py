@@ -16,7 +16,7 @@ import random
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,18 +25,19 @@ import asyncpg
 import pytest
 
 from events.catalogue import CATALOGUE
-from events.codec import JSON
 from events.disclosure import DisclosureCategory
 from events.registry import Event
 from events.rules import RuleDocument
 from events.supervision import Finding, FindingRectified, SpotCheckRecorded
 from projections.community import World, fold_world
 from projections.facts import CommunityFacts
+from service.log.bulk import Entry
 from service.log.store import EventStore
 from service.read.projector import NAME, decode_all
 from service.read.queries import query
 from service.read.readmodel import ReadModel
 from tests.support import domain
+from tests.support.sealing import openings, sealed
 
 ROOT = Path(__file__).resolve().parents[3]
 # Hang guards only: each wait normally takes well under a second.
@@ -195,7 +196,10 @@ def history(n: int) -> list[tuple[str, Event]]:
         )
         events.append(
             FindingRectified(
-                community_id=cid, finding_id=finding.finding_id, rectified_on=date(year, 9, 20), note="已整改"
+                community_id=cid,
+                finding_id=finding.finding_id,
+                rectified_on=date(year, 9, 20),
+                note=sealed("note", "已整改"),
             )
         )
     if n % 10 == 3:
@@ -203,17 +207,15 @@ def history(n: int) -> list[tuple[str, Event]]:
     return [(f"community-{cid}", event) for event in events]
 
 
-def entries(rng: random.Random) -> list[tuple[str, Event, Mapping[str, JSON]]]:
+def entries(rng: random.Random) -> list[Entry]:
     """Towns and the standard first, then the communities' events interleaved as clerks would record them."""
-    out: list[tuple[str, Event, Mapping[str, JSON]]] = [
-        (f"town-{t}", domain.town(t, f"{t}街道"), {}) for t in TOWNS
-    ]
+    out: list[Entry] = [(f"town-{t}", domain.town(t, f"{t}街道"), {}) for t in TOWNS]
     out.append(("standard-main", domain.standard(), {}))
     queues = [history(n) for n in range(COMMUNITIES)]
     while queues:
         queue = rng.choice(queues)
         stream, event = queue.pop(0)
-        out.append((stream, event, {"actor": "seed"}))
+        out.append((stream, event, {"actor": "seed"}, openings(event)))
         if not queue:
             queues.remove(queue)
     return out
