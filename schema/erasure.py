@@ -8,7 +8,7 @@ import strawberry
 
 from events.errors import ValidationError as Invalid
 from schema.areas import Info
-from schema.results import FieldError, NotAuthorized, ValidationError
+from schema.results import FieldError, NotAuthorized, ValidationError, camel
 from service.commands.erasure import Erasure, ErasureError, erase
 from service.commands.recording import NotAllowed
 
@@ -80,6 +80,6 @@ async def erase_restricted_text(info: Info, given: EraseInput) -> EraseResult:
     except ErasureError as exc:
         return ValidationError(errors=[FieldError(field="input.recordId", message=str(exc))])
     except Invalid as exc:
-        return ValidationError(errors=[FieldError(field=f"input.{f}", message=m) for f, m in exc.errors])
+        return ValidationError(errors=[FieldError(field=camel(f), message=m) for f, m in exc.errors])
     context.loaders.forget_world()
     return Erased(erasure=done)

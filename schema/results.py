@@ -110,7 +110,8 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _camel(path: str) -> str:
+def camel(path: str) -> str:
+    """A payload field's path as the input field it came from: record_id -> input.recordId."""
     return "input." + re.sub(r"_([a-z])", lambda m: m.group(1).upper(), path)
 
 
@@ -137,7 +138,7 @@ async def run(info: Info, type_: str, given: Any, expected: int | None, key: str
     except Invalid as exc:
         fields = {"idempotency_key": "idempotencyKey", "expected_version": "expectedVersion"}
         return ValidationError(
-            errors=[FieldError(field=fields.get(f) or _camel(f), message=m) for f, m in exc.errors]
+            errors=[FieldError(field=fields.get(f) or camel(f), message=m) for f, m in exc.errors]
         )
     context.loaders.forget_world()
     view = None

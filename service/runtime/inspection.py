@@ -281,6 +281,10 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
                 for g in verified.grants
             ],
             "restricted_values": verified.restricted_values,
+            "erasures": [
+                {"position": p, "community_id": c, "record_id": r, "reason": why}
+                for p, c, r, why in verified.erasures
+            ],
             "notes": verified.notes,
         }
         print(json.dumps(document, ensure_ascii=False))
@@ -296,6 +300,9 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
         print(f"             {compared}")
         revoked = sum(g.revoked_at is not None for g in verified.grants)
         print(f"grants       {len(verified.grants)} tokens granted in the log, {revoked} of them revoked")
+        records = len({(c, r) for _, c, r, _ in verified.erasures})
+        erased = len(verified.erasures)
+        print(f"erasures     {erased} Erased events: the sealed text of {records} records forgotten")
         print()
         print(f"{'community':<14} {'town':<14} {'standardized':<12} {'met':>7}  unmet")
         for row in rows:

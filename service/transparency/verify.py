@@ -19,6 +19,7 @@ from typing import Any
 from events.access import AccessGranted, AccessRevoked
 from events.catalogue import CATALOGUE
 from events.codec import parse_canonical
+from events.erasure import Erased
 from events.errors import QinglianError
 from events.merkle import Frontier, complete_subtrees, fold_subtrees, node_hash
 from events.merkle import root as merkle_root
@@ -79,6 +80,8 @@ class Verified:
     grants: list[Grant] = field(default_factory=list)
     # How many restricted values (restricted.jsonl) opened their commitments; None when none were given.
     restricted_values: int | None = None
+    # The erasures the replayed log records: (position of the Erased event, community, record, reason).
+    erasures: list[tuple[int, str, str, str]] = field(default_factory=list)
 
 
 def read_key(text: str) -> VerifierKey:
@@ -155,6 +158,7 @@ class _Replay:
         self._folder = Folder(World())
         self.last_recorded_at = ""
         self.grants: dict[str, Grant] = {}
+        self.erasures: list[tuple[int, str, str, str]] = []
 
     def add(self, position: int, body: bytes) -> None:
         try:
@@ -206,6 +210,8 @@ class _Replay:
             grant = evolve_grant(self.grants.get(event.token_id), event)
             if grant is not None:
                 self.grants[event.token_id] = grant
+        elif isinstance(event, Erased):
+            self.erasures.append((position, event.community_id, event.record_id, event.reason))
         self._batch.append((position, event))
         if len(self._batch) >= FOLD_BATCH:
             self._folder.add(self._batch)
@@ -294,6 +300,7 @@ def verify_bundle(
         if progress is not None and position % 65536 == 0:
             progress(position, count)
     verified.grants = list(replayed.grants.values())
+    verified.erasures = replayed.erasures
     last_day = replayed.last_day
     if last_day is not None:
         world = replayed.world()
@@ -329,6 +336,8 @@ def _check_restricted(directory: Path, start: int) -> int:
                 raise TypeError("position, field or value has the wrong type")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise VerifyFailed(f"restricted.jsonl line {number} is not a restricted value: {exc}") from exc
+        if any(name == known for known, _, _ in given.get(position, ())):
+            raise VerifyFailed(f"restricted.jsonl gives the field {name!r} twice (line {number})", position)
         given.setdefault(position, []).append((name, salt, value))
     checked = 0
     for position, line in enumerate(_lines(directory / "events.jsonl"), start=start + 1):
@@ -344,7 +353,8 @@ def _check_restricted(directory: Path, start: int) -> int:
             checked += 1
     if given:
         raise VerifyFailed(
-            f"restricted.jsonl gives values for position {min(given)}, which the bundle holds no event for"
+            f"restricted.jsonl gives values for position {min(given)}, which the bundle holds no event for",
+            min(given),
         )
     return checked
 

@@ -115,9 +115,11 @@ def test_rebuild_reports_its_progress_and_the_new_generation(database_url: str) 
     code, stdout, terminal = on_a_terminal(["rebuild"], env)
     assert 0 == code, terminal
     assert "100%" in terminal  # the bar, drawn because stderr is a terminal
-    assert "(generation 2)" in stdout
+    # Migrations may start a generation of their own (0006 did): each rebuild makes the next one.
+    generation = int(stdout.strip().removesuffix(")").rsplit(" ", 1)[-1])
+    assert stdout.strip().endswith(f"(generation {generation})")
     again = run_qinglian("rebuild", env=env)
-    assert ("", "(generation 3)") == (again.stderr, again.stdout.strip()[-14:])  # no bar into a pipe
+    assert ("", f"(generation {generation + 1})") == (again.stderr, again.stdout.strip()[-14:])  # no bar
     coverage = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--format", "json", env=env)
     assert 0.93 == json.loads(coverage.stdout)["areas"][-1]["rate"]
     assert "unknown projection 'views'" in one_line_error(run_qinglian("rebuild", "views", env=env))
