@@ -54,6 +54,11 @@ class Rule:
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
         raise NotImplementedError
 
+    def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
+        """Every day from `first` to `last` on which `check` may answer otherwise than the day before
+        (a superset is fine: a status timeline evaluates each and keeps only real changes)."""
+        raise NotImplementedError
+
     def unmet(self, detail: str, since: date | None) -> Unmet:
         return Unmet(self.criterion_id, self.kind, detail, since)
 
@@ -84,6 +89,12 @@ class DisclosureEveryPeriod(Rule):
             due.append(candidate)
             candidate = candidate.previous()
         return due
+
+    def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
+        # A period falls due the day after its grace ends; a disclosure counts from its publication.
+        grace = timedelta(days=self.grace_days + 1)
+        days = {d.published_on for d in facts.disclosures if d.category is self.category}
+        return days | {p.end + grace for p in periods_between(first - grace, last, self.period)}
 
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
         for period in self.due_periods(facts, on):
@@ -121,6 +132,15 @@ class TrainingsEachYear(Rule):
     def __init__(self, kinds: tuple[TrainingKind, ...], window_days: int) -> None:
         self.kinds, self.window_days = kinds, window_days
 
+    def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
+        # A training counts from the day it is held until it leaves the window; a young community is
+        # required to have held them all from the day the window first fits after its registration.
+        window = timedelta(days=self.window_days)
+        days = {day for t in facts.trainings for day in (t.held_on, t.held_on + window)}
+        if facts.registered_on is not None:
+            days.add(facts.registered_on + window - timedelta(days=1))
+        return days
+
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
         window_start = on - timedelta(days=self.window_days - 1)
         if facts.registered_on is not None and facts.registered_on > window_start:
@@ -153,6 +173,10 @@ class RuleCurrent(Rule):
     def __init__(self, document: RuleDocument, max_age_years: int, applies_to: CommunityKind | None) -> None:
         self.document, self.max_age_years, self.applies_to = document, max_age_years, applies_to
 
+    def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
+        versions = [r for r in facts.rules if r.document is self.document]
+        return {day for r in versions for day in (r.adopted_on, add_years(r.adopted_on, self.max_age_years))}
+
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
         adopted = [r for r in facts.rules if r.document is self.document and r.adopted_on <= on]
         if not adopted:
@@ -175,6 +199,11 @@ class MeetingsEveryPeriod(Rule):
 
     def __init__(self, meeting: MeetingKind, period: Granularity, lookback: int) -> None:
         self.meeting, self.period, self.lookback = meeting, period, lookback
+
+    def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
+        # The period judged moves on the last day of each period (it is complete from the end of it).
+        days = {m.held_on for m in facts.meetings if m.kind is self.meeting}
+        return days | {p.end for p in periods_between(first, last, self.period)}
 
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
         candidate = Period.containing(on, self.period)
@@ -202,6 +231,10 @@ class NoOpenFindings(Rule):
     def __init__(self, older_than_days: int) -> None:
         self.older_than_days = older_than_days
 
+    def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
+        overdue = timedelta(days=self.older_than_days + 1)
+        return {r.rectified_on for r in facts.rectifications} | {f.found_on + overdue for f in facts.findings}
+
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
         rectified = {r.finding_id for r in facts.rectifications if r.rectified_on <= on}
         overdue = [
@@ -228,6 +261,13 @@ class AnnualDutyReport(Rule):
     def __init__(self, due_month: int, due_day: int) -> None:
         self.due_month, self.due_day = due_month, due_day
 
+    def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
+        # The year judged moves the day after each year's due date; a report counts once filed.
+        days = {r.filed_on for r in facts.duty_reports}
+        for year in range(first.year - 1, last.year + 1):
+            days.add(date(year, self.due_month, self.due_day) + timedelta(days=1))
+        return days
+
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
         year = on.year - 1
         if date(year + 1, self.due_month, self.due_day) >= on:
@@ -238,6 +278,14 @@ class AnnualDutyReport(Rule):
         if any(r.year == year and r.filed_on <= on for r in facts.duty_reports):
             return None
         return self.unmet(f"no duty report for {year} (due {due.isoformat()})", due + timedelta(days=1))
+
+
+def periods_between(first: date, last: date, granularity: Granularity) -> list[Period]:
+    """The periods of `granularity` that overlap `first` to `last`, in order."""
+    found = [Period.containing(first, granularity)]
+    while found[-1].end < last:
+        found.append(found[-1].next())
+    return found
 
 
 def add_years(day: date, years: int) -> date:
