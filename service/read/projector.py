@@ -12,6 +12,7 @@ import gc
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TypeAlias
 
 import asyncpg
@@ -25,6 +26,7 @@ from events.registry import Event, Registry
 from events.standard import StandardRevised
 from projections.community import Folder, StandardVersion, TownFacts, World, fold_world
 from projections.facts import CommunityFacts
+from projections.timeline import affected_from
 from service.log.queries import query as log_query
 from service.log.reads import Conn, recorded_from_row
 from service.log.watcher import HeadWatcher
@@ -99,6 +101,27 @@ def _dump(value: object) -> str:
     return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
 
 
+async def mark_status_pending(conn: Conn, generation: int, decoded: Sequence[tuple[Recorded, Event]]) -> None:
+    """Mark each community whose status the events can change, from the first day they can change it
+    (`affected_from`); a standard revision marks every community. `service/read/status.py` catches up."""
+    since: dict[str, date] = {}
+    revised: list[date] = []
+    for _, event in decoded:
+        day = affected_from(event)
+        if day is None:
+            continue
+        if isinstance(event, StandardRevised):
+            revised.append(day)
+            continue
+        key = entity_of(event)
+        if key is not None and key[0] == "community":
+            since[key[1]] = min(day, since.get(key[1], day))
+    if since:
+        await conn.execute(query("mark_status_pending"), generation, list(since), list(since.values()))
+    if revised:
+        await conn.execute(query("mark_all_status_pending"), generation, min(revised))
+
+
 async def save(conn: Conn, generation: int, rows: Sequence[Row]) -> None:
     if rows:
         columns = [list(column) for column in zip(*rows, strict=True)]
@@ -159,6 +182,7 @@ class Projector:
             folder.add((rec.position, event) for rec, event in decoded)
             world = folder.world()
             await save(conn, generation, rows_of(world, keys))
+            await mark_status_pending(conn, generation, decoded)
             # An erasure is carried out where it is projected, in the same transaction: once the
             # projection has passed an Erased event, the text it names is gone.
             for rec, event in decoded:
@@ -247,6 +271,8 @@ async def _rebuild(
         generation = current["generation"] + 1
         head = await conn.fetchval(log_query("head_position"))
         await conn.execute(query("drop_generation"), generation)  # leftovers of an interrupted rebuild
+        await conn.execute(query("drop_status_generation"), generation)
+        await conn.execute(query("drop_status_pending_generation"), generation)
         folder = Folder(World())
         position = 0
         decode, loads = registry.decode, json.loads
@@ -279,6 +305,10 @@ async def _rebuild(
                 touched = sorted({k for _, e in decoded if (k := entity_of(e)) is not None})
                 await save(conn, generation, rows_of(world, touched))
                 position = rows[-1]["position"]
+            # The new generation's status is computed from scratch, by the status keepers, after the switch.
+            await conn.execute(query("mark_all_status_pending"), generation, date.min)
             await conn.execute(query("advance_checkpoint"), NAME, generation, position)
         await conn.execute(query("drop_generation"), current["generation"])
+        await conn.execute(query("drop_status_generation"), current["generation"])
+        await conn.execute(query("drop_status_pending_generation"), current["generation"])
     return Checkpoint(generation, position)

@@ -27,6 +27,7 @@ from service.log.store import EventStore
 from service.log.watcher import HeadWatcher
 from service.read.projector import Projector
 from service.read.readmodel import ReadModel
+from service.read.status import StatusKeeper
 from service.runtime.settings import Settings
 from service.transparency.signer import Signer, latest_note, load_signing_key, sign_periodically
 from service.transparency.tree import LogTree
@@ -102,6 +103,8 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
             # Following the log is background work: a long catch-up must not hold up start-up.
             loop = asyncio.get_running_loop()
             background.append(loop.create_task(projector.run(watcher), name="qinglian-projector"))
+            keeper = StatusKeeper(pool)
+            background.append(loop.create_task(keeper.run(watcher, projector), name="qinglian-status"))
             background.append(loop.create_task(tree.run(watcher), name="qinglian-sealer"))
             if key is not None:
                 signer = Signer(pool, tree, key)

@@ -181,6 +181,12 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+STATUS_BEHIND = """
+select count(*) from status_pending p
+join projection_checkpoints c on c.name = 'facts' and c.generation = p.generation
+"""
+
+
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     async def read(owner_url: str) -> dict[str, object]:
         conn = await connect(owner_url)
@@ -190,6 +196,9 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             has_log = await conn.fetchval("select to_regclass('events') is not null")
             head = await conn.fetchval("select coalesce(max(position), 0) from events") if has_log else 0
             version = await conn.fetchval("show server_version")
+            has_status = await conn.fetchval("select to_regclass('status_pending') is not null")
+            # Communities whose stored status is behind their facts (a standard revised: all of them).
+            behind = await conn.fetchval(STATUS_BEHIND) if has_status else None
         finally:
             await conn.close()
         return {
@@ -200,6 +209,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                 for a in applied
             ],
             "migrations_pending": [f"{m.version:04d}_{m.name}" for m in pending],
+            "status_pending": behind,
         }
 
     with database(settings) as target:
@@ -212,6 +222,8 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     pending = cast(list[str], report["migrations_pending"])
     print(f"database:       {target.description} (PostgreSQL {report['server_version']})")
     print(f"head position:  {report['head_position']}")
+    if report["status_pending"] is not None:
+        print(f"status:         {report['status_pending']} communities being recomputed")
     print(f"migrations:     {len(applied)} applied, {len(pending)} pending")
     for item in applied:
         print(f"  {item['version']:04d}_{item['name']}  applied {item['applied_at']}")

@@ -60,3 +60,62 @@ from events
 where type in ('ReportReceived', 'ReportClosed', 'FindingRectified')
   and coalesce(payload->>'report_id', payload->>'finding_id') = $1
 order by position;
+
+-- name: mark_status_pending
+-- Communities whose status segments must be recomputed from a day; an earlier day wins.
+insert into status_pending (generation, community_id, since)
+select $1, k.community_id, k.since from unnest($2::text[], $3::date[]) as k(community_id, since)
+on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since);
+
+-- name: mark_all_status_pending
+-- A standard revised: every community of the generation, from the day the revision takes effect.
+insert into status_pending (generation, community_id, since)
+select $1, entity_id, $2::date from facts where generation = $1 and entity = 'community'
+on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since);
+
+-- name: take_status_pending
+-- A batch of pending communities, locked: replicas' workers take different ones.
+select community_id, since from status_pending where generation = $1
+order by community_id limit $2 for update skip locked;
+
+-- name: status_pending_count
+select count(*) from status_pending where generation = $1;
+
+-- name: load_standards
+select body::text as body from facts where generation = $1 and entity = 'standard';
+
+-- name: load_segments
+select community_id, valid_from, valid_to, town_id, in_scope, standardized, score, standard_version, met,
+       unmet::text as unmet, position
+from status_segments where generation = $1 and community_id = any($2::text[])
+order by community_id, valid_from;
+
+-- name: drop_segments_after
+-- The segments of these communities that reach their day: rewritten from that day on.
+delete from status_segments s
+using unnest($2::text[], $3::date[]) as k(community_id, since)
+where s.generation = $1 and s.community_id = k.community_id and s.valid_to >= k.since;
+
+-- name: done_status_pending
+delete from status_pending p
+using unnest($2::text[], $3::date[]) as k(community_id, since)
+where p.generation = $1 and p.community_id = k.community_id and p.since = k.since;
+
+-- name: drop_status_generation
+delete from status_segments where generation = $1;
+
+-- name: drop_status_pending_generation
+delete from status_pending where generation = $1;
+
+-- name: status_on
+-- Every community's segment holding on day $2.
+select community_id, town_id, in_scope, standardized, score, standard_version, position
+from status_segments
+where generation = $1 and daterange(valid_from, valid_to) @> $2::date;
+
+-- name: extend_segments
+-- The horizon moved to $2: every community whose last segment ends before it is pending from that end.
+insert into status_pending (generation, community_id, since)
+select $1, community_id, max(valid_to) from status_segments where generation = $1
+group by community_id having max(valid_to) <= $2::date
+on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since);

@@ -1,0 +1,213 @@
+"""Stored status: each community's segments (`projections/timeline.py`) kept up with its facts.
+
+The projector marks a community pending, from the first day its new events can change anything (a
+standard revision: every community, from its effective date); `StatusKeeper` takes the pending ones in
+batches, recomputes their segments from that day to the horizon, and writes them, in one transaction a
+batch. Replicas' keepers take different communities (SKIP LOCKED). While a community is pending, its
+stored segments are behind its facts and a reader must use the facts.
+
+The horizon is the last day stored: the end of next year (local time). Days after it are read from the
+facts; a keeper extends every community's segments once the year turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from events.payloads import from_json
+from projections.community import StandardVersion
+from projections.criteria import Unmet
+from projections.evaluation import Status
+from projections.facts import CommunityFacts
+from projections.localtime import local_date
+from projections.timeline import Segment, extended
+from service.log.clock import utc_now
+from service.log.reads import Conn
+from service.log.watcher import HeadWatcher
+from service.read.projector import NAME, Projector
+from service.read.queries import query
+
+log = structlog.get_logger(__name__)
+
+# Communities a batch recomputes: each a few to a few hundred evaluations.
+BATCH = 50
+# How long to wait for the projector to reach a new head before looking at what is pending anyway.
+PROJECTOR_WAIT = 5.0
+
+
+def horizon(today: date) -> date:
+    """The last day the segments cover: the end of next year."""
+    return date(today.year + 1, 12, 31)
+
+
+def segment_rows(generation: int, community_id: str, segments: Iterable[Segment]) -> list[tuple[Any, ...]]:
+    """The status_segments rows of one community's segments, in COPY's column order (see COLUMNS)."""
+    return [
+        (
+            generation,
+            community_id,
+            s.valid_from,
+            s.valid_to,
+            s.town_id,
+            s.status.in_scope,
+            s.status.standardized,
+            s.status.score,
+            s.status.standard_version,
+            list(s.status.met),
+            json.dumps(
+                [
+                    {
+                        "criterion": u.criterion_id,
+                        "kind": u.kind,
+                        "since": u.since.isoformat() if u.since else None,
+                    }
+                    for u in s.status.unmet
+                ],
+                ensure_ascii=False,
+            ),
+            s.status.position,
+        )
+        for s in segments
+    ]
+
+
+COLUMNS = [
+    "generation",
+    "community_id",
+    "valid_from",
+    "valid_to",
+    "town_id",
+    "in_scope",
+    "standardized",
+    "score",
+    "standard_version",
+    "met",
+    "unmet",
+    "position",
+]
+
+
+def segment_of(row: asyncpg.Record) -> Segment:
+    """A stored segment read back: its status holds what the segment keeps constant (`shape`), and no
+    wording, which only `evaluate` on a given day gives."""
+    unmet = tuple(
+        Unmet(u["criterion"], u["kind"], "", date.fromisoformat(u["since"]) if u["since"] else None)
+        for u in json.loads(row["unmet"])
+    )
+    status = Status(
+        row["community_id"],
+        row["valid_from"],
+        row["in_scope"],
+        row["standardized"],
+        row["score"],
+        tuple(row["met"]),
+        unmet,
+        row["standard_version"],
+        row["position"],
+    )
+    return Segment(row["valid_from"], row["valid_to"], row["town_id"], status)
+
+
+class StatusKeeper:
+    """Recomputes the pending communities' status segments; any number may run, on any replicas."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, clock: Callable[[], datetime] = utc_now, batch_size: int = BATCH
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._batch_size = batch_size
+        self._extended_for: date | None = None
+
+    async def pending(self) -> int:
+        """How many communities' segments are behind their facts (in the live generation)."""
+        row = await self._pool.fetchrow(query("checkpoint"), NAME)
+        assert row is not None
+        count: int = await self._pool.fetchval(query("status_pending_count"), row["generation"])
+        return count
+
+    async def step(self) -> int:
+        """Recompute one batch of pending communities in one transaction; return how many (0: none)."""
+        last = horizon(local_date(self._clock()))
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(query("checkpoint"), NAME)
+            assert row is not None
+            generation = row["generation"]
+            taken = await conn.fetch(query("take_status_pending"), generation, self._batch_size)
+            if not taken:
+                return 0
+            ids = [r["community_id"] for r in taken]
+            since = {r["community_id"]: r["since"] for r in taken}
+            facts = {
+                r["entity_id"]: from_json(CommunityFacts, json.loads(r["body"]))
+                for r in await conn.fetch(query("load_facts"), generation, ["community"] * len(ids), ids)
+            }
+            standards = await _standards(conn, generation)
+            stored: dict[str, list[Segment]] = {}
+            for r in await conn.fetch(query("load_segments"), generation, ids):
+                stored.setdefault(r["community_id"], []).append(segment_of(r))
+            rows: list[tuple[Any, ...]] = []
+            starts: list[date] = []
+            for community_id in ids:
+                community = facts.get(community_id)
+                first = community.registered_on if community is not None else None
+                # Nothing is stored before the registration: a community is not in scope before it.
+                earlier = stored.get(community_id, [])
+                start = last if first is None else max(since[community_id], first) if earlier else first
+                starts.append(start)
+                if community is None or first is None or start > last:
+                    continue
+                segments = extended(earlier, community, standards, start, last)
+                # Rewritten: every segment that reaches the start (the one ending there may be joined).
+                rows += segment_rows(generation, community_id, [s for s in segments if s.valid_to >= start])
+            await conn.execute(query("drop_segments_after"), generation, ids, starts)
+            if rows:
+                await conn.copy_records_to_table("status_segments", records=rows, columns=COLUMNS)
+            await conn.execute(query("done_status_pending"), generation, ids, [since[i] for i in ids])
+        return len(ids)
+
+    async def catch_up(self) -> int:
+        """Recompute every pending community; return how many batches' worth of communities."""
+        total = 0
+        while done := await self.step():
+            total += done
+        return total
+
+    async def extend_once_the_year_turns(self) -> None:
+        """Once per horizon: every community whose segments end before it is pending from its end."""
+        last = horizon(local_date(self._clock()))
+        if self._extended_for == last:
+            return
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(query("checkpoint"), NAME)
+            assert row is not None
+            await conn.execute(query("extend_segments"), row["generation"], last)
+        self._extended_for = last
+
+    async def run(self, heads: HeadWatcher, projector: Projector) -> None:
+        """Follow the projector for as long as the task lives: once it has folded up to a new head (and so
+        marked what the new events change), recompute what is pending."""
+        async for head in heads.heads():
+            try:
+                await projector.wait_for(head, within=PROJECTOR_WAIT)
+                await self.extend_once_the_year_turns()
+                await self.catch_up()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("status step failed; will retry", error=str(exc))
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("status keeping stopped at a community it cannot evaluate")
+                await asyncio.sleep(30.0)
+
+
+async def _standards(conn: Conn, generation: int) -> Sequence[StandardVersion]:
+    rows = await conn.fetch(query("load_standards"), generation)
+    found = [from_json(StandardVersion, json.loads(r["body"])) for r in rows]
+    return tuple(sorted(found, key=lambda s: s.position))
