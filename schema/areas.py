@@ -21,6 +21,7 @@ from schema.context import Context
 from schema.pagination import Connection, connection
 from schema.scalars import AsOf
 from service.read.paging import page_by_position
+from service.read.series import Step, check_horizon, coverage_series, series_days
 from service.read.views import CITY_ID, CITY_NAME, CommunityView, dated_by, towns_on
 
 Info = strawberry.Info[Context, None]
@@ -83,6 +84,38 @@ class DisclosureRate:
     rate: float = strawberry.field(description="disclosed ÷ communities, 0 to 1 (0 when there are none).")
 
 
+From = Annotated[date, strawberry.argument(name="from", description="The first point's date.")]
+To = Annotated[
+    date, strawberry.argument(description="No point after this date (at most the end of next year).")
+]
+Every = Annotated[Step, strawberry.argument(description="The step between points (default MONTH).")]
+
+
+@strawberry.type(description="Standardization coverage on one date of a series.")
+class CoveragePoint:
+    on: date = strawberry.field(description="The date.")
+    communities: int = strawberry.field(description="Communities in scope on the date.")
+    standardized: int = strawberry.field(description="Of those, how many were standardized.")
+    rate: float = strawberry.field(description="standardized ÷ communities, 0 to 1 (0 when there are none).")
+
+
+async def _series(
+    info: Info, first: date, last: date, every: Step, town_id: str | None
+) -> list[CoveragePoint]:
+    context = info.context
+    check_horizon(last, context.today())
+    days = series_days(first, last, every)
+    checkpoint, _ = await context.services.read_model.snapshot()
+    world = await context.loaders.world()
+    shares = await coverage_series(
+        context.services.pool, world, checkpoint.generation, days, context.today(), town_id
+    )
+    return [
+        CoveragePoint(on=day, communities=share.whole, standardized=share.part, rate=share.rate)
+        for day, share in zip(days, shares, strict=True)
+    ]
+
+
 def _coverage(share: Share | None) -> Coverage:
     share = share or Share(0, 0)
     return Coverage(communities=share.whole, standardized=share.part, rate=share.rate)
@@ -128,6 +161,15 @@ class Town:
         return _coverage(figures.towns.get(self.facts.town_id))
 
     @strawberry.field(
+        description="Its coverage on each date of a series, for charts: one query over the stored status, "
+        "whatever the number of points (at most 1,000)."
+    )
+    async def coverage_series(
+        self, info: Info, from_: From, to: To, every: Every = Step.MONTH
+    ) -> list[CoveragePoint]:
+        return await _series(info, from_, to, every, self.facts.town_id)
+
+    @strawberry.field(
         description="Its disclosure rate for a year, counting disclosures published by the date."
     )
     async def disclosure_rate(self, info: Info, year: Year) -> DisclosureRate:
@@ -159,6 +201,15 @@ class City:
     @strawberry.field(description="Its standardization coverage on the date.")
     async def coverage(self, info: Info) -> Coverage:
         return _coverage((await info.context.loaders.coverage.load(self.on)).city)
+
+    @strawberry.field(
+        description="Its coverage on each date of a series, for charts: one query over the stored status, "
+        "whatever the number of points (at most 1,000)."
+    )
+    async def coverage_series(
+        self, info: Info, from_: From, to: To, every: Every = Step.MONTH
+    ) -> list[CoveragePoint]:
+        return await _series(info, from_, to, every, None)
 
     @strawberry.field(
         description="Its disclosure rate for a year, counting disclosures published by the date."
@@ -319,4 +370,15 @@ class Community:
         )
 
 
-__all__ = ["AsOf", "City", "Community", "Coverage", "DisclosureRate", "Status", "Town", "Unmet", "status"]
+__all__ = [
+    "AsOf",
+    "City",
+    "Community",
+    "Coverage",
+    "CoveragePoint",
+    "DisclosureRate",
+    "Status",
+    "Town",
+    "Unmet",
+    "status",
+]

@@ -18,12 +18,16 @@ from events.recognition import Level
 from events.rules import RuleDocument
 from events.supervision import MeetingKind
 from events.training import TrainingKind
+from service.read.series import Step
 from service.read.views import CommunityOrder
 
 
-def _describe(cls: type[enum.Enum], description: str, values: Mapping[str, str]) -> None:
-    """Make `cls` a GraphQL enum, each value described by `values[member.value]`."""
-    strawberry.enum(cls, description=description)
+def _describe(
+    cls: type[enum.Enum], description: str, values: Mapping[str, str], name: str | None = None
+) -> None:
+    """Make `cls` a GraphQL enum (named `name`, default its class name), each value described by
+    `values[member.value]`."""
+    strawberry.enum(cls, name=name, description=description)
     definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
     missing = {member.value for member in cls} - set(values)
     assert not missing, f"{cls.__name__} values without a description: {missing}"
@@ -121,4 +125,17 @@ _describe(
         "score": "The share of the standard's criteria met (得分).",
         "last_activity": "The last day the community recorded something (最近活动).",
     },
+)
+
+_describe(
+    Step,
+    "How far apart a series' points are. A month or a quarter later keeps the day of the month (or the "
+    "month's last day, where it has fewer).",
+    {
+        "day": "Every day (日).",
+        "week": "Every 7 days (周).",
+        "month": "Every month (月).",
+        "quarter": "Every three months (季度).",
+    },
+    name="SeriesStep",
 )

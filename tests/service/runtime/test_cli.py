@@ -345,9 +345,10 @@ def test_status_after_migrate_shows_head_zero_and_every_migration_applied(empty_
     assert lines[0].startswith("database:")
     assert urlsplit(empty_database_url).path.lstrip("/") in lines[0]
     assert "head position:  0" == lines[1]
-    assert f"migrations:     {len(SHIPPED)} applied, 0 pending" == lines[2]
-    assert lines[3].startswith("  0001_event_log  applied ")
-    assert 3 + len(SHIPPED) == len(lines)
+    assert "status:         0 communities being recomputed" == lines[2]
+    assert f"migrations:     {len(SHIPPED)} applied, 0 pending" == lines[3]
+    assert lines[4].startswith("  0001_event_log  applied ")
+    assert 4 + len(SHIPPED) == len(lines)
 
 
 def test_status_json_of_a_migrated_database(database_url: str) -> None:
@@ -358,6 +359,7 @@ def test_status_json_of_a_migrated_database(database_url: str) -> None:
     assert 0 == report["head_position"]
     assert SHIPPED == [f"{m['version']:04d}_{m['name']}" for m in report["migrations_applied"]]
     assert [] == report["migrations_pending"]
+    assert 0 == report["status_pending"]
     assert report["server_version"]
 
 
