@@ -74,6 +74,7 @@ class _Pinned:
     """What a cacheable operation runs on: the world its key names, and the moment its date comes from."""
 
     world: World
+    generation: int
     moment: datetime
 
     def clock(self) -> datetime:
@@ -175,7 +176,7 @@ class GraphQLView(GraphQL[Context, None]):
         if body is not None:
             self._log_hit(request, plan, started)
             return Response(body, media_type="application/json")
-        request.scope.setdefault("state", {})[PINNED] = _Pinned(world, moment)
+        request.scope.setdefault("state", {})[PINNED] = _Pinned(world, checkpoint.generation, moment)
         leader = cache.take_off(key) if flight is None else None
         kept: bytes | None = None
         try:
@@ -247,7 +248,7 @@ class GraphQLView(GraphQL[Context, None]):
             may_introspect=self._may_introspect(principal),
         )
         if isinstance(pinned, _Pinned):
-            context.loaders.pin_world(pinned.world)
+            context.loaders.pin_world(pinned.world, pinned.generation)
         return context
 
 

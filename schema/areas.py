@@ -105,10 +105,9 @@ async def _series(
     context = info.context
     check_horizon(last, context.today())
     days = series_days(first, last, every)
-    checkpoint, _ = await context.services.read_model.snapshot()
     world = await context.loaders.world()
     shares = await coverage_series(
-        context.services.pool, world, checkpoint.generation, days, context.today(), town_id
+        context.services.pool, world, await context.loaders.generation(), days, context.today(), town_id
     )
     return [
         CoveragePoint(on=day, communities=share.whole, standardized=share.part, rate=share.rate)

@@ -28,7 +28,8 @@ from service.log.store import EventStore
 from service.read.projector import Projector
 from service.read.readmodel import ReadModel
 from service.read.restricted import rows_at
-from service.read.views import AreaFigures, coverage_on, disclosure_in, last_disclosure
+from service.read.series import coverage_figures
+from service.read.views import AreaFigures, disclosure_in, last_disclosure
 from service.transparency.proofs import Inclusion, inclusions_against
 from service.transparency.signer import StoredCheckpoint, latest_checkpoint
 from service.transparency.tree import LogTree
@@ -57,14 +58,18 @@ class Services:
 class Loaders:
     """Per request: the world, read once, and batched look-ups within it."""
 
-    def __init__(self, read_model: ReadModel, tree: LogTree, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, read_model: ReadModel, tree: LogTree, pool: asyncpg.Pool, today: Callable[[], date]
+    ) -> None:
         self._read_model = read_model
         self._tree = tree
         self._pool = pool
+        self._today = today
         self._checkpoint: asyncio.Task[StoredCheckpoint | None] | None = None
         # Proofs of a page of events against the newest checkpoint: two reads for the whole page.
         self.inclusion: DataLoader[int, Inclusion | None] = DataLoader(load_fn=self._inclusions)
         self._world: World | None = None
+        self._generation = 0
         self._lock = asyncio.Lock()
         self.town: DataLoader[str, TownFacts | None] = DataLoader(load_fn=self._towns)
         self.last_disclosure: DataLoader[tuple[str, date], Disclosure | None] = DataLoader(
@@ -81,8 +86,14 @@ class Loaders:
         if self._world is None:
             async with self._lock:
                 if self._world is None:
-                    self._world = await self._read_model.world()
+                    checkpoint, self._world = await self._read_model.snapshot()
+                    self._generation = checkpoint.generation
         return self._world
+
+    async def generation(self) -> int:
+        """The generation of the projections the world was read from (the status segments' too)."""
+        await self.world()
+        return self._generation
 
     async def checkpoint(self) -> StoredCheckpoint | None:
         """The newest signed checkpoint, read once per request."""
@@ -101,9 +112,10 @@ class Loaders:
         """After a write: the next read fetches the world again (read-your-writes)."""
         self._world = None
 
-    def pin_world(self, world: World) -> None:
+    def pin_world(self, world: World, generation: int) -> None:
         """Use this world, already read by the caller: the response cache keys on its checkpoint, so the
         operation must see exactly that snapshot."""
+        self._generation = generation
         self._world = world
 
     async def _towns(self, ids: list[str]) -> Sequence[TownFacts | None]:
@@ -115,8 +127,9 @@ class Loaders:
         return [last_disclosure(world, community_id, on) for community_id, on in keys]
 
     async def _coverage(self, days: list[date]) -> Sequence[AreaFigures]:
+        # From the stored status segments: one query for every date asked, whatever the city's size.
         world = await self.world()
-        return [coverage_on(world, on) for on in days]
+        return await coverage_figures(self._pool, world, await self.generation(), days, self._today())
 
     async def _disclosure_rates(self, keys: list[tuple[int, date]]) -> Sequence[AreaFigures]:
         world = await self.world()
@@ -133,7 +146,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool)
+        self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool, self.today)
 
     def may(self, action: Action, target: Target | None = None) -> bool:
         return decide(self.principal, action, target).allowed

@@ -19,6 +19,7 @@ from projections.evaluation import evaluate
 from service.read.paging import QueryError
 from service.read.queries import query
 from service.read.status import horizon
+from service.read.views import AreaFigures, coverage_on
 
 MAX_POINTS = 1000
 
@@ -68,6 +69,53 @@ def _step(first: date, every: Step, n: int) -> date:
     return date(year, month + 1, min(first.day, calendar.monthrange(year, month + 1)[1]))
 
 
+async def coverage_figures(
+    pool: asyncpg.Pool, world: World, generation: int, days: list[date], today: date
+) -> list[AreaFigures]:
+    """Coverage on each day, per town and for the city, as `views.coverage_on` gives it from the facts:
+    from the stored segments up to the end of this year (one query for all the days), from the facts
+    after it. The segments reach the end of next year once the keepers have extended them after the year
+    turned; until then only this year's end is sure to be covered."""
+    stored = [day for day in days if day <= date(today.year, 12, 31)]
+    counts = await _counts(pool, world, generation, stored) if stored else {}
+    figures: list[AreaFigures] = []
+    for day in days:
+        if day not in counts:
+            figures.append(coverage_on(world, day))
+            continue
+        # Every town registered is listed, with or without communities, as the facts' coverage lists them.
+        towns = {town_id: Share(0, 0) for town_id in sorted(world.towns)}
+        for town_id, (whole, part) in sorted(counts[day].items()):
+            towns[town_id or ""] = Share(whole, part)
+        city = Share(sum(s.whole for s in towns.values()), sum(s.part for s in towns.values()))
+        figures.append(AreaFigures(towns, city))
+    return figures
+
+
+async def _counts(
+    pool: asyncpg.Pool, world: World, generation: int, days: list[date]
+) -> dict[date, dict[str | None, list[int]]]:
+    """For each day, per town: [communities in scope, standardized]."""
+    # One statement, so the counts and the pending communities are of one snapshot.
+    rows = await pool.fetch(query("coverage_series"), generation, days)
+    pending = [r["community_id"] for r in rows if r["day"] is None]
+    counts: dict[date, dict[str | None, list[int]]] = {day: {} for day in days}
+    for row in rows:
+        if row["day"] is not None:
+            counts[row["day"]][row["town_id"]] = [row["communities"], row["standardized"]]
+    for community_id in pending:
+        facts = world.communities.get(community_id)
+        if facts is None:
+            continue
+        for day in days:
+            if not facts.in_scope_on(day):
+                continue
+            tally = counts[day].setdefault(facts.town_on(day), [0, 0])
+            tally[0] += 1
+            tally[1] += evaluate(facts, world.standard_on(day), day).standardized
+    return counts
+
+
 async def coverage_series(
     pool: asyncpg.Pool,
     world: World,
@@ -77,23 +125,9 @@ async def coverage_series(
     town_id: str | None = None,
 ) -> list[Share]:
     """Coverage on each day (of the town, or the city), in order."""
-    if days and days[-1] > horizon(today):
-        raise QueryError(
-            "to", f"a series reaches at most to {horizon(today).isoformat()}, the end of next year"
-        )
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        pending = [r["community_id"] for r in await conn.fetch(query("status_pending_ids"), generation)]
-        rows = await conn.fetch(query("coverage_series"), generation, days, pending, town_id)
-    counts = {day: [0, 0] for day in days}
-    for row in rows:
-        counts[row["day"]][0] += row["communities"]
-        counts[row["day"]][1] += row["standardized"]
-    for community_id in pending:
-        facts = world.communities.get(community_id)
-        if facts is None:
-            continue
-        for day in days:
-            if facts.in_scope_on(day) and (town_id is None or facts.town_on(day) == town_id):
-                counts[day][0] += 1
-                counts[day][1] += evaluate(facts, world.standard_on(day), day).standardized
-    return [Share(*counts[day]) for day in days]
+    if days:
+        check_horizon(days[-1], today)
+    figures = await coverage_figures(pool, world, generation, days, today)
+    if town_id is None:
+        return [f.city for f in figures]
+    return [f.towns.get(town_id, Share(0, 0)) for f in figures]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from projections.coverage import coverage
 from service.read.paging import QueryError
 from service.read.series import MAX_POINTS, Step, series_days
 from service.read.status import StatusKeeper
@@ -41,9 +42,43 @@ async def test_each_point_is_the_citys_coverage_on_that_date_before_and_after_th
     stored = await monthly(demo)  # now from the stored segments
     assert pending == stored
     assert 24 == len(stored)
+    world = await demo.services.read_model.world()
     for point in stored:
+        _, city = coverage(world, date.fromisoformat(point["on"]))  # evaluated from the facts, in memory
+        assert (city.share.whole, city.share.part) == (point["communities"], point["standardized"])
         expected = await city_coverage(demo, point["on"])
         assert expected == {k: point[k] for k in ("communities", "standardized", "rate")}, point["on"]
+
+
+TOWNS = """query($on: AsOf!) { city(asOf: $on) { coverage { communities standardized }
+  towns { id coverage { communities standardized } } } }"""
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        "2020-12-31",
+        "2021-01-01",
+        "2021-04-16",
+        "2022-06-08",
+        "2022-06-30",
+        "2027-12-31",
+        "2028-01-01",
+        "2031-03-01",
+    ],
+)
+async def test_coverage_read_from_the_stored_status_is_the_coverage_evaluated_from_the_facts(
+    demo: Api, day: str
+) -> None:
+    """Before the first registration, on the horizon and after it (read from the facts), and between."""
+    await StatusKeeper(demo.services.pool).catch_up()
+    data = (await demo.data(TOWNS, {"on": day}))["city"]
+    towns, city = coverage(await demo.services.read_model.world(), date.fromisoformat(day))
+    assert {"communities": city.share.whole, "standardized": city.share.part} == data["coverage"]
+    shares = {t.area_id: {"communities": t.share.whole, "standardized": t.share.part} for t in towns}
+    assert {t["id"]: shares[t["id"]] for t in data["towns"]} == {
+        t["id"]: t["coverage"] for t in data["towns"]
+    }
 
 
 async def test_the_articles_day_reads_93_of_100(demo: Api) -> None:

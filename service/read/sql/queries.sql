@@ -120,15 +120,19 @@ select $1, community_id, max(valid_to) from status_segments where generation = $
 group by community_id having max(valid_to) <= $2::date
 on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since);
 
--- name: status_pending_ids
-select community_id from status_pending where generation = $1;
-
 -- name: coverage_series
--- For each day, per town: communities in scope and how many were standardized, from the stored segments
--- (communities still pending are left out here and counted from their facts). One index probe a day.
-select d.day, s.town_id, count(*) as communities, count(*) filter (where s.standardized) as standardized
+-- For each day, per town: communities in scope and how many were standardized, from the stored segments;
+-- then, with a null day, the communities still pending, which are left out of the counts (the caller
+-- counts them from their facts). One statement, so both are of one snapshot; one index probe a day.
+with pending as (
+    select community_id from status_pending where generation = $1
+)
+select d.day, s.town_id, count(*) as communities, count(*) filter (where s.standardized) as standardized,
+       null::text as community_id
 from unnest($2::date[]) as d(day)
 join status_segments s
   on s.generation = $1 and daterange(s.valid_from, s.valid_to) @> d.day and s.in_scope
-where s.community_id <> all($3::text[]) and ($4::text is null or s.town_id = $4::text)
-group by d.day, s.town_id;
+where s.community_id not in (select community_id from pending)
+group by d.day, s.town_id
+union all
+select null, null, null, null, community_id from pending;
