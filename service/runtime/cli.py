@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import errno
 import json
+import os
 import signal
 import socket
 import sys
@@ -105,6 +106,11 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory = create_
         return 2
     except (KeyboardInterrupt, _Stop):
         return 0
+    except BrokenPipeError:
+        # The reader went away (`qinglian status | head -3`): not an error of ours, and nothing more to say.
+        # stdout is pointed at /dev/null so that the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous_term)
 

@@ -389,3 +389,19 @@ def test_edited_migration_is_refused_in_one_line(database_url: str, args: tuple[
     line = one_line_error(run_qinglian(*args, env=child_env(database_url)))
 
     assert "migration 0001_event_log was edited after it was applied" in line
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(database_url: str) -> None:
+    """`qinglian status | head -0`: the pipe is closed before the output comes; no error to report."""
+    child = subprocess.Popen(
+        [*qinglian_command(), "status"],
+        env=child_env(database_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    child.stdout.close()  # the reader goes away before reading anything
+    _, errors = child.communicate(timeout=COMMAND_TIMEOUT)
+    assert "" == errors
+    assert 1 == child.returncode
