@@ -23,6 +23,7 @@ from schema.proofs import (
     inclusion_proof,
 )
 from schema.scalars import AsOf
+from service.read.series import standings_on
 from service.read.trail import log_page, stream_page
 from service.read.views import CommunityFilter, CommunityOrder, community_view, list_communities, towns_on
 from service.transparency.proofs import consistency, inclusion
@@ -93,9 +94,16 @@ class Query:
     ) -> Connection[Community]:
         where = filter or CommunityFilterInput()
         order = order_by or CommunityOrderBy()
+        context = info.context
+        on = as_of or context.today()
+        world = await context.loaders.world()
+        # The filter and the sort by status come from the stored segments: one query, no evaluation.
+        standings = await standings_on(
+            context.services.pool, await context.loaders.generation(), on, context.today()
+        )
         page = list_communities(
-            await info.context.loaders.world(),
-            as_of or info.context.today(),
+            world,
+            on,
             where=CommunityFilter(
                 town=str(where.town) if where.town is not None else None,
                 kind=where.kind,
@@ -107,6 +115,7 @@ class Query:
             descending=order.direction is OrderDirection.DESC,
             first=first,
             after=after,
+            standings=standings,
         )
         return connection(page, lambda view: Community(view=view))
 

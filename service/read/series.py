@@ -131,3 +131,14 @@ async def coverage_series(
     if town_id is None:
         return [f.city for f in figures]
     return [f.towns.get(town_id, Share(0, 0)) for f in figures]
+
+
+async def standings_on(
+    pool: asyncpg.Pool, generation: int, day: date, today: date
+) -> dict[str, tuple[bool, float]]:
+    """Every community's (standardized, score) on `day` from the stored segments, leaving out those still
+    pending; empty after this year (see `coverage_figures`), where the facts must answer."""
+    if day > date(today.year, 12, 31):
+        return {}
+    rows = await pool.fetch(query("standings_on"), generation, day)
+    return {r["community_id"]: (r["standardized"], r["score"]) for r in rows}

@@ -8,7 +8,7 @@ orders and pages.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeAlias, TypeVar
@@ -76,6 +76,10 @@ def community_view(world: World, community_id: str, on: date) -> CommunityView |
     return CommunityView(facts, on, evaluate(facts, world.standard_on(on), on))
 
 
+# A community's status on a day as the stored segments give it: (standardized, score).
+Standing = tuple[bool, float]
+
+
 def list_communities(
     world: World,
     on: date,
@@ -85,20 +89,29 @@ def list_communities(
     descending: bool,
     first: int | None,
     after: str | None,
+    standings: Mapping[str, Standing] | None = None,
 ) -> Page[CommunityView]:
-    """The communities in scope on `on` that pass `where`, sorted by `order` then id, after `after`."""
+    """The communities in scope on `on` that pass `where`, sorted by `order` then id, after `after`.
+
+    `standings` (from the stored status segments) answers the filter and the sort without evaluating; a
+    community it lacks is evaluated. Only the page's communities are evaluated in full, for their views.
+    """
     size = page_size(first)
     if where.name_contains is not None and len(where.name_contains) > MAX_NAME_FILTER:
         raise QueryError("filter.nameContains", f"must be at most {MAX_NAME_FILTER} characters")
     standard = world.standard_on(on)
-    chosen: list[tuple[SortKey, str, CommunityView]] = []
+    known = standings or {}
+    chosen: list[tuple[SortKey, str, CommunityFacts]] = []
     for facts in world.communities.values():
         if not facts.in_scope_on(on) or not _passes(facts, on, where):
             continue
-        view = CommunityView(facts, on, evaluate(facts, standard, on))
-        if where.standardized is not None and view.status.standardized is not where.standardized:
+        standing = known.get(facts.community_id)
+        if standing is None:
+            status = evaluate(facts, standard, on)
+            standing = (status.standardized, status.score)
+        if where.standardized is not None and standing[0] is not where.standardized:
             continue
-        chosen.append((_sort_key(view, order), facts.community_id, view))
+        chosen.append((_sort_key(facts, on, standing[1], order), facts.community_id, facts))
     # No activity yet sorts first ascending: "" stands below every date.
     chosen.sort(key=lambda item: (item[0], item[1]), reverse=descending)
     start = 0
@@ -112,7 +125,10 @@ def list_communities(
                 break
     page = chosen[start : start + size]
     return Page(
-        items=tuple((_cursor(order, descending, k, i), view) for k, i, view in page),
+        items=tuple(
+            (_cursor(order, descending, k, i), CommunityView(facts, on, evaluate(facts, standard, on)))
+            for k, i, facts in page
+        ),
         has_next=start + size < len(chosen),
         has_previous=start > 0,
         total=len(chosen),
@@ -135,12 +151,12 @@ def _passes(facts: CommunityFacts, on: date, where: CommunityFilter) -> bool:
     return True
 
 
-def _sort_key(view: CommunityView, order: CommunityOrder) -> SortKey:
+def _sort_key(facts: CommunityFacts, on: date, score: float, order: CommunityOrder) -> SortKey:
     if order is CommunityOrder.NAME:
-        return (0.0, view.facts.name_on(view.on) or "")
+        return (0.0, facts.name_on(on) or "")
     if order is CommunityOrder.SCORE:
-        return (view.status.score, "")
-    day = last_activity(view.facts, view.on)
+        return (score, "")
+    day = last_activity(facts, on)
     return (0.0, day.isoformat() if day is not None else "")
 
 

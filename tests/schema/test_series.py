@@ -12,6 +12,7 @@ from projections.coverage import coverage
 from service.read.paging import QueryError
 from service.read.series import MAX_POINTS, Step, series_days
 from service.read.status import StatusKeeper
+from service.read.views import CommunityFilter, CommunityOrder, list_communities
 from tests.schema.conftest import Api
 from tests.support.principals import ANONYMOUS
 
@@ -133,3 +134,42 @@ def test_a_month_later_keeps_the_day_or_takes_the_months_last() -> None:
     assert [date(2022, 1, 1), date(2022, 1, 8)] == series_days(date(2022, 1, 1), date(2022, 1, 14), Step.WEEK)
     with pytest.raises(QueryError):
         series_days(date(2022, 1, 2), date(2022, 1, 1), Step.DAY)
+
+
+COMMUNITIES = """query($on: AsOf!, $standardized: Boolean, $after: String) {
+  communities(asOf: $on, first: 7, after: $after, filter: {standardized: $standardized},
+              orderBy: {field: SCORE, direction: ASC}) {
+    totalCount pageInfo { hasNextPage endCursor } edges { node { id status { standardized score } } } } }"""
+
+
+@pytest.mark.parametrize("standardized", [None, True, False])
+@pytest.mark.parametrize("day", ["2021-06-30", "2022-06-08", "2028-01-01"])
+async def test_a_list_filtered_and_sorted_by_status_from_the_stored_segments_is_the_evaluated_one(
+    demo: Api, standardized: bool | None, day: str
+) -> None:
+    await StatusKeeper(demo.services.pool).catch_up()
+    world = await demo.services.read_model.world()
+    on = date.fromisoformat(day)
+    where = CommunityFilter(standardized=standardized)
+    expected: list[tuple[str, bool, float]] = []
+    got: list[tuple[str, bool, float]] = []
+    after: str | None = None
+    while True:
+        page = list_communities(
+            world, on, where=where, order=CommunityOrder.SCORE, descending=False, first=7, after=after
+        )
+        expected += [(v.facts.community_id, v.status.standardized, v.status.score) for _, v in page.items]
+        answer = await demo.data(COMMUNITIES, {"on": day, "standardized": standardized, "after": after})
+        listed = answer["communities"]
+        got += [
+            (e["node"]["id"], e["node"]["status"]["standardized"], e["node"]["status"]["score"])
+            for e in listed["edges"]
+        ]
+        assert page.total == listed["totalCount"]
+        assert page.has_next == listed["pageInfo"]["hasNextPage"]
+        if not page.has_next:
+            break
+        after = listed["pageInfo"]["endCursor"]
+    assert expected == got
+    if standardized is None:
+        assert 100 == len(got)  # every community in scope, each read once across the pages

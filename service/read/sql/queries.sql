@@ -136,3 +136,10 @@ where s.community_id not in (select community_id from pending)
 group by d.day, s.town_id
 union all
 select null, null, null, null, community_id from pending;
+
+-- name: standings_on
+-- Every community's status on day $2 from its segment, but for the communities still pending.
+select s.community_id, s.standardized, s.score
+from status_segments s
+where s.generation = $1 and daterange(s.valid_from, s.valid_to) @> $2::date
+  and s.community_id not in (select community_id from status_pending where generation = $1);
