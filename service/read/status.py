@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -153,20 +153,11 @@ class StatusKeeper:
             stored: dict[str, list[Segment]] = {}
             for r in await conn.fetch(query("load_segments"), generation, ids):
                 stored.setdefault(r["community_id"], []).append(segment_of(r))
-            rows: list[tuple[Any, ...]] = []
-            starts: list[date] = []
-            for community_id in ids:
-                community = facts.get(community_id)
-                first = community.registered_on if community is not None else None
-                # Nothing is stored before the registration: a community is not in scope before it.
-                earlier = stored.get(community_id, [])
-                start = last if first is None else max(since[community_id], first) if earlier else first
-                starts.append(start)
-                if community is None or first is None or start > last:
-                    continue
-                segments = extended(earlier, community, standards, start, last)
-                # Rewritten: every segment that reaches the start (the one ending there may be joined).
-                rows += segment_rows(generation, community_id, [s for s in segments if s.valid_to >= start])
+            # The evaluations are CPU work (a few to a few hundred per community): off the event loop, so
+            # requests go on being served meanwhile.
+            rows, starts = await asyncio.to_thread(
+                _recomputed, generation, ids, facts, standards, stored, since, last
+            )
             await conn.execute(query("drop_segments_after"), generation, ids, starts)
             if rows:
                 await conn.copy_records_to_table("status_segments", records=rows, columns=COLUMNS)
@@ -205,6 +196,33 @@ class StatusKeeper:
             except Exception:
                 log.exception("status keeping stopped at a community it cannot evaluate")
                 await asyncio.sleep(30.0)
+
+
+def _recomputed(
+    generation: int,
+    ids: Sequence[str],
+    facts: Mapping[str, CommunityFacts],
+    standards: Sequence[StandardVersion],
+    stored: Mapping[str, list[Segment]],
+    since: Mapping[str, date],
+    last: date,
+) -> tuple[list[tuple[Any, ...]], list[date]]:
+    """The rows to write for each community, and the day from which each one's are rewritten."""
+    rows: list[tuple[Any, ...]] = []
+    starts: list[date] = []
+    for community_id in ids:
+        community = facts.get(community_id)
+        first = community.registered_on if community is not None else None
+        # Nothing is stored before the registration: a community is not in scope before it.
+        earlier = stored.get(community_id, [])
+        start = last if first is None else max(since[community_id], first) if earlier else first
+        starts.append(start)
+        if community is None or first is None or start > last:
+            continue
+        segments = extended(earlier, community, standards, start, last)
+        # Rewritten: every segment that reaches the start (the one ending there may be joined).
+        rows += segment_rows(generation, community_id, [s for s in segments if s.valid_to >= start])
+    return rows, starts
 
 
 async def _standards(conn: Conn, generation: int) -> Sequence[StandardVersion]:
