@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -182,6 +183,16 @@ class StatusKeeper:
             await conn.execute(query("extend_segments"), row["generation"], last)
         self._extended_for = last
 
+    async def _keep_up(self) -> None:
+        """`catch_up`, resting after each batch as long as it took: the keeper shares the process with the
+        API, and a reader of a pending community gets the right answer from its facts meanwhile, so the
+        keeper takes at most about half of the process's time, however much is pending."""
+        while True:
+            started = time.perf_counter()
+            if not await self.step():
+                return
+            await asyncio.sleep(time.perf_counter() - started)
+
     async def run(self, heads: HeadWatcher, projector: Projector) -> None:
         """Follow the projector for as long as the task lives: once it has folded up to a new head (and so
         marked what the new events change), recompute what is pending."""
@@ -189,7 +200,7 @@ class StatusKeeper:
             try:
                 await projector.wait_for(head, within=PROJECTOR_WAIT)
                 await self.extend_once_the_year_turns()
-                await self.catch_up()
+                await self._keep_up()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("status step failed; will retry", error=str(exc))
                 await asyncio.sleep(1.0)
