@@ -108,7 +108,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
     for grant in on_database(settings, run):
         if args.json:
-            print(json.dumps(_as_json(grant), ensure_ascii=False))
+            print(json.dumps(grant_json(grant), ensure_ascii=False))
         else:
             standing = f"revoked {grant.revoked_at:%Y-%m-%d}" if grant.revoked_at else _until(grant)
             scope = str(grant.scope)
@@ -141,7 +141,8 @@ def _until(grant: Grant) -> str:
     return f"expires {grant.expires_at:%Y-%m-%d %H:%M} UTC" if grant.expires_at else "until revoked"
 
 
-def _as_json(grant: Grant) -> dict[str, object]:
+def grant_json(grant: Grant) -> dict[str, object]:
+    """A grant as `token list --json` and `verify --json` print it."""
     return {
         "token_id": grant.token_id,
         "label": grant.label,

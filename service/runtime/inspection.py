@@ -18,6 +18,7 @@ from events.merkle import leaf_hash
 from service.log.pool import create_pool
 from service.log.store import EventStore
 from service.read.paging import QueryError
+from service.runtime.access import grant_json
 from service.runtime.app import DatabaseUrls
 from service.runtime.arguments import as_of
 from service.runtime.progress import progress_bar
@@ -267,19 +268,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
             "previous_size": verified.previous.size if verified.previous else None,
             "on": verified.on.isoformat() if verified.on else None,
             "communities": [row.as_json() for row in rows],
-            "grants": [
-                {
-                    "token_id": g.token_id,
-                    "label": g.label,
-                    "role": g.role.value,
-                    "scope": str(g.scope),
-                    "granted_at": g.granted_at.isoformat(),
-                    "expires_at": g.expires_at.isoformat() if g.expires_at else None,
-                    "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
-                    "issuer": g.issuer,
-                }
-                for g in verified.grants
-            ],
+            "grants": [grant_json(g) for g in verified.grants],
             "restricted_values": verified.restricted_values,
             "erasures": [
                 {"position": p, "community_id": c, "record_id": r, "reason": why}
