@@ -67,6 +67,52 @@ def disclosed_every_period(
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class DisclosureYear:
+    """A community's disclosure record for a year at whose end it is in scope: its town then, and the first
+    day by which it had disclosed in every period the year required (`date.min` when none was required,
+    None while one is still undisclosed)."""
+
+    year: int
+    town_id: str | None
+    disclosed_on: date | None
+
+
+def disclosed_from(facts: CommunityFacts, standards: Sequence[StandardVersion], year: int) -> date | None:
+    """The first day `on` for which `disclosed_every_period(facts, standards, year, on)` holds, or None.
+
+    It holds from that day on: a disclosure once published stays published, so the answer only grows
+    with `on`, and the day it starts to hold is a disclosure's publication day (found by bisection).
+    """
+    if disclosed_every_period(facts, standards, year, date.min):
+        return date.min
+    days = sorted({d.published_on for d in facts.disclosures})
+    low, high = 0, len(days)
+    while low < high:
+        middle = (low + high) // 2
+        if disclosed_every_period(facts, standards, year, days[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return days[low] if low < len(days) else None
+
+
+def disclosure_years(
+    facts: CommunityFacts, standards: Sequence[StandardVersion], last_year: int
+) -> list[DisclosureYear]:
+    """Every year from the community's registration to `last_year` at whose end it is in scope."""
+    if facts.registered_on is None:
+        return []
+    found = []
+    for year in range(facts.registered_on.year, last_year + 1):
+        year_end = date(year, 12, 31)
+        if facts.in_scope_on(year_end):
+            found.append(
+                DisclosureYear(year, facts.town_on(year_end), disclosed_from(facts, standards, year))
+            )
+    return found
+
+
 def disclosure_rate(
     world: World, year: int, on: date, city_id: str = "cixi"
 ) -> tuple[list[AreaShare], AreaShare]:

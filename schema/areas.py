@@ -21,7 +21,7 @@ from schema.context import Context
 from schema.pagination import Connection, connection
 from schema.scalars import AsOf
 from service.read.paging import page_by_position
-from service.read.series import Step, check_horizon, coverage_series, series_days
+from service.read.series import Step, check_horizon, coverage_series, disclosure_series, series_days
 from service.read.views import CITY_ID, CITY_NAME, CommunityView, dated_by, towns_on
 
 Info = strawberry.Info[Context, None]
@@ -115,6 +115,37 @@ async def _series(
     ]
 
 
+@strawberry.type(description="A year's disclosure rate as it stood on one date of a series.")
+class DisclosureRatePoint:
+    on: date = strawberry.field(description="The date: disclosures published by it are counted.")
+    communities: int = strawberry.field(description="Communities in scope at the end of the year.")
+    disclosed: int = strawberry.field(description="Of those, how many had disclosed every required period.")
+    rate: float = strawberry.field(description="disclosed ÷ communities, 0 to 1 (0 when there are none).")
+
+
+async def _disclosure_series(
+    info: Info, year: int, first: date, last: date, every: Step, town_id: str | None
+) -> list[DisclosureRatePoint]:
+    context = info.context
+    check_horizon(last, context.today())
+    days = series_days(first, last, every)
+    world = await context.loaders.world()
+    generation = await context.loaders.generation()
+    shares = await disclosure_series(
+        context.services.pool, world, generation, year, days, context.today(), town_id
+    )
+    return [
+        DisclosureRatePoint(on=day, communities=share.whole, disclosed=share.part, rate=share.rate)
+        for day, share in zip(days, shares, strict=True)
+    ]
+
+
+DISCLOSURE_SERIES = (
+    "A year's disclosure rate as it stood on each date of a series — how the year's disclosures filled up — "
+    "for charts: one query over the stored disclosure years, whatever the number of points (at most 1,000)."
+)
+
+
 def _coverage(share: Share | None) -> Coverage:
     share = share or Share(0, 0)
     return Coverage(communities=share.whole, standardized=share.part, rate=share.rate)
@@ -175,6 +206,12 @@ class Town:
         figures = await info.context.loaders.disclosure_rate.load((year, self.on))
         return _rate(year, figures.towns.get(self.facts.town_id))
 
+    @strawberry.field(description=DISCLOSURE_SERIES)
+    async def disclosure_rate_series(
+        self, info: Info, year: Year, from_: From, to: To, every: Every = Step.MONTH
+    ) -> list[DisclosureRatePoint]:
+        return await _disclosure_series(info, year, from_, to, every, self.facts.town_id)
+
 
 @strawberry.type(description="The city (市), as of a date.")
 class City:
@@ -215,6 +252,12 @@ class City:
     )
     async def disclosure_rate(self, info: Info, year: Year) -> DisclosureRate:
         return _rate(year, (await info.context.loaders.disclosure_rate.load((year, self.on))).city)
+
+    @strawberry.field(description=DISCLOSURE_SERIES)
+    async def disclosure_rate_series(
+        self, info: Info, year: Year, from_: From, to: To, every: Every = Step.MONTH
+    ) -> list[DisclosureRatePoint]:
+        return await _disclosure_series(info, year, from_, to, every, None)
 
 
 @strawberry.type(description="A community (社区) or village (村), as of a date.")
@@ -376,6 +419,7 @@ __all__ = [
     "Coverage",
     "CoveragePoint",
     "DisclosureRate",
+    "DisclosureRatePoint",
     "Status",
     "Town",
     "Unmet",

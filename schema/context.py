@@ -28,8 +28,8 @@ from service.log.store import EventStore
 from service.read.projector import Projector
 from service.read.readmodel import ReadModel
 from service.read.restricted import rows_at
-from service.read.series import coverage_figures
-from service.read.views import AreaFigures, disclosure_in, last_disclosure
+from service.read.series import coverage_figures, disclosure_figures
+from service.read.views import AreaFigures, last_disclosure
 from service.transparency.proofs import Inclusion, inclusions_against
 from service.transparency.signer import StoredCheckpoint, latest_checkpoint
 from service.transparency.tree import LogTree
@@ -132,8 +132,15 @@ class Loaders:
         return await coverage_figures(self._pool, world, await self.generation(), days, self._today())
 
     async def _disclosure_rates(self, keys: list[tuple[int, date]]) -> Sequence[AreaFigures]:
+        # From the stored disclosure years: one query per year asked, for every date asked of it.
         world = await self.world()
-        return [disclosure_in(world, year, on) for year, on in keys]
+        generation, today = await self.generation(), self._today()
+        found: dict[tuple[int, date], AreaFigures] = {}
+        for year in sorted({year for year, _ in keys}):
+            days = sorted({on for y, on in keys if y == year})
+            figures = await disclosure_figures(self._pool, world, generation, year, days, today)
+            found.update(((year, on), f) for on, f in zip(days, figures, strict=True))
+        return [found[key] for key in keys]
 
 
 @dataclass(slots=True, kw_only=True)

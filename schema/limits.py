@@ -1,8 +1,9 @@
-"""Limits on what one request may ask: document tokens, depth, aliases, page size, time.
+"""Limits on what one request may ask: document tokens, depth, aliases, worst-case cost, page size, time.
 
 Each refusal is a GraphQL error whose `extensions.code` says which limit (TOO_MANY_TOKENS, QUERY_TOO_DEEP,
-TOO_MANY_ALIASES, PAGE_TOO_LARGE, TIMEOUT; BODY_TOO_LARGE is the HTTP layer's) and whose message names the
-limit and its value. Validation rules are module-level classes, so the validation cache keys on them.
+TOO_MANY_ALIASES, QUERY_TOO_COMPLEX, PAGE_TOO_LARGE, TIMEOUT; BODY_TOO_LARGE is the HTTP layer's) and whose
+message names the limit and its value. Validation rules are module-level classes, so the validation cache
+keys on them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from graphql import (
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -20,9 +22,11 @@ from graphql import (
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
+    get_operation_ast,
 )
 from strawberry.extensions import SchemaExtension
 
+from schema.cost import document_cost
 from service.read.paging import MAX_PAGE
 
 
@@ -32,6 +36,8 @@ class Limits:
     max_depth: int = 10
     max_aliases: int = 30
     max_page: int = MAX_PAGE
+    # The worst-case cost a document may have (schema/cost.py), counted before it runs.
+    max_cost: int = 10_000
     timeout_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
 
@@ -140,6 +146,26 @@ class LimitsExtension(SchemaExtension):
         context = self.execution_context
         context.parse_options["max_tokens"] = self.limits.max_tokens
         context.validation_rules = (*context.validation_rules, *self.rules)
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        # After validation (so the document is known to be well formed) and before any resolver: a result
+        # set here is what strawberry returns instead of executing.
+        context = self.execution_context
+        document = context.graphql_document
+        operation = get_operation_ast(document, context.operation_name) if document else None
+        if document is not None and operation is not None and context.result is None:
+            fragments = {
+                d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+            cost = document_cost(context.schema._schema, operation, fragments, context.variables)
+            if cost > self.limits.max_cost:
+                error = GraphQLError(
+                    f"The operation could cost {cost} at worst; the cost limit is {self.limits.max_cost}. "
+                    "Ask for smaller pages or fewer nested lists.",
+                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": self.limits.max_cost},
+                )
+                context.result = ExecutionResult(data=None, errors=[error])
         yield
 
 

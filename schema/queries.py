@@ -101,7 +101,7 @@ class Query:
         standings = await standings_on(
             context.services.pool, await context.loaders.generation(), on, context.today()
         )
-        page = list_communities(
+        page = await list_communities(
             world,
             on,
             where=CommunityFilter(

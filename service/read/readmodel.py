@@ -16,6 +16,9 @@ from projections.community import World
 from service.read.projector import NAME, Checkpoint, world_from_rows
 from service.read.queries import query
 
+# Changed entities decoded on the event loop; more go to a thread.
+DECODE_INLINE = 32
+
 
 class ReadModel:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -48,7 +51,13 @@ class ReadModel:
                 since = self._position if generation == self._generation else -1
                 base = self._world if generation == self._generation else World()
                 changed = await conn.fetch(query("facts_changed_after"), generation, since)
-                world = world_from_rows(((r["entity"], r["entity_id"], r["body"]) for r in changed), base)
+            rows = [(r["entity"], r["entity_id"], r["body"]) for r in changed]
+            # Decoding is CPU work that grows with what changed: the first read of a city, or a rebuild's
+            # switch, decodes every entity. Beyond a few, it runs in a thread so the event loop serves on.
+            if len(rows) > DECODE_INLINE:
+                world = await asyncio.to_thread(world_from_rows, rows, base)
+            else:
+                world = world_from_rows(rows, base)
             self._world = replace(world, position=position)
             self._generation, self._position = generation, position
             return Checkpoint(generation, position), self._world

@@ -1,4 +1,5 @@
-"""Figures over time for charts: coverage on each of a series of days, from the stored status segments.
+"""Figures over time for charts: coverage and disclosure rates on each of a series of days, from the stored
+status segments and disclosure years.
 
 One query answers every day at once (a GiST probe a day), whatever the size of the city. Communities
 whose segments are being recomputed (`status_pending`) are counted from their facts instead, so the
@@ -14,12 +15,14 @@ from datetime import date, timedelta
 import asyncpg
 
 from projections.community import World
-from projections.coverage import Share
+from projections.coverage import Share, disclosed_every_period
 from projections.evaluation import evaluate
+from projections.facts import CommunityFacts
 from service.read.paging import QueryError
 from service.read.queries import query
+from service.read.slices import in_slices
 from service.read.status import horizon
-from service.read.views import AreaFigures, coverage_on
+from service.read.views import AreaFigures, check_year, coverage_on, disclosure_in
 
 MAX_POINTS = 1000
 
@@ -83,12 +86,7 @@ async def coverage_figures(
         if day not in counts:
             figures.append(coverage_on(world, day))
             continue
-        # Every town registered is listed, with or without communities, as the facts' coverage lists them.
-        towns = {town_id: Share(0, 0) for town_id in sorted(world.towns)}
-        for town_id, (whole, part) in sorted(counts[day].items()):
-            towns[town_id or ""] = Share(whole, part)
-        city = Share(sum(s.whole for s in towns.values()), sum(s.part for s in towns.values()))
-        figures.append(AreaFigures(towns, city))
+        figures.append(_area_figures(world, counts[day]))
     return figures
 
 
@@ -103,16 +101,25 @@ async def _counts(
     for row in rows:
         if row["day"] is not None:
             counts[row["day"]][row["town_id"]] = [row["communities"], row["standardized"]]
-    for community_id in pending:
-        facts = world.communities.get(community_id)
-        if facts is None:
-            continue
-        for day in days:
-            if not facts.in_scope_on(day):
-                continue
-            tally = counts[day].setdefault(facts.town_on(day), [0, 0])
-            tally[0] += 1
-            tally[1] += evaluate(facts, world.standard_on(day), day).standardized
+
+    # A pending community is evaluated on each day: in slices, since a standard revision leaves every
+    # community pending until the keepers have been through them.
+    def count(item: tuple[CommunityFacts, date]) -> None:
+        facts, day = item
+        tally = counts[day].setdefault(facts.town_on(day), [0, 0])
+        tally[0] += 1
+        tally[1] += evaluate(facts, world.standard_on(day), day).standardized
+
+    await in_slices(
+        (
+            (facts, day)
+            for facts in (world.communities.get(c) for c in pending)
+            if facts is not None
+            for day in days
+            if facts.in_scope_on(day)
+        ),
+        count,
+    )
     return counts
 
 
@@ -131,6 +138,67 @@ async def coverage_series(
     if town_id is None:
         return [f.city for f in figures]
     return [f.towns.get(town_id, Share(0, 0)) for f in figures]
+
+
+async def disclosure_figures(
+    pool: asyncpg.Pool, world: World, generation: int, year: int, days: list[date], today: date
+) -> list[AreaFigures]:
+    """The disclosure rate of `year` as of each day, per town and for the city, as `views.disclosure_in`
+    gives it from the facts: from the stored disclosure years (one query for all the days) for a year up
+    to this one, from the facts for a later year (the keepers write next year's rows only once the year
+    has turned; see `coverage_figures`)."""
+    check_year(year)
+    if not days:
+        return []
+    if year > today.year:
+        return await in_slices(days, lambda day: disclosure_in(world, year, day))
+    # One statement, so the counts and the pending communities are of one snapshot.
+    rows = await pool.fetch(query("disclosure_series"), generation, year, days)
+    counts: dict[date, dict[str | None, list[int]]] = {day: {} for day in days}
+    for row in rows:
+        if row["day"] is not None:
+            counts[row["day"]][row["town_id"]] = [row["communities"], row["disclosed"]]
+    pending = [world.communities.get(r["community_id"]) for r in rows if r["day"] is None]
+    year_end = date(year, 12, 31)
+
+    def count(item: tuple[CommunityFacts, date]) -> None:
+        facts, day = item
+        tally = counts[day].setdefault(facts.town_on(year_end), [0, 0])
+        tally[0] += 1
+        tally[1] += disclosed_every_period(facts, world.standards, year, day)
+
+    await in_slices(
+        ((f, day) for f in pending if f is not None and f.in_scope_on(year_end) for day in days), count
+    )
+    return [_area_figures(world, counts[day]) for day in days]
+
+
+async def disclosure_series(
+    pool: asyncpg.Pool,
+    world: World,
+    generation: int,
+    year: int,
+    days: list[date],
+    today: date,
+    town_id: str | None = None,
+) -> list[Share]:
+    """The disclosure rate of `year` as of each day (of the town, or the city), in order."""
+    if days:
+        check_horizon(days[-1], today)
+    figures = await disclosure_figures(pool, world, generation, year, days, today)
+    if town_id is None:
+        return [f.city for f in figures]
+    return [f.towns.get(town_id, Share(0, 0)) for f in figures]
+
+
+def _area_figures(world: World, counts: dict[str | None, list[int]]) -> AreaFigures:
+    """Figures from per-town [whole, part] counts; every town registered is listed, with or without
+    communities, as the facts' figures list them."""
+    towns = {town_id: Share(0, 0) for town_id in sorted(world.towns)}
+    for town_id, (whole, part) in sorted(counts.items(), key=lambda item: item[0] or ""):
+        towns[town_id or ""] = Share(whole, part)
+    city = Share(sum(s.whole for s in towns.values()), sum(s.part for s in towns.values()))
+    return AreaFigures(towns, city)
 
 
 async def standings_on(

@@ -8,6 +8,9 @@ stored segments are behind its facts and a reader must use the facts.
 
 The horizon is the last day stored: the end of next year (local time). Days after it are read from the
 facts; a keeper extends every community's segments once the year turns.
+
+With the segments, the keeper writes each recomputed community's disclosure years (`disclosure_years`:
+the day each year's disclosures were complete), from the same marks, in the same transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import structlog
 
 from events.payloads import from_json
 from projections.community import StandardVersion
+from projections.coverage import disclosure_years
 from projections.criteria import Unmet
 from projections.evaluation import Status
 from projections.facts import CommunityFacts
@@ -94,6 +98,8 @@ COLUMNS = [
     "position",
 ]
 
+YEAR_COLUMNS = ["generation", "community_id", "year", "town_id", "disclosed_on", "position"]
+
 
 def segment_of(row: asyncpg.Record) -> Segment:
     """A stored segment read back: its status holds what the segment keeps constant (`shape`), and no
@@ -156,12 +162,15 @@ class StatusKeeper:
                 stored.setdefault(r["community_id"], []).append(segment_of(r))
             # The evaluations are CPU work (a few to a few hundred per community): off the event loop, so
             # requests go on being served meanwhile.
-            rows, starts = await asyncio.to_thread(
+            rows, starts, years = await asyncio.to_thread(
                 _recomputed, generation, ids, facts, standards, stored, since, last
             )
             await conn.execute(query("drop_segments_after"), generation, ids, starts)
             if rows:
                 await conn.copy_records_to_table("status_segments", records=rows, columns=COLUMNS)
+            await conn.execute(query("drop_disclosure_years"), generation, ids)
+            if years:
+                await conn.copy_records_to_table("disclosure_years", records=years, columns=YEAR_COLUMNS)
             await conn.execute(query("done_status_pending"), generation, ids, [since[i] for i in ids])
         return len(ids)
 
@@ -217,10 +226,12 @@ def _recomputed(
     stored: Mapping[str, list[Segment]],
     since: Mapping[str, date],
     last: date,
-) -> tuple[list[tuple[Any, ...]], list[date]]:
-    """The rows to write for each community, and the day from which each one's are rewritten."""
+) -> tuple[list[tuple[Any, ...]], list[date], list[tuple[Any, ...]]]:
+    """The segment rows to write for each community, the day from which each one's are rewritten, and its
+    disclosure years (all of them: a year's row depends on disclosures of any date, and costs little)."""
     rows: list[tuple[Any, ...]] = []
     starts: list[date] = []
+    years: list[tuple[Any, ...]] = []
     for community_id in ids:
         community = facts.get(community_id)
         first = community.registered_on if community is not None else None
@@ -230,10 +241,14 @@ def _recomputed(
         starts.append(start)
         if community is None or first is None or start > last:
             continue
+        years += [
+            (generation, community_id, y.year, y.town_id, y.disclosed_on, community.position)
+            for y in disclosure_years(community, standards, last.year)
+        ]
         segments = extended(earlier, community, standards, start, last)
         # Rewritten: every segment that reaches the start (the one ending there may be joined).
         rows += segment_rows(generation, community_id, [s for s in segments if s.valid_to >= start])
-    return rows, starts
+    return rows, starts, years
 
 
 async def _standards(conn: Conn, generation: int) -> Sequence[StandardVersion]:

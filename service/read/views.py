@@ -22,6 +22,7 @@ from projections.evaluation import Status, evaluate
 from projections.facts import CommunityFacts, Disclosure
 from projections.summaries import last_activity
 from service.read.paging import Page, QueryError, decode_cursor, encode_cursor, page_size
+from service.read.slices import in_slices
 
 T = TypeVar("T")
 CITY_ID = "cixi"
@@ -80,7 +81,7 @@ def community_view(world: World, community_id: str, on: date) -> CommunityView |
 Standing = tuple[bool, float]
 
 
-def list_communities(
+async def list_communities(
     world: World,
     on: date,
     *,
@@ -95,28 +96,32 @@ def list_communities(
 
     `standings` (from the stored status segments) answers the filter and the sort without evaluating; a
     community it lacks is evaluated. Only the page's communities are evaluated in full, for their views.
+    The walk and the evaluations run in slices (`in_slices`), so the event loop is never held long.
     """
     size = page_size(first)
     if where.name_contains is not None and len(where.name_contains) > MAX_NAME_FILTER:
         raise QueryError("filter.nameContains", f"must be at most {MAX_NAME_FILTER} characters")
+    start_key = _read_cursor(after, order, descending) if after is not None else None
     standard = world.standard_on(on)
     known = standings or {}
-    chosen: list[tuple[SortKey, str, CommunityFacts]] = []
-    for facts in world.communities.values():
+
+    def choose(facts: CommunityFacts) -> tuple[SortKey, str, CommunityFacts] | None:
         if not facts.in_scope_on(on) or not _passes(facts, on, where):
-            continue
+            return None
         standing = known.get(facts.community_id)
         if standing is None:
             status = evaluate(facts, standard, on)
             standing = (status.standardized, status.score)
         if where.standardized is not None and standing[0] is not where.standardized:
-            continue
-        chosen.append((_sort_key(facts, on, standing[1], order), facts.community_id, facts))
+            return None
+        return (_sort_key(facts, on, standing[1], order), facts.community_id, facts)
+
+    chosen = [c for c in await in_slices(world.communities.values(), choose) if c is not None]
     # No activity yet sorts first ascending: "" stands below every date.
     chosen.sort(key=lambda item: (item[0], item[1]), reverse=descending)
     start = 0
-    if after is not None:
-        key, ident = _read_cursor(after, order, descending)
+    if start_key is not None:
+        key, ident = start_key
         start = len(chosen)
         for index, (k, i, _) in enumerate(chosen):
             beyond = (k, i) < (key, ident) if descending else (k, i) > (key, ident)
@@ -124,10 +129,10 @@ def list_communities(
                 start = index
                 break
     page = chosen[start : start + size]
+    views = await in_slices(page, lambda item: CommunityView(item[2], on, evaluate(item[2], standard, on)))
     return Page(
         items=tuple(
-            (_cursor(order, descending, k, i), CommunityView(facts, on, evaluate(facts, standard, on)))
-            for k, i, facts in page
+            (_cursor(order, descending, k, i), view) for (k, i, _), view in zip(page, views, strict=True)
         ),
         has_next=start + size < len(chosen),
         has_previous=start > 0,

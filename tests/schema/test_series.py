@@ -155,7 +155,7 @@ async def test_a_list_filtered_and_sorted_by_status_from_the_stored_segments_is_
     got: list[tuple[str, bool, float]] = []
     after: str | None = None
     while True:
-        page = list_communities(
+        page = await list_communities(
             world, on, where=where, order=CommunityOrder.SCORE, descending=False, first=7, after=after
         )
         expected += [(v.facts.community_id, v.status.standardized, v.status.score) for _, v in page.items]

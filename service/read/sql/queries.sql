@@ -102,7 +102,33 @@ using unnest($2::text[], $3::date[]) as k(community_id, since)
 where p.generation = $1 and p.community_id = k.community_id and p.since = k.since;
 
 -- name: drop_status_generation
+with years as (delete from disclosure_years where generation = $1)
 delete from status_segments where generation = $1;
+
+-- name: drop_disclosure_years
+delete from disclosure_years where generation = $1 and community_id = any($2::text[]);
+
+-- name: disclosure_series
+-- For the year $2, on each day $3, per town: communities in scope at the year's end, and how many had
+-- disclosed every required period by that day; then, with a null day, the communities still pending (the
+-- caller counts them from their facts). The rows are first grouped by town and completion day (a few
+-- hundred groups however many communities), and the days are joined to those groups.
+with pending as (
+    select community_id from status_pending where generation = $1
+), complete as (
+    select y.town_id, y.disclosed_on, count(*) as n
+    from disclosure_years y
+    where y.generation = $1 and y.year = $2 and y.community_id not in (select community_id from pending)
+    group by y.town_id, y.disclosed_on
+)
+select d.day, c.town_id, sum(c.n)::int as communities,
+       coalesce(sum(c.n) filter (where c.disclosed_on <= d.day), 0)::int as disclosed,
+       null::text as community_id
+from unnest($3::date[]) as d(day)
+cross join complete c
+group by d.day, c.town_id
+union all
+select null, null, null, null, community_id from pending;
 
 -- name: drop_status_pending_generation
 delete from status_pending where generation = $1;
