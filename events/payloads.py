@@ -1,8 +1,24 @@
-"""Payloads as JSON and back: a frozen dataclass ⇄ its JSON form, by the types its fields declare.
+"""Payloads as JSON and back: a frozen dataclass ⇄ its JSON form, by msgspec, by the types its fields declare.
 
-The reference semantics walk a value and name the path of anything that has no JSON form or reads back as
-the wrong type. Fast paths, compiled once per type, vouch only for what they are sure of and raise `Unusual`
-for anything else, which then takes the careful path.
+msgspec walks the values, in C, both ways; this module adds only what the log's rules need on top of it.
+
+* **To JSON** (`to_json`): `msgspec.to_builtins`, with three adjustments. Timestamps are passed through and
+  written here by `format_timestamp` (UTC, microseconds, `Z`): msgspec would keep a writer's offset and drop
+  zero microseconds, so one instant could be written two ways. Values the log has no form for (bytes,
+  Decimal, times of day, durations) are passed through too, for the canonical writer to refuse, naming the
+  field: msgspec would quietly turn them into strings. Sets come out sorted (`order="deterministic"`).
+* **Canonical text** is `events.codec.canonical_json` of that form: it checks the I-JSON rules and writes the
+  bytes (with msgspec's writer where it provably writes the same bytes as the reference one, see there).
+  `msgspec.json.encode` of the dataclass itself cannot be the canonical writer: it keeps timestamps' offsets,
+  writes `1e16` for the reference `1e+16`, and writes NaN as `null` where the rules refuse it.
+* **From JSON** (`from_json`, `from_json_text`): msgspec ignores unknown fields of a dataclass, so each
+  dataclass has a twin `msgspec.Struct` (same fields, types and defaults, `forbid_unknown_fields`): a value
+  is decoded into the twin, which checks everything, then converted to the dataclass
+  (`msgspec.convert(..., from_attributes=True)`). A payload being encoded is read back into the twin too
+  (`check_json`): dataclasses do not check their fields' types, so a wrong one is refused there, naming the
+  field, rather than stored where it could never be read.
+* **Errors** are CodecError naming the field's path (`findings[0].summary`), mapped from msgspec's
+  `ValidationError` (`... - at $.findings[0].summary`) into this codebase's words.
 """
 
 from __future__ import annotations
@@ -10,378 +26,232 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import math
+import operator
+import re
 import types
 import typing
-from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar, cast
-from uuid import UUID
 
-from events.codec import JSON, MAX_SAFE_INTEGER
+import msgspec
+
+from events.codec import JSON
 from events.envelope import format_timestamp
 from events.errors import CodecError
 
 T = TypeVar("T")
 
+# Types msgspec would turn into strings but the log has no form for: passed through for the canonical
+# writer to refuse, naming the field.
+_REFUSED: tuple[type[Any], ...] = (bytes, bytearray, memoryview, Decimal, time, timedelta)
+_WITH_TIMESTAMPS: tuple[type[Any], ...] = (datetime, *_REFUSED)
+
 
 def to_json(value: object) -> JSON:
-    """The JSON form of a dataclass (or of any value the payload rules allow)."""
+    """The JSON form of a dataclass (or of any value the payload rules allow), timestamps as the log writes
+    them. Dataclasses do not check their fields, so it is only JSON if each field holds what it declares:
+    `canonical_json` and `check_json` refuse anything else, naming the field."""
+    timestamps = _may_hold_timestamps(cast(Any, type(value)))
     try:
-        return _writer(type(value))(value)
-    except (Unusual, CodecError):
-        return encode_value(value, "")  # the careful walk names the path of what has no JSON form
+        built = msgspec.to_builtins(
+            value,
+            builtin_types=_WITH_TIMESTAMPS if timestamps else _REFUSED,
+            str_keys=True,
+            order="deterministic",
+        )
+    except TypeError:
+        path, bad = _unconvertible(value, "")
+        raise CodecError(path, f"{type(bad).__name__} has no JSON form") from None
+    return cast(JSON, _timestamps(built, "") if timestamps else built)
 
 
-def from_json(cls: type[T], data: Mapping[str, JSON]) -> T:
-    """The dataclass `cls` read back from `to_json`'s form; raises CodecError naming the field."""
-    reader = compiled_reader(cast(Any, cls))
-    if reader is not None:
-        try:
-            fast: T = reader(data)
-        except Unusual:
-            pass
-        else:
-            return fast
-    value: T = decode_fields(cls, field_types(cast(Any, cls)), data)
+def to_json_text(value: object) -> str:
+    """`to_json`'s form as JSON text (compact, keys in field order): for JSON the log does not hash."""
+    return msgspec.json.encode(to_json(value)).decode()
+
+
+def from_json(cls: type[T], data: object) -> T:
+    """The value of type `cls` (a dataclass, usually) read back from `to_json`'s form; raises CodecError
+    naming the field."""
+    twin, convert = _reader(cast(Any, cls))
+    try:
+        value = msgspec.convert(data, twin)
+    except msgspec.ValidationError as exc:
+        raise _codec_error(exc, cls, data) from None
+    return cast(T, msgspec.convert(value, cls, from_attributes=True) if convert else value)
+
+
+def from_json_text(cls: type[T], text: str | bytes) -> T:
+    """`from_json` of JSON text, decoded straight into the type: no intermediate dicts."""
+    twin, convert = _reader(cast(Any, cls))
+    try:
+        value = msgspec.json.decode(text, type=twin)
+    except msgspec.ValidationError as exc:
+        raise _codec_error(exc, cls, msgspec.json.decode(text)) from None
+    except msgspec.DecodeError as exc:
+        raise CodecError("", f"not JSON: {exc}") from None
+    return cast(T, msgspec.convert(value, cls, from_attributes=True) if convert else value)
+
+
+def check_json(cls: type[Any], data: JSON) -> None:
+    """Raise CodecError, naming the field, unless `data` reads back as a `cls`."""
+    twin, _ = _reader(cast(Any, cls))
+    try:
+        msgspec.convert(data, twin)
+    except msgspec.ValidationError as exc:
+        raise _codec_error(exc, cls, data) from None
+
+
+# -- to JSON ---------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _may_hold_timestamps(hint: Any) -> bool:
+    """Whether a value of type `hint` may hold a datetime somewhere: if not, no walk looks for one."""
+    if hint is Any or hint is object:
+        return True
+    if isinstance(hint, type):
+        if issubclass(hint, datetime):
+            return True
+        if dataclasses.is_dataclass(hint):
+            return any(_may_hold_timestamps(field) for field in _field_types(hint).values())
+        # A bare container says nothing of what it holds.
+        return issubclass(hint, Mapping | list | tuple | set | frozenset)
+    return any(_may_hold_timestamps(arg) for arg in typing.get_args(hint) if arg is not Ellipsis)
+
+
+def _timestamps(value: Any, path: str) -> Any:
+    """`value` with every datetime written as the log writes it."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise CodecError(path, "timestamps in the log must be timezone-aware")
+        return format_timestamp(value)
+    if type(value) is dict:
+        return {key: _timestamps(item, f"{path}.{key}" if path else key) for key, item in value.items()}
+    if type(value) is list:
+        return [_timestamps(item, f"{path}[{index}]") for index, item in enumerate(value)]
     return value
 
 
-# -- fast paths: converters compiled once per type; they vouch only for what they are sure of, and raise
-# Unusual for anything else, which then takes the careful path (the reference semantics, with messages).
-
-_NONE_TYPE = type(None)
-
-
-@functools.cache
-def compiled_reader(cls: type[Any]) -> Callable[[Mapping[str, JSON]], Any] | None:
-    """A function building `cls` from its JSON form, or None when a field's type has no fast reader."""
-    converters: list[tuple[str, Callable[[Any], Any]]] = []
-    for name, hint in field_types(cast(Any, cls)).items():
-        convert = _value_reader(hint)
-        if convert is None:
-            return None
-        converters.append((name, convert))
-    names = frozenset(name for name, _ in converters)
-    missing = object()
-
-    def read(data: Mapping[str, JSON]) -> Any:
-        if type(data) is not dict or not data.keys() <= names:
-            raise Unusual
-        kwargs: dict[str, Any] = {}
-        for name, convert in converters:
-            value = data.get(name, missing)
-            if value is not missing:
-                kwargs[name] = convert(value)
+def _unconvertible(value: object, path: str) -> tuple[str, object]:
+    """The path and value of the first part of `value` that msgspec cannot convert (after it said so)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = [field.name for field in dataclasses.fields(value)]
+        items = [(f"{path}.{name}" if path else name, getattr(value, name)) for name in names]
+    elif isinstance(value, Mapping):
+        items = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+    else:
+        return path, value
+    for where, item in items:
         try:
-            return cls(**kwargs)
-        except TypeError as exc:  # a required field is missing
-            raise Unusual from exc
-
-    return read
-
-
-def _value_reader(hint: Any) -> Callable[[Any], Any] | None:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        concrete = [option for option in options if option is not _NONE_TYPE]
-        inner = _value_reader(concrete[0]) if len(concrete) == 1 else None
-        if inner is None:
-            return None
-        nullable = _NONE_TYPE in options
-
-        def optional(value: Any) -> Any:
-            if value is None and nullable:
-                return None
-            return inner(value)
-
-        return optional
-    if origin in (dict, Mapping):
-
-        def mapping(value: Any) -> Any:
-            if not isinstance(value, dict):
-                raise Unusual
-            return dict(value)
-
-        return mapping
-    if origin in (tuple, frozenset):
-        item = _value_reader(typing.get_args(hint)[0])
-        if item is None:
-            return None
-        if origin is frozenset:
-
-            def frozen(value: Any) -> Any:
-                if type(value) is not list:
-                    raise Unusual
-                return frozenset([item(v) for v in value])
-
-            return frozen
-
-        def sequence(value: Any) -> Any:
-            if type(value) is not list:
-                raise Unusual
-            return tuple([item(v) for v in value])
-
-        return sequence
-    if hint is Any:
-        return lambda value: value
-    if not isinstance(hint, type):
-        return None
-    if issubclass(hint, enum.Enum):
-        members = hint._value2member_map_
-
-        def member(value: Any) -> Any:
-            try:
-                return members[value]
-            except (KeyError, TypeError) as exc:
-                raise Unusual from exc
-
-        return member
-    if hint is date or hint is datetime:
-        parse = date.fromisoformat if hint is date else datetime.fromisoformat
-
-        def moment(value: Any) -> Any:
-            if type(value) is not str:
-                raise Unusual
-            try:
-                return parse(value)
-            except ValueError as exc:
-                raise Unusual from exc
-
-        return moment
-    if dataclasses.is_dataclass(hint):
-        nested = compiled_reader(hint)
-        if nested is None:
-            return None
-
-        def record(value: Any) -> Any:
-            if not isinstance(value, dict):
-                raise Unusual
-            return nested(value)
-
-        return record
-    if hint is float:
-
-        def real(value: Any) -> Any:
-            kind = type(value)
-            if kind is float:
-                return value
-            if kind is int:
-                return float(value)
-            raise Unusual
-
-        return real
-    if hint in (str, int, bool):
-
-        def exact(value: Any) -> Any:
-            if type(value) is not hint:
-                raise Unusual
-            return value
-
-        return exact
-    return None
+            msgspec.to_builtins(item, builtin_types=_WITH_TIMESTAMPS, str_keys=True)
+        except TypeError:
+            return _unconvertible(item, where)
+    return path, value
 
 
-_WRITERS: dict[type[Any], Callable[[Any], JSON]] = {}
-
-
-def _writer(kind: type[Any]) -> Callable[[Any], JSON]:
-    writer = _WRITERS.get(kind)
-    if writer is None:
-        writer = _WRITERS[kind] = _make_writer(kind)
-    return writer
-
-
-def _write(value: Any) -> JSON:
-    return _writer(type(value))(value)
-
-
-def _make_writer(kind: type[Any]) -> Callable[[Any], JSON]:
-    """The fast JSON form for values of exactly `kind`, in the order `encode_value` checks types."""
-    if issubclass(kind, enum.Enum):
-        return lambda value: _write(value.value)
-    if kind is _NONE_TYPE or issubclass(kind, bool | int | float | str):
-        return lambda value: value
-    if issubclass(kind, datetime):
-        return format_timestamp
-    if issubclass(kind, date):
-        return kind.isoformat
-    if kind is tuple or kind is list:
-        return lambda value: [_write(item) for item in value]
-    if dataclasses.is_dataclass(kind) and not issubclass(kind, Mapping):
-        names = tuple(field.name for field in dataclasses.fields(kind))
-        return lambda value: {name: _write(getattr(value, name)) for name in names}
-
-    def unusual(value: Any) -> JSON:
-        raise Unusual
-
-    return unusual
+# -- from JSON -------------------------------------------------------------------------------------------
 
 
 @functools.cache
-def field_types(cls: type[Any]) -> dict[str, Any]:
+def _field_types(cls: type[Any]) -> dict[str, Any]:
+    """A dataclass's fields and the types they declare, in declaration order."""
     hints = typing.get_type_hints(cls)
     return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
 
 
-class Unusual(Exception):
-    """A value the checked encoders do not vouch for; the careful path handles (and explains) it."""
+@functools.cache
+def _reader(cls: Any) -> tuple[Any, bool]:
+    """The type msgspec decodes into for `cls`, and whether the result is then converted to `cls`."""
+    twin = _twin_type(cls)
+    return twin, twin is not cls
 
 
-def checked_encoder(hint: Any) -> Callable[[Any], JSON] | None:
-    """A converter that also enforces the canonical rules for one field's value, raising Unusual for
-    anything it does not vouch for; None when the type has no such converter."""
-    if hint is str:
+def _twin_type(hint: Any) -> Any:
+    """`hint` with every dataclass in it replaced by its twin Struct."""
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _twin(hint)
+    args = typing.get_args(hint)
+    if not args:
+        return hint
+    twins = tuple(arg if arg is Ellipsis else _twin_type(arg) for arg in args)
+    if twins == args:
+        return hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, twins)
+    return typing.get_origin(hint)[twins]
 
-        def text(value: Any) -> JSON:
-            if type(value) is not str or "\x00" in value:
-                raise Unusual
-            return value
 
-        return text
-    if hint is int:
+@functools.cache
+def _twin(cls: type[Any]) -> type[msgspec.Struct]:
+    """A Struct with the fields, types and defaults of the dataclass `cls`, refusing unknown fields."""
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for field in dataclasses.fields(cls):
+        hint = _twin_type(_field_types(cast(Any, cls))[field.name])
+        if field.default is not dataclasses.MISSING:
+            fields.append((field.name, hint, field.default))
+        elif field.default_factory is not dataclasses.MISSING:
+            fields.append((field.name, hint, msgspec.field(default_factory=field.default_factory)))
+        else:
+            fields.append((field.name, hint))
+    # gc=False: decoded values hold no reference cycles, and a twin lives only until it is converted.
+    return msgspec.defstruct(cls.__name__, fields, kw_only=True, forbid_unknown_fields=True, gc=False)
 
-        def integer(value: Any) -> JSON:
-            if type(value) is not int or not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-                raise Unusual
-            return value
 
-        return integer
-    if hint is float:
+# -- errors ----------------------------------------------------------------------------------------------
 
-        def real(value: Any) -> JSON:
-            if type(value) is not float or not math.isfinite(value):
-                raise Unusual
-            return value
+_AT = re.compile(r"(?P<message>.*?)(?: - at `\$(?P<path>.*)`)?", re.DOTALL)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+_EXPECTED = re.compile(r"Expected `(.+)`, got `(.+)`")
+_FIELD = re.compile(r"Object (contains unknown|missing required) field `(.+)`")
 
-        return real
-    if hint is bool:
 
-        def flag(value: Any) -> JSON:
-            if type(value) is not bool:
-                raise Unusual
-            return value
+def _codec_error(exc: msgspec.ValidationError, cls: Any, data: object) -> CodecError:
+    """msgspec's `<message> - at $.a[0].b` as CodecError("a[0].b", reason), in this codebase's words."""
+    found = _AT.fullmatch(str(exc))
+    assert found is not None  # the pattern matches any text
+    message, steps = found["message"], found["path"] or ""
+    hint, value = _at(cls, data, steps)
+    path = steps.removeprefix(".")
+    name = getattr(hint, "__name__", str(hint))
+    if field := _FIELD.fullmatch(message):
+        where = f"{path}.{field[2]}" if path else field[2]
+        if field[1] == "contains unknown":
+            return CodecError(where, f"unknown field for {name}")
+        return CodecError(where, f"missing, and {name} requires it")
+    if message.startswith("Invalid enum value") and isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return CodecError(path, f"{value!r} is not a {name}")
+    if message.startswith("Invalid RFC3339 encoded"):
+        return CodecError(path, f"{value!r} is not an ISO 8601 {name}")
+    if expected := _EXPECTED.fullmatch(message):
+        return CodecError(path, f"expected {expected[1]}, got {expected[2]}")
+    return CodecError(path, message[:1].lower() + message[1:])
 
-        return flag
-    if hint is date:
 
-        def day(value: Any) -> JSON:
-            if type(value) is not date:
-                raise Unusual
-            return value.isoformat()
+def _at(hint: Any, data: object, steps: str) -> tuple[Any, object]:
+    """The declared type (optional unwrapped) and the value at `steps` (`.a[0].b`) of `data`, a value of
+    type `hint`; Any and None where the steps leave what can be known."""
+    for name, index in _STEP.findall(steps):
+        hint = _concrete(hint)
+        if name:
+            hint = _field_types(cast(Any, hint)).get(name, Any) if dataclasses.is_dataclass(hint) else Any
+            data = data.get(name) if isinstance(data, dict) else None
+        else:
+            args = [arg for arg in typing.get_args(hint) if arg is not Ellipsis]
+            hint = args[-1] if args else Any  # an item's type, or a mapping's value type
+            inside = isinstance(data, list) and index.isdigit() and int(index) < len(data)
+            data = data[int(index)] if inside else None  # type: ignore[index]
+    return _concrete(hint), data
 
-        return day
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
 
-        def member(value: Any) -> JSON:
-            if type(value) is not hint:
-                raise Unusual
-            return encode_value(value.value, "")  # an enum's values are constants of the code
-
-        return member
+def _concrete(hint: Any) -> Any:
+    """`X` for `X | None`; anything else as it is."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         options = [option for option in typing.get_args(hint) if option is not type(None)]
-        inner = checked_encoder(options[0]) if len(options) == 1 else None
-        if inner is None:
-            return None
-
-        def optional(value: Any) -> JSON:
-            return None if value is None else inner(value)
-
-        return optional
-    return None
-
-
-def encode_value(value: object, path: str) -> JSON:
-    if isinstance(value, enum.Enum):
-        # Before the plain types: a StrEnum is a str, but its stored form is its bare value.
-        return encode_value(value.value, path)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(key): encode_value(item, f"{path}.{key}") for key, item in value.items()}
-    if isinstance(value, tuple | list | frozenset):
-        items = sorted(value) if isinstance(value, frozenset) else value
-        return [encode_value(item, f"{path}[{i}]") for i, item in enumerate(items)]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: encode_value(getattr(value, field.name), f"{path}.{field.name}")
-            for field in dataclasses.fields(value)
-        }
-    raise CodecError(path, f"{type(value).__name__} has no JSON form")
-
-
-def decode_fields(cls: type[Any], fields: Mapping[str, Any], data: Mapping[str, JSON]) -> Any:
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise CodecError(unknown[0], f"unknown field for {cls.__name__}")
-    kwargs: dict[str, Any] = {}
-    for name, hint in fields.items():
-        if name in data:
-            kwargs[name] = _convert(data[name], hint, name)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise CodecError("", f"{cls.__name__}: {exc}") from exc
-
-
-def _convert(value: JSON, hint: Any, path: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        concrete = [option for option in options if option is not type(None)]
-        if len(concrete) != 1:
-            raise CodecError(path, f"cannot decode into {hint}")
-        return _convert(value, concrete[0], path)
-    if origin in (dict, Mapping):
-        # Free-form parameters: plain JSON objects, kept as they are (the codec already vetted them).
-        if not isinstance(value, dict):
-            raise CodecError(path, "expected an object")
-        return dict(value)
-    if origin in (tuple, frozenset):
-        if not isinstance(value, list):
-            raise CodecError(path, "expected a list")
-        item_hint = typing.get_args(hint)[0]
-        items = [_convert(item, item_hint, f"{path}[{i}]") for i, item in enumerate(value)]
-        return tuple(items) if origin is tuple else frozenset(items)
-    if hint is Any:
-        return value
-    if isinstance(hint, type):
-        if issubclass(hint, enum.Enum):
-            try:
-                return hint(value)
-            except ValueError as exc:
-                raise CodecError(path, f"{value!r} is not a {hint.__name__}") from exc
-        if hint is datetime or hint is date:
-            if not isinstance(value, str):
-                raise CodecError(path, f"expected an ISO 8601 {hint.__name__}")
-            try:
-                parsed = datetime.fromisoformat(value) if hint is datetime else date.fromisoformat(value)
-            except ValueError as exc:
-                raise CodecError(path, f"{value!r} is not an ISO 8601 {hint.__name__}") from exc
-            return parsed
-        if hint is UUID:
-            try:
-                return UUID(str(value))
-            except ValueError as exc:
-                raise CodecError(path, f"{value!r} is not a UUID") from exc
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(value, dict):
-                raise CodecError(path, "expected an object")
-            return decode_fields(hint, field_types(hint), value)
-        if hint is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if hint in (str, int, bool, float):
-            if type(value) is not hint:
-                raise CodecError(path, f"expected {hint.__name__}, got {type(value).__name__}")
-            return value
-    raise CodecError(path, f"cannot decode into {hint}")
+        if len(options) == 1:
+            return options[0]
+    return hint

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
-from events.codec import JSON, canonical_json, canonical_json_prechecked
+from events.codec import JSON, canonical_json
 from events.errors import CodecError, UnknownEventType
-from events.payloads import (
-    Unusual,
-    checked_encoder,
-    compiled_reader,
-    decode_fields,
-    encode_value,
-    field_types,
-)
+from events.payloads import check_json, from_json, to_json
 
 Upcaster = Callable[[dict[str, JSON]], dict[str, JSON]]
 
@@ -55,13 +48,6 @@ class Registry:
             target = self._classes.get(type_)
             if target is None or not 1 <= version < target.VERSION:
                 raise TypeError(f"upcaster for {type_} v{version} reads no earlier version of a known type")
-        self._fields = {cls: field_types(cls) for cls in self._classes.values()}
-        # Classes whose every field has a checked converter: encoding them is on every append's path.
-        self._checked: dict[type[Event], list[tuple[str, Callable[[Any], JSON]]]] = {}
-        for cls, fields in self._fields.items():
-            converters = [(name, checked_encoder(hint)) for name, hint in fields.items()]
-            if all(convert is not None for _, convert in converters):
-                self._checked[cls] = [(name, convert) for name, convert in converters if convert is not None]
 
     def types(self) -> list[type[Event]]:
         return list(self._classes.values())
@@ -73,35 +59,23 @@ class Registry:
         return cls
 
     def encode(self, event: Event) -> tuple[str, int, dict[str, JSON]]:
-        """The stored type, version and JSON payload of an event."""
+        """The stored type, version and JSON payload of an event (unchecked: see `encode_canonical`)."""
         cls = type(event)
         type_ = getattr(cls, "TYPE", None)
         if not isinstance(type_, str) or self._classes.get(type_) is not cls:
             raise UnknownEventType(str(type_ or cls.__name__), getattr(cls, "VERSION", 0))
-        payload = {name: encode_value(getattr(event, name), name) for name in self._fields[cls]}
+        payload = to_json(event)
+        assert isinstance(payload, dict)  # a dataclass's JSON form is an object
         return cls.TYPE, cls.VERSION, payload
 
     def encode_canonical(self, event: Event) -> tuple[str, int, str]:
-        """The stored type, version and canonical payload text of an event.
-
-        For the usual event of plain fields, each value is converted and checked in one step, so the
-        payload needs no second walk; anything unusual takes the careful path, which names what is wrong.
-        """
-        converters = self._checked.get(type(event))
-        if converters is not None:
-            try:
-                payload = {name: convert(getattr(event, name)) for name, convert in converters}
-            except Unusual:
-                pass
-            else:
-                text = canonical_json_prechecked(payload)
-                if text is not None:
-                    return event.TYPE, event.VERSION, text
+        """The stored type, version and canonical payload text of an event; raises CodecError naming the
+        field if a value has no canonical form or is not of the type its field declares."""
         type_, version, payload = self.encode(event)
         text = canonical_json(payload)
         # Dataclasses do not check field types; reading the payload back does, so a value of the wrong
         # type is refused here, naming the field, rather than stored where it could never be read.
-        self.decode(type_, version, payload)
+        check_json(type(event), payload)
         return type_, version, text
 
     def decode(self, type_: str, version: int, payload: Mapping[str, JSON]) -> Event:
@@ -109,21 +83,11 @@ class Registry:
         cls = self._classes.get(type_)
         if cls is None or not 1 <= version <= cls.VERSION:
             raise UnknownEventType(type_, version)
-        if version == cls.VERSION:
-            reader = compiled_reader(cls)
-            if reader is not None:
-                try:
-                    event: Event = reader(payload)
-                except Unusual:
-                    pass  # the careful path below says what is wrong, naming the field
-                else:
-                    return event
-        data = dict(payload)
+        data = payload
         while version < cls.VERSION:
             upcaster = self._upcasters.get((type_, version))
             if upcaster is None:
                 raise CodecError("", f"no upcaster reads {type_} v{version}")
-            data = upcaster(data)
+            data = upcaster(dict(data))
             version += 1
-        decoded: Event = decode_fields(cls, self._fields[cls], data)
-        return decoded
+        return from_json(cls, data)

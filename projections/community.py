@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, TypeAlias
@@ -178,6 +178,48 @@ class World:
 
     def standard_on(self, day: date) -> StandardVersion | None:
         return standard_in_force(self.standards, day)
+
+
+class _KnownAt(Mapping[str, CommunityFacts]):
+    """Communities as they stood once the log reached `size`: each one's facts cut at that position when it
+    is looked at (and kept), those not yet registered by then left out."""
+
+    def __init__(self, communities: Mapping[str, CommunityFacts], size: int) -> None:
+        self._base = communities
+        self._size = size
+        self._cut: dict[str, CommunityFacts] = {}
+
+    def _known(self, facts: CommunityFacts) -> bool:
+        return bool(facts.registrations) and facts.registrations[0].position <= self._size
+
+    def __getitem__(self, community_id: str) -> CommunityFacts:
+        cut = self._cut.get(community_id)
+        if cut is None:
+            facts = self._base[community_id]
+            if not self._known(facts):
+                raise KeyError(community_id)
+            cut = self._cut[community_id] = facts.up_to(self._size)
+        return cut
+
+    def __iter__(self) -> Iterator[str]:
+        return (community_id for community_id, facts in self._base.items() if self._known(facts))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def known_at(world: World, size: int) -> World:
+    """The world as the log stood once it held `size` events (transaction time): the towns, the standard's
+    versions and the communities recorded by then, each community's facts as they were. Communities are
+    cut lazily, so asking for one costs one cut, not the city's."""
+    if size >= world.position:
+        return world
+    return World(
+        towns={t: facts for t, facts in world.towns.items() if facts.position <= size},
+        communities=_KnownAt(world.communities, size),
+        standards=tuple(s for s in world.standards if s.position <= size),
+        position=size,
+    )
 
 
 def standard_in_force(standards: Iterable[StandardVersion], day: date) -> StandardVersion | None:

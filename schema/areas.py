@@ -19,10 +19,10 @@ from projections.summaries import rule_history
 from schema import records
 from schema.context import Context
 from schema.pagination import Connection, connection
-from schema.scalars import AsOf
+from schema.scalars import AsOf, TreeSize
 from service.read.paging import page_by_position
 from service.read.series import Step, check_horizon, coverage_series, disclosure_series, series_days
-from service.read.views import CITY_ID, CITY_NAME, CommunityView, dated_by, towns_on
+from service.read.views import CITY_ID, CITY_NAME, CommunityView, dated_by, last_disclosure, towns_on
 
 Info = strawberry.Info[Context, None]
 First = Annotated[int | None, strawberry.argument(description="Page size, at most 100 (default 20).")]
@@ -100,14 +100,15 @@ class CoveragePoint:
 
 
 async def _series(
-    info: Info, first: date, last: date, every: Step, town_id: str | None
+    info: Info, first: date, last: date, every: Step, town_id: str | None, known: int | None
 ) -> list[CoveragePoint]:
     context = info.context
     check_horizon(last, context.today())
     days = series_days(first, last, every)
-    world = await context.loaders.world()
+    world = await context.loaders.world_at(known)
+    generation = await context.loaders.generation()
     shares = await coverage_series(
-        context.services.pool, world, await context.loaders.generation(), days, context.today(), town_id
+        context.services.pool, world, generation, days, context.today(), town_id, known
     )
     return [
         CoveragePoint(on=day, communities=share.whole, standardized=share.part, rate=share.rate)
@@ -124,15 +125,15 @@ class DisclosureRatePoint:
 
 
 async def _disclosure_series(
-    info: Info, year: int, first: date, last: date, every: Step, town_id: str | None
+    info: Info, year: int, first: date, last: date, every: Step, town_id: str | None, known: int | None
 ) -> list[DisclosureRatePoint]:
     context = info.context
     check_horizon(last, context.today())
     days = series_days(first, last, every)
-    world = await context.loaders.world()
+    world = await context.loaders.world_at(known)
     generation = await context.loaders.generation()
     shares = await disclosure_series(
-        context.services.pool, world, generation, year, days, context.today(), town_id
+        context.services.pool, world, generation, year, days, context.today(), town_id, known
     )
     return [
         DisclosureRatePoint(on=day, communities=share.whole, disclosed=share.part, rate=share.rate)
@@ -160,6 +161,8 @@ def _rate(year: int, share: Share | None) -> DisclosureRate:
 class Town:
     facts: strawberry.Private[TownFacts]
     on: strawberry.Private[date]
+    # The log size asked for (knownAt); None: as the log stands.
+    known: strawberry.Private[int | None] = None
 
     @strawberry.field(description="The town's stable id (a slug).")
     def id(self) -> strawberry.ID:
@@ -185,9 +188,19 @@ class Town:
     def as_of(self) -> date:
         return self.on
 
+    @strawberry.field(
+        description="The log size the answer rests on: knownAt (or atCheckpoint) when asked for, else the "
+        "number of events the projections have folded.",
+        name="knownAt",
+    )
+    async def known_at(self, info: Info) -> TreeSize:
+        return TreeSize(
+            self.known if self.known is not None else (await info.context.loaders.world()).position
+        )
+
     @strawberry.field(description="Its standardization coverage on the date.")
     async def coverage(self, info: Info) -> Coverage:
-        figures = await info.context.loaders.coverage.load(self.on)
+        figures = await info.context.loaders.coverage.load((self.on, self.known))
         return _coverage(figures.towns.get(self.facts.town_id))
 
     @strawberry.field(
@@ -197,25 +210,27 @@ class Town:
     async def coverage_series(
         self, info: Info, from_: From, to: To, every: Every = Step.MONTH
     ) -> list[CoveragePoint]:
-        return await _series(info, from_, to, every, self.facts.town_id)
+        return await _series(info, from_, to, every, self.facts.town_id, self.known)
 
     @strawberry.field(
         description="Its disclosure rate for a year, counting disclosures published by the date."
     )
     async def disclosure_rate(self, info: Info, year: Year) -> DisclosureRate:
-        figures = await info.context.loaders.disclosure_rate.load((year, self.on))
+        figures = await info.context.loaders.disclosure_rate.load((year, self.on, self.known))
         return _rate(year, figures.towns.get(self.facts.town_id))
 
     @strawberry.field(description=DISCLOSURE_SERIES)
     async def disclosure_rate_series(
         self, info: Info, year: Year, from_: From, to: To, every: Every = Step.MONTH
     ) -> list[DisclosureRatePoint]:
-        return await _disclosure_series(info, year, from_, to, every, self.facts.town_id)
+        return await _disclosure_series(info, year, from_, to, every, self.facts.town_id, self.known)
 
 
 @strawberry.type(description="The city (市), as of a date.")
 class City:
     on: strawberry.Private[date]
+    # The log size asked for (knownAt); None: as the log stands.
+    known: strawberry.Private[int | None] = None
 
     @strawberry.field(description="The city's id.")
     def id(self) -> strawberry.ID:
@@ -229,14 +244,24 @@ class City:
     def as_of(self) -> date:
         return self.on
 
+    @strawberry.field(
+        description="The log size the answer rests on: knownAt (or atCheckpoint) when asked for, else the "
+        "number of events the projections have folded.",
+        name="knownAt",
+    )
+    async def known_at(self, info: Info) -> TreeSize:
+        return TreeSize(
+            self.known if self.known is not None else (await info.context.loaders.world()).position
+        )
+
     @strawberry.field(description="Its towns and subdistricts registered by the date, by id.")
     async def towns(self, info: Info) -> list[Town]:
-        world = await info.context.loaders.world()
-        return [Town(facts=facts, on=self.on) for facts in towns_on(world, self.on)]
+        world = await info.context.loaders.world_at(self.known)
+        return [Town(facts=facts, on=self.on, known=self.known) for facts in towns_on(world, self.on)]
 
     @strawberry.field(description="Its standardization coverage on the date.")
     async def coverage(self, info: Info) -> Coverage:
-        return _coverage((await info.context.loaders.coverage.load(self.on)).city)
+        return _coverage((await info.context.loaders.coverage.load((self.on, self.known))).city)
 
     @strawberry.field(
         description="Its coverage on each date of a series, for charts: one query over the stored status, "
@@ -245,24 +270,27 @@ class City:
     async def coverage_series(
         self, info: Info, from_: From, to: To, every: Every = Step.MONTH
     ) -> list[CoveragePoint]:
-        return await _series(info, from_, to, every, None)
+        return await _series(info, from_, to, every, None, self.known)
 
     @strawberry.field(
         description="Its disclosure rate for a year, counting disclosures published by the date."
     )
     async def disclosure_rate(self, info: Info, year: Year) -> DisclosureRate:
-        return _rate(year, (await info.context.loaders.disclosure_rate.load((year, self.on))).city)
+        figures = await info.context.loaders.disclosure_rate.load((year, self.on, self.known))
+        return _rate(year, figures.city)
 
     @strawberry.field(description=DISCLOSURE_SERIES)
     async def disclosure_rate_series(
         self, info: Info, year: Year, from_: From, to: To, every: Every = Step.MONTH
     ) -> list[DisclosureRatePoint]:
-        return await _disclosure_series(info, year, from_, to, every, None)
+        return await _disclosure_series(info, year, from_, to, every, None, self.known)
 
 
 @strawberry.type(description="A community (社区) or village (村), as of a date.")
 class Community:
     view: strawberry.Private[CommunityView]
+    # The log size asked for (knownAt); None: as the log stands.
+    known: strawberry.Private[int | None] = None
 
     @strawberry.field(description="The community's stable id (a slug).")
     def id(self) -> strawberry.ID:
@@ -289,21 +317,30 @@ class Community:
     def as_of(self) -> date:
         return self.view.on
 
+    @strawberry.field(
+        description="The log size the answer rests on: knownAt (or atCheckpoint) when asked for, else the "
+        "number of events the projections have folded.",
+        name="knownAt",
+    )
+    async def known_at(self, info: Info) -> TreeSize:
+        return TreeSize(
+            self.known if self.known is not None else (await info.context.loaders.world()).position
+        )
+
     @strawberry.field(description="The town it belonged to on the date.")
     async def town(self, info: Info) -> Town | None:
         town_id = self.view.facts.town_on(self.view.on)
         facts = await info.context.loaders.town.load(town_id) if town_id is not None else None
-        return Town(facts=facts, on=self.view.on) if facts is not None else None
+        return Town(facts=facts, on=self.view.on, known=self.known) if facts is not None else None
 
     @strawberry.field(description="Its integrity status on the date.")
     def status(self) -> Status:
         return status(self.view.status)
 
     @strawberry.field(description="Its latest disclosure published by the date.")
-    async def last_disclosure(self, info: Info) -> records.Disclosure | None:
+    def last_disclosure(self, info: Info) -> records.Disclosure | None:
         self._require_records(info)
-        key = (self.view.facts.community_id, self.view.on)
-        found = await info.context.loaders.last_disclosure.load(key)
+        found = last_disclosure(self.view.facts, self.view.on)
         return records.disclosure(found, self.view.facts, self.view.on) if found is not None else None
 
     @strawberry.field(description="Its disclosures published by the date, in log order.")

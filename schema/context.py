@@ -18,8 +18,7 @@ from strawberry.dataloader import DataLoader
 
 from events.registry import Registry
 from projections.access import Action, Principal, Target, decide
-from projections.community import TownFacts, World
-from projections.facts import Disclosure
+from projections.community import TownFacts, World, known_at
 from projections.localtime import local_date
 from service.access.authenticator import Authenticator
 from service.commands.handler import Commands
@@ -29,7 +28,7 @@ from service.read.projector import Projector
 from service.read.readmodel import ReadModel
 from service.read.restricted import rows_at
 from service.read.series import coverage_figures, disclosure_figures
-from service.read.views import AreaFigures, last_disclosure
+from service.read.views import AreaFigures
 from service.transparency.proofs import Inclusion, inclusions_against
 from service.transparency.signer import StoredCheckpoint, latest_checkpoint
 from service.transparency.tree import LogTree
@@ -72,15 +71,14 @@ class Loaders:
         self._generation = 0
         self._lock = asyncio.Lock()
         self.town: DataLoader[str, TownFacts | None] = DataLoader(load_fn=self._towns)
-        self.last_disclosure: DataLoader[tuple[str, date], Disclosure | None] = DataLoader(
-            load_fn=self._last_disclosures
-        )
         # The restricted text beside the log of a page's events: one read for the whole page.
         self.restricted: DataLoader[int, list[asyncpg.Record]] = DataLoader(load_fn=self._restricted)
-        self.coverage: DataLoader[date, AreaFigures] = DataLoader(load_fn=self._coverage)
-        self.disclosure_rate: DataLoader[tuple[int, date], AreaFigures] = DataLoader(
+        # Keyed by the date and the log size asked for (None: as the log stands).
+        self.coverage: DataLoader[tuple[date, int | None], AreaFigures] = DataLoader(load_fn=self._coverage)
+        self.disclosure_rate: DataLoader[tuple[int, date, int | None], AreaFigures] = DataLoader(
             load_fn=self._disclosure_rates
         )
+        self._known: dict[int, World] = {}
 
     async def world(self) -> World:
         if self._world is None:
@@ -89,6 +87,15 @@ class Loaders:
                     checkpoint, self._world = await self._read_model.snapshot()
                     self._generation = checkpoint.generation
         return self._world
+
+    async def world_at(self, known: int | None) -> World:
+        """The world as the log stood at size `known` (None: as it stands), cut once per request."""
+        world = await self.world()
+        if known is None:
+            return world
+        if known not in self._known:
+            self._known[known] = known_at(world, known)
+        return self._known[known]
 
     async def generation(self) -> int:
         """The generation of the projections the world was read from (the status segments' too)."""
@@ -111,6 +118,7 @@ class Loaders:
     def forget_world(self) -> None:
         """After a write: the next read fetches the world again (read-your-writes)."""
         self._world = None
+        self._known.clear()
 
     def pin_world(self, world: World, generation: int) -> None:
         """Use this world, already read by the caller: the response cache keys on its checkpoint, so the
@@ -122,24 +130,27 @@ class Loaders:
         world = await self.world()
         return [world.towns.get(i) for i in ids]
 
-    async def _last_disclosures(self, keys: list[tuple[str, date]]) -> Sequence[Disclosure | None]:
-        world = await self.world()
-        return [last_disclosure(world, community_id, on) for community_id, on in keys]
-
-    async def _coverage(self, days: list[date]) -> Sequence[AreaFigures]:
-        # From the stored status segments: one query for every date asked, whatever the city's size.
-        world = await self.world()
-        return await coverage_figures(self._pool, world, await self.generation(), days, self._today())
-
-    async def _disclosure_rates(self, keys: list[tuple[int, date]]) -> Sequence[AreaFigures]:
-        # From the stored disclosure years: one query per year asked, for every date asked of it.
-        world = await self.world()
+    async def _coverage(self, keys: list[tuple[date, int | None]]) -> Sequence[AreaFigures]:
+        # From the stored status segments: one query for every date asked (per log size asked for),
+        # whatever the city's size.
         generation, today = await self.generation(), self._today()
-        found: dict[tuple[int, date], AreaFigures] = {}
-        for year in sorted({year for year, _ in keys}):
-            days = sorted({on for y, on in keys if y == year})
-            figures = await disclosure_figures(self._pool, world, generation, year, days, today)
-            found.update(((year, on), f) for on, f in zip(days, figures, strict=True))
+        found: dict[tuple[date, int | None], AreaFigures] = {}
+        for known in {known for _, known in keys}:
+            days = sorted({day for day, k in keys if k == known})
+            world = await self.world_at(known)
+            figures = await coverage_figures(self._pool, world, generation, days, today, known)
+            found.update(((day, known), f) for day, f in zip(days, figures, strict=True))
+        return [found[key] for key in keys]
+
+    async def _disclosure_rates(self, keys: list[tuple[int, date, int | None]]) -> Sequence[AreaFigures]:
+        # From the stored disclosure years: one query per year (and log size) asked, for every date asked.
+        generation, today = await self.generation(), self._today()
+        found: dict[tuple[int, date, int | None], AreaFigures] = {}
+        for year, known in {(year, known) for year, _, known in keys}:
+            days = sorted({on for y, on, k in keys if (y, k) == (year, known)})
+            world = await self.world_at(known)
+            figures = await disclosure_figures(self._pool, world, generation, year, days, today, known)
+            found.update(((year, on, known), f) for on, f in zip(days, figures, strict=True))
         return [found[key] for key in keys]
 
 

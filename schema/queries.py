@@ -22,16 +22,48 @@ from schema.proofs import (
     consistency_proof,
     inclusion_proof,
 )
-from schema.scalars import AsOf
+from schema.scalars import AsOf, TreeSize
+from service.read.paging import QueryError
 from service.read.series import standings_on
 from service.read.trail import log_page, stream_page
 from service.read.views import CommunityFilter, CommunityOrder, community_view, list_communities, towns_on
 from service.transparency.proofs import consistency, inclusion
+from service.transparency.signer import signed_at_size
 
 Id = Annotated[strawberry.ID, strawberry.argument(description="Its stable id (a slug).")]
 AsOfArg = Annotated[
     AsOf | None, strawberry.argument(description="Read the records as of this moment (default: now).")
 ]
+KnownAtArg = Annotated[
+    TreeSize | None,
+    strawberry.argument(
+        description="Answer as the log stood when it held this many events (default: as it stands): what "
+        "the service showed then, before any record appended later, back-dated ones included."
+    ),
+]
+AtCheckpointArg = Annotated[
+    TreeSize | None,
+    strawberry.argument(
+        description="As knownAt, at the size of a signed checkpoint: refused unless one was signed there."
+    ),
+]
+
+
+async def known_size(info: Info, known_at: int | None, at_checkpoint: int | None) -> int | None:
+    """The log size an answer is asked as of (None: as the log stands), checked: at most what the
+    projections have folded, and for atCheckpoint the size of a signed checkpoint."""
+    if known_at is not None and at_checkpoint is not None:
+        raise QueryError("atCheckpoint", "give knownAt or atCheckpoint, not both")
+    size = known_at if known_at is not None else at_checkpoint
+    if size is None:
+        return None
+    name = "knownAt" if known_at is not None else "atCheckpoint"
+    if at_checkpoint is not None and not await signed_at_size(info.context.services.pool, at_checkpoint):
+        raise QueryError(name, f"no checkpoint was signed at size {at_checkpoint}")
+    folded = (await info.context.loaders.world()).position
+    if size > folded:
+        raise QueryError(name, f"the log is known up to size {folded} here; {size} is beyond it")
+    return size
 
 
 @strawberry.input(description="Which communities to list; every condition given must hold.")
@@ -60,25 +92,55 @@ class CommunityOrderBy:
 @strawberry.type(description="Reading the programme's records.")
 class Query:
     @strawberry.field(description="The city, as of a moment.")
-    def city(self, info: Info, as_of: AsOfArg = None) -> City:
-        return City(on=as_of or info.context.today())
+    async def city(
+        self,
+        info: Info,
+        as_of: AsOfArg = None,
+        known_at: KnownAtArg = None,
+        at_checkpoint: AtCheckpointArg = None,
+    ) -> City:
+        known = await known_size(info, known_at, at_checkpoint)
+        return City(on=as_of or info.context.today(), known=known)
 
     @strawberry.field(description="The city's towns and subdistricts registered by a moment, by id.")
-    async def towns(self, info: Info, as_of: AsOfArg = None) -> list[Town]:
+    async def towns(
+        self,
+        info: Info,
+        as_of: AsOfArg = None,
+        known_at: KnownAtArg = None,
+        at_checkpoint: AtCheckpointArg = None,
+    ) -> list[Town]:
         on = as_of or info.context.today()
-        world = await info.context.loaders.world()
-        return [Town(facts=facts, on=on) for facts in towns_on(world, on)]
+        known = await known_size(info, known_at, at_checkpoint)
+        world = await info.context.loaders.world_at(known)
+        return [Town(facts=facts, on=on, known=known) for facts in towns_on(world, on)]
 
     @strawberry.field(description="One town, as of a moment; null if the log has no such town.")
-    async def town(self, info: Info, id: Id, as_of: AsOfArg = None) -> Town | None:
-        facts = await info.context.loaders.town.load(str(id))
-        return Town(facts=facts, on=as_of or info.context.today()) if facts is not None else None
+    async def town(
+        self,
+        info: Info,
+        id: Id,
+        as_of: AsOfArg = None,
+        known_at: KnownAtArg = None,
+        at_checkpoint: AtCheckpointArg = None,
+    ) -> Town | None:
+        known = await known_size(info, known_at, at_checkpoint)
+        facts = (await info.context.loaders.world_at(known)).towns.get(str(id))
+        return Town(facts=facts, on=as_of or info.context.today(), known=known) if facts is not None else None
 
     @strawberry.field(description="One community, as of a moment; null if the log never registered it.")
-    async def community(self, info: Info, id: Id, as_of: AsOfArg = None) -> Community | None:
-        world = await info.context.loaders.world()
+    async def community(
+        self,
+        info: Info,
+        id: Id,
+        as_of: AsOfArg = None,
+        known_at: KnownAtArg = None,
+        at_checkpoint: AtCheckpointArg = None,
+    ) -> Community | None:
+        known = await known_size(info, known_at, at_checkpoint)
+        world = await info.context.loaders.world_at(known)
         view = community_view(world, str(id), as_of or info.context.today())
-        return Community(view=view) if view is not None else None
+        return Community(view=view, known=known) if view is not None else None
 
     @strawberry.field(description="The communities in scope on a date (registered, not retired), paged.")
     async def communities(
@@ -91,15 +153,18 @@ class Query:
             CommunityOrderBy | None, strawberry.argument(description="How to sort (default: by name).")
         ] = None,
         as_of: AsOfArg = None,
+        known_at: KnownAtArg = None,
+        at_checkpoint: AtCheckpointArg = None,
     ) -> Connection[Community]:
         where = filter or CommunityFilterInput()
         order = order_by or CommunityOrderBy()
         context = info.context
         on = as_of or context.today()
-        world = await context.loaders.world()
+        known = await known_size(info, known_at, at_checkpoint)
+        world = await context.loaders.world_at(known)
         # The filter and the sort by status come from the stored segments: one query, no evaluation.
         standings = await standings_on(
-            context.services.pool, await context.loaders.generation(), on, context.today()
+            context.services.pool, await context.loaders.generation(), on, context.today(), known
         )
         page = await list_communities(
             world,
@@ -117,7 +182,7 @@ class Query:
             after=after,
             standings=standings,
         )
-        return connection(page, lambda view: Community(view=view))
+        return connection(page, lambda view: Community(view=view, known=known))
 
     @strawberry.field(
         description="The log, in position order, optionally filtered (inspectors, integrators, admins)."

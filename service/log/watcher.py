@@ -73,10 +73,14 @@ class HeadWatcher:
         """Each new head position, as it is seen (positions in between may be skipped)."""
         seen = -1
         while True:
+            # The event is taken before the head is looked at: a head that moves while the consumer works
+            # on the last one replaces the event, so waiting on the new one would miss that move.
+            changed = self._changed
             if self._head != seen:
                 seen = self._head
                 yield seen
-            await self._wait_change()
+                continue
+            await changed.wait()
 
     async def _wait_change(self) -> None:
         await self._changed.wait()

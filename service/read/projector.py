@@ -21,7 +21,7 @@ import structlog
 from events.catalogue import subject_of
 from events.envelope import Recorded
 from events.erasure import Erased
-from events.payloads import from_json, to_json
+from events.payloads import from_json_text, to_json_text
 from events.registry import Event, Registry
 from events.standard import StandardRevised
 from projections.community import Folder, StandardVersion, TownFacts, World, fold_world
@@ -67,13 +67,12 @@ def world_from_rows(rows: Iterable[tuple[str, str, str]], base: World | None = N
     standards = {s.version: s for s in base.standards} if base else {}
     position = base.position if base else 0
     for entity, entity_id, body in rows:
-        data = json.loads(body)
         if entity == "town":
-            towns[entity_id] = from_json(TownFacts, data)
+            towns[entity_id] = from_json_text(TownFacts, body)
         elif entity == "community":
-            communities[entity_id] = from_json(CommunityFacts, data)
+            communities[entity_id] = from_json_text(CommunityFacts, body)
         elif entity == "standard":
-            version = from_json(StandardVersion, data)
+            version = from_json_text(StandardVersion, body)
             standards[version.version] = version
     ordered = tuple(sorted(standards.values(), key=lambda s: s.position))
     return World(towns=towns, communities=communities, standards=ordered, position=position)
@@ -98,28 +97,39 @@ def rows_of(world: World, keys: Iterable[Key]) -> list[Row]:
 
 
 def _dump(value: object) -> str:
-    return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
+    return to_json_text(value)
 
 
 async def mark_status_pending(conn: Conn, generation: int, decoded: Sequence[tuple[Recorded, Event]]) -> None:
     """Mark each community whose status the events can change, from the first day they can change it
     (`affected_from`); a standard revision marks every community. `service/read/status.py` catches up."""
     since: dict[str, date] = {}
-    revised: list[date] = []
-    for _, event in decoded:
+    # The first event that changes each community's status: where its stored rows stop being known.
+    first: dict[str, int] = {}
+    revised: list[tuple[date, int]] = []
+    for record, event in decoded:
         day = affected_from(event)
         if day is None:
             continue
         if isinstance(event, StandardRevised):
-            revised.append(day)
+            revised.append((day, record.position))
             continue
         key = entity_of(event)
         if key is not None and key[0] == "community":
             since[key[1]] = min(day, since.get(key[1], day))
+            first.setdefault(key[1], record.position)
     if since:
-        await conn.execute(query("mark_status_pending"), generation, list(since), list(since.values()))
+        ids = list(since)
+        await conn.execute(
+            query("mark_status_pending"), generation, ids, [since[i] for i in ids], [first[i] for i in ids]
+        )
     if revised:
-        await conn.execute(query("mark_all_status_pending"), generation, min(revised))
+        await conn.execute(
+            query("mark_all_status_pending"),
+            generation,
+            min(d for d, _ in revised),
+            min(p for _, p in revised),
+        )
 
 
 async def save(conn: Conn, generation: int, rows: Sequence[Row]) -> None:
@@ -306,7 +316,7 @@ async def _rebuild(
                 await save(conn, generation, rows_of(world, touched))
                 position = rows[-1]["position"]
             # The new generation's status is computed from scratch, by the status keepers, after the switch.
-            await conn.execute(query("mark_all_status_pending"), generation, date.min)
+            await conn.execute(query("mark_all_status_pending"), generation, date.min, 0)
             await conn.execute(query("advance_checkpoint"), NAME, generation, position)
         await conn.execute(query("drop_generation"), current["generation"])
         await conn.execute(query("drop_status_generation"), current["generation"])

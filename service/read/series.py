@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 import asyncpg
@@ -22,7 +23,7 @@ from service.read.paging import QueryError
 from service.read.queries import query
 from service.read.slices import in_slices
 from service.read.status import horizon
-from service.read.views import AreaFigures, check_year, coverage_on, disclosure_in
+from service.read.views import AreaFigures, check_year
 
 MAX_POINTS = 1000
 
@@ -73,37 +74,52 @@ def _step(first: date, every: Step, n: int) -> date:
 
 
 async def coverage_figures(
-    pool: asyncpg.Pool, world: World, generation: int, days: list[date], today: date
+    pool: asyncpg.Pool, world: World, generation: int, days: list[date], today: date, known: int | None = None
 ) -> list[AreaFigures]:
     """Coverage on each day, per town and for the city, as `views.coverage_on` gives it from the facts:
     from the stored segments up to the end of this year (one query for all the days), from the facts
     after it. The segments reach the end of next year once the keepers have extended them after the year
-    turned; until then only this year's end is sure to be covered."""
+    turned; until then only this year's end is sure to be covered.
+
+    With `known`, as the log stood at that size: `world` must be the world as it stood then
+    (`projections.community.known_at`), and the rows read are those known then; a community whose rows
+    are not exact at that size is evaluated from its facts as they stood."""
     stored = [day for day in days if day <= date(today.year, 12, 31)]
-    counts = await _counts(pool, world, generation, stored) if stored else {}
-    figures: list[AreaFigures] = []
-    for day in days:
-        if day not in counts:
-            figures.append(coverage_on(world, day))
-            continue
-        figures.append(_area_figures(world, counts[day]))
-    return figures
+    later = [day for day in days if day > date(today.year, 12, 31)]
+    counts = await _counts(pool, world, generation, stored, known) if stored else {}
+    if later:
+        counts.update({day: {} for day in later})
+        await _count_evaluated(world, world.communities, later, counts)
+    return [_area_figures(world, counts[day]) for day in days]
 
 
 async def _counts(
-    pool: asyncpg.Pool, world: World, generation: int, days: list[date]
+    pool: asyncpg.Pool, world: World, generation: int, days: list[date], known: int | None
 ) -> dict[date, dict[str | None, list[int]]]:
     """For each day, per town: [communities in scope, standardized]."""
-    # One statement, so the counts and the pending communities are of one snapshot.
-    rows = await pool.fetch(query("coverage_series"), generation, days)
-    pending = [r["community_id"] for r in rows if r["day"] is None]
+    # One statement, so the counts and the communities to evaluate are of one snapshot.
+    if known is None:
+        rows = await pool.fetch(query("coverage_series"), generation, days)
+        pending: Iterable[str] = [r["community_id"] for r in rows if r["day"] is None]
+    else:
+        rows = await pool.fetch(query("coverage_series_known"), generation, days, known)
+        exact = {r["community_id"] for r in rows if r["day"] is None}
+        pending = (c for c in world.communities if c not in exact)
     counts: dict[date, dict[str | None, list[int]]] = {day: {} for day in days}
     for row in rows:
         if row["day"] is not None:
             counts[row["day"]][row["town_id"]] = [row["communities"], row["standardized"]]
 
-    # A pending community is evaluated on each day: in slices, since a standard revision leaves every
-    # community pending until the keepers have been through them.
+    await _count_evaluated(world, pending, days, counts)
+    return counts
+
+
+async def _count_evaluated(
+    world: World, ids: Iterable[str], days: list[date], counts: dict[date, dict[str | None, list[int]]]
+) -> None:
+    """Add the communities `ids`, evaluated on each day, to `counts`: in slices, since a standard revision
+    leaves every community pending until the keepers have been through them."""
+
     def count(item: tuple[CommunityFacts, date]) -> None:
         facts, day = item
         tally = counts[day].setdefault(facts.town_on(day), [0, 0])
@@ -113,14 +129,13 @@ async def _counts(
     await in_slices(
         (
             (facts, day)
-            for facts in (world.communities.get(c) for c in pending)
+            for facts in (world.communities.get(c) for c in ids)
             if facts is not None
             for day in days
             if facts.in_scope_on(day)
         ),
         count,
     )
-    return counts
 
 
 async def coverage_series(
@@ -130,35 +145,50 @@ async def coverage_series(
     days: list[date],
     today: date,
     town_id: str | None = None,
+    known: int | None = None,
 ) -> list[Share]:
     """Coverage on each day (of the town, or the city), in order."""
     if days:
         check_horizon(days[-1], today)
-    figures = await coverage_figures(pool, world, generation, days, today)
+    figures = await coverage_figures(pool, world, generation, days, today, known)
     if town_id is None:
         return [f.city for f in figures]
     return [f.towns.get(town_id, Share(0, 0)) for f in figures]
 
 
 async def disclosure_figures(
-    pool: asyncpg.Pool, world: World, generation: int, year: int, days: list[date], today: date
+    pool: asyncpg.Pool,
+    world: World,
+    generation: int,
+    year: int,
+    days: list[date],
+    today: date,
+    known: int | None = None,
 ) -> list[AreaFigures]:
     """The disclosure rate of `year` as of each day, per town and for the city, as `views.disclosure_in`
     gives it from the facts: from the stored disclosure years (one query for all the days) for a year up
     to this one, from the facts for a later year (the keepers write next year's rows only once the year
-    has turned; see `coverage_figures`)."""
+    has turned; see `coverage_figures`, also for `known`)."""
     check_year(year)
     if not days:
         return []
-    if year > today.year:
-        return await in_slices(days, lambda day: disclosure_in(world, year, day))
     # One statement, so the counts and the pending communities are of one snapshot.
-    rows = await pool.fetch(query("disclosure_series"), generation, year, days)
+    rows: list[asyncpg.Record] = []
+    ids: Iterable[str]
+    if year > today.year:
+        ids = world.communities
+    elif known is None:
+        rows = await pool.fetch(query("disclosure_series"), generation, year, days)
+        ids = [r["community_id"] for r in rows if r["day"] is None]
+    else:
+        rows = await pool.fetch(query("disclosure_series_known"), generation, year, days, known)
+        exact = {r["community_id"] for r in rows if r["day"] is None}
+        ids = (c for c in world.communities if c not in exact)
     counts: dict[date, dict[str | None, list[int]]] = {day: {} for day in days}
     for row in rows:
         if row["day"] is not None:
             counts[row["day"]][row["town_id"]] = [row["communities"], row["disclosed"]]
-    pending = [world.communities.get(r["community_id"]) for r in rows if r["day"] is None]
+    pending = (world.communities.get(c) for c in ids)
     year_end = date(year, 12, 31)
 
     def count(item: tuple[CommunityFacts, date]) -> None:
@@ -181,11 +211,12 @@ async def disclosure_series(
     days: list[date],
     today: date,
     town_id: str | None = None,
+    known: int | None = None,
 ) -> list[Share]:
     """The disclosure rate of `year` as of each day (of the town, or the city), in order."""
     if days:
         check_horizon(days[-1], today)
-    figures = await disclosure_figures(pool, world, generation, year, days, today)
+    figures = await disclosure_figures(pool, world, generation, year, days, today, known)
     if town_id is None:
         return [f.city for f in figures]
     return [f.towns.get(town_id, Share(0, 0)) for f in figures]
@@ -202,11 +233,15 @@ def _area_figures(world: World, counts: dict[str | None, list[int]]) -> AreaFigu
 
 
 async def standings_on(
-    pool: asyncpg.Pool, generation: int, day: date, today: date
+    pool: asyncpg.Pool, generation: int, day: date, today: date, known: int | None = None
 ) -> dict[str, tuple[bool, float]]:
     """Every community's (standardized, score) on `day` from the stored segments, leaving out those still
-    pending; empty after this year (see `coverage_figures`), where the facts must answer."""
+    pending (with `known`: those whose rows are not exact at that size); empty after this year (see
+    `coverage_figures`), where the facts must answer."""
     if day > date(today.year, 12, 31):
         return {}
-    rows = await pool.fetch(query("standings_on"), generation, day)
+    if known is None:
+        rows = await pool.fetch(query("standings_on"), generation, day)
+    else:
+        rows = await pool.fetch(query("standings_on_known"), generation, day, known)
     return {r["community_id"]: (r["standardized"], r["score"]) for r in rows}

@@ -19,6 +19,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from projections.criteria import Unmet
 from projections.evaluation import Status
 from projections.facts import CommunityFacts
 from projections.localtime import local_date
-from projections.timeline import Segment, extended
+from projections.timeline import Segment, extended, shape
 from service.log.clock import utc_now
 from service.log.reads import Conn
 from service.log.watcher import HeadWatcher
@@ -52,8 +53,11 @@ def horizon(today: date) -> date:
     return date(today.year + 1, 12, 31)
 
 
-def segment_rows(generation: int, community_id: str, segments: Iterable[Segment]) -> list[tuple[Any, ...]]:
-    """The status_segments rows of one community's segments, in COPY's column order (see COLUMNS)."""
+def segment_rows(
+    generation: int, community_id: str, segments: Iterable[Segment], known_from: int
+) -> list[tuple[Any, ...]]:
+    """The status_segments rows of one community's segments, known from the log position `known_from`,
+    in COPY's column order (see COLUMNS)."""
     return [
         (
             generation,
@@ -77,7 +81,7 @@ def segment_rows(generation: int, community_id: str, segments: Iterable[Segment]
                 ],
                 ensure_ascii=False,
             ),
-            s.status.position,
+            known_from,
         )
         for s in segments
     ]
@@ -147,11 +151,13 @@ class StatusKeeper:
             row = await conn.fetchrow(query("checkpoint"), NAME)
             assert row is not None
             generation = row["generation"]
-            taken = await conn.fetch(query("take_status_pending"), generation, self._batch_size)
+            taken = [
+                Mark(r["community_id"], r["since"], r["from_position"])
+                for r in await conn.fetch(query("take_status_pending"), generation, self._batch_size)
+            ]
             if not taken:
                 return 0
-            ids = [r["community_id"] for r in taken]
-            since = {r["community_id"]: r["since"] for r in taken}
+            ids = [m.community_id for m in taken]
             facts = {
                 r["entity_id"]: from_json(CommunityFacts, json.loads(r["body"]))
                 for r in await conn.fetch(query("load_facts"), generation, ["community"] * len(ids), ids)
@@ -160,18 +166,32 @@ class StatusKeeper:
             stored: dict[str, list[Segment]] = {}
             for r in await conn.fetch(query("load_segments"), generation, ids):
                 stored.setdefault(r["community_id"], []).append(segment_of(r))
+            years: dict[str, dict[int, tuple[str | None, date | None]]] = {}
+            for r in await conn.fetch(query("load_disclosure_years"), generation, ids):
+                years.setdefault(r["community_id"], {})[r["year"]] = (r["town_id"], r["disclosed_on"])
+            spans = {
+                r["community_id"]: r["known_from"]
+                for r in await conn.fetch(query("load_status_versions"), generation, ids)
+            }
             # The evaluations are CPU work (a few to a few hundred per community): off the event loop, so
             # requests go on being served meanwhile.
-            rows, starts, years = await asyncio.to_thread(
-                _recomputed, generation, ids, facts, standards, stored, since, last
+            done = await asyncio.to_thread(
+                _recomputed, generation, taken, facts, standards, stored, years, spans, last
             )
-            await conn.execute(query("drop_segments_after"), generation, ids, starts)
-            if rows:
-                await conn.copy_records_to_table("status_segments", records=rows, columns=COLUMNS)
-            await conn.execute(query("drop_disclosure_years"), generation, ids)
-            if years:
-                await conn.copy_records_to_table("disclosure_years", records=years, columns=YEAR_COLUMNS)
-            await conn.execute(query("done_status_pending"), generation, ids, [since[i] for i in ids])
+            await conn.execute(query("close_segments"), generation, *_columns(done.closed, 3))
+            if done.rows:
+                await conn.copy_records_to_table("status_segments", records=done.rows, columns=COLUMNS)
+            await conn.execute(query("close_disclosure_years"), generation, *_columns(done.closed_years, 3))
+            if done.years:
+                await conn.copy_records_to_table("disclosure_years", records=done.years, columns=YEAR_COLUMNS)
+            await conn.execute(query("next_status_versions"), generation, *_columns(done.versions, 3))
+            await conn.execute(
+                query("done_status_pending"),
+                generation,
+                ids,
+                [m.since for m in taken],
+                [m.from_position for m in taken],
+            )
         return len(ids)
 
     async def catch_up(self) -> int:
@@ -218,37 +238,97 @@ class StatusKeeper:
                 await asyncio.sleep(30.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A pending community: recompute from `since`, because of the event at `from_position` (None: no
+    event; the horizon moved, and the rows are extended rather than corrected)."""
+
+    community_id: str
+    since: date
+    from_position: int | None
+
+
+@dataclass(slots=True)
+class Recomputed:
+    """What a batch writes: new rows, and the current rows they replace (community, first day or year,
+    and the position from which the old row is no longer known), and each community's new span."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    closed: list[tuple[str, date, int | None]] = field(default_factory=list)
+    years: list[tuple[Any, ...]] = field(default_factory=list)
+    closed_years: list[tuple[str, int, int | None]] = field(default_factory=list)
+    versions: list[tuple[str, int | None, int]] = field(default_factory=list)
+
+
 def _recomputed(
     generation: int,
-    ids: Sequence[str],
+    taken: Sequence[Mark],
     facts: Mapping[str, CommunityFacts],
     standards: Sequence[StandardVersion],
     stored: Mapping[str, list[Segment]],
-    since: Mapping[str, date],
+    stored_years: Mapping[str, Mapping[int, tuple[str | None, date | None]]],
+    spans: Mapping[str, int],
     last: date,
-) -> tuple[list[tuple[Any, ...]], list[date], list[tuple[Any, ...]]]:
-    """The segment rows to write for each community, the day from which each one's are rewritten, and its
-    disclosure years (all of them: a year's row depends on disclosures of any date, and costs little)."""
-    rows: list[tuple[Any, ...]] = []
-    starts: list[date] = []
-    years: list[tuple[Any, ...]] = []
-    for community_id in ids:
+) -> Recomputed:
+    """Each community's segments from its mark's day to `last`, and its disclosure years (all of them: a
+    year's row depends on disclosures of any date, and costs little), as rows to write and rows they
+    replace. A row that comes out the same as the stored one is left as it is: it stays known from when
+    it was first computed."""
+    done = Recomputed()
+    standards_known = max((s.position for s in standards), default=0)
+    for mark in taken:
+        community_id = mark.community_id
         community = facts.get(community_id)
         first = community.registered_on if community is not None else None
+        # The log position the new rows are known from: the facts they come from, community and standard.
+        # A mark no event made keeps the current span: nothing the status depends on has changed.
+        if mark.from_position is None and community_id in spans:
+            known_from = spans[community_id]
+        else:
+            known_from = max(community.position if community is not None else 0, standards_known)
+        done.versions.append((community_id, mark.from_position, known_from))
         # Nothing is stored before the registration: a community is not in scope before it.
         earlier = stored.get(community_id, [])
-        start = last if first is None else max(since[community_id], first) if earlier else first
-        starts.append(start)
+        start = last if first is None else max(mark.since, first) if earlier else first
+        replaced = [s for s in earlier if s.valid_to >= start]
         if community is None or first is None or start > last:
-            continue
-        years += [
-            (generation, community_id, y.year, y.town_id, y.disclosed_on, community.position)
-            for y in disclosure_years(community, standards, last.year)
+            fresh: list[Segment] = []
+        else:
+            # Rewritten: every segment that reaches the start (the one ending there may be joined).
+            segments = extended(earlier, community, standards, start, last)
+            fresh = [s for s in segments if s.valid_to >= start]
+        same = {_key(s) for s in replaced} & {_key(s) for s in fresh}
+        done.closed += [
+            (community_id, s.valid_from, mark.from_position) for s in replaced if _key(s) not in same
         ]
-        segments = extended(earlier, community, standards, start, last)
-        # Rewritten: every segment that reaches the start (the one ending there may be joined).
-        rows += segment_rows(generation, community_id, [s for s in segments if s.valid_to >= start])
-    return rows, starts, years
+        done.rows += segment_rows(
+            generation, community_id, [s for s in fresh if _key(s) not in same], known_from
+        )
+        old_years = stored_years.get(community_id, {})
+        new_years = {
+            y.year: (y.town_id, y.disclosed_on)
+            for y in (disclosure_years(community, standards, last.year) if community is not None else [])
+        }
+        done.closed_years += [
+            (community_id, year, mark.from_position)
+            for year, row in old_years.items()
+            if new_years.get(year) != row
+        ]
+        done.years += [
+            (generation, community_id, year, town_id, disclosed_on, known_from)
+            for year, (town_id, disclosed_on) in new_years.items()
+            if old_years.get(year) != (town_id, disclosed_on)
+        ]
+    return done
+
+
+def _key(segment: Segment) -> tuple[object, ...]:
+    return (segment.valid_from, segment.valid_to, segment.town_id, shape(segment.status))
+
+
+def _columns(items: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Tuples as columns, for `unnest`."""
+    return [[item[i] for item in items] for i in range(width)]
 
 
 async def _standards(conn: Conn, generation: int) -> Sequence[StandardVersion]:

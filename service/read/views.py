@@ -203,11 +203,8 @@ def disclosure_in(world: World, year: int, on: date) -> AreaFigures:
     return _figures(disclosure_rate(world, check_year(year), on, CITY_ID))
 
 
-def last_disclosure(world: World, community_id: str, on: date) -> Disclosure | None:
+def last_disclosure(facts: CommunityFacts, on: date) -> Disclosure | None:
     """The community's latest disclosure published on or before `on` (the later recorded wins a tie)."""
-    facts = world.communities.get(community_id)
-    if facts is None:
-        return None
     published = [d for d in facts.disclosures if d.published_on <= on]
     return max(published, key=lambda d: (d.published_on, d.position), default=None)
 

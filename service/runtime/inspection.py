@@ -78,6 +78,13 @@ def add_commands(
         action="store_true",
         help="include the restricted text held beside the log (for those allowed to read it)",
     )
+    export.add_argument(
+        "--status-at",
+        type=int,
+        metavar="N",
+        help="status.json as the log stood at N events, a size a checkpoint was signed at "
+        "(default: the newest checkpoint's)",
+    )
     export.set_defaults(run=_export)
 
     verify = commands.add_parser("verify", help="check an export bundle, with no database")
@@ -218,6 +225,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                     on=args.as_of,
                     progress=progress,
                     restricted=args.restricted,
+                    status_at=args.status_at,
                 )
         finally:
             await pool.close()

@@ -7,7 +7,8 @@
     checkpoints/     every earlier checkpoint the same key signed, one note per file, named by tree size
     leaf-hashes.txt  the leaf hash the database stored when each event was appended, hex, one per line
     subtrees.txt     the tree's stored subtrees of 16 leaves and more ("level index hash"), as sealed
-    status.json      every community's status as the service's stored projections give it
+    status.json      every community's status as the service's stored projections give it, as the log
+                     stood at the checkpoint's size (or, with --status-at N, at N, an earlier signed size)
     frontier.txt     (only with --from-size N) the hashes of the complete subtrees of the first N events
     restricted.jsonl (only with --restricted) the restricted text held beside the log, one line per
                      sealed field: position, field, salt (hex) and value; each opens the commitment
@@ -89,11 +90,15 @@ async def export_bundle(
     on: date | None = None,
     progress: Callable[[int, int], None] | None = None,
     restricted: bool = False,
+    status_at: int | None = None,
 ) -> Exported:
     """Write a bundle of events `from_size + 1` up to the newest checkpoint (signed now if `signer`);
-    with `restricted`, the restricted text held beside the log too."""
+    with `restricted`, the restricted text held beside the log too. status.json is as the log stood at
+    `status_at`, a size this key signed a checkpoint at (default: the newest checkpoint's)."""
     if from_size < 0:
         raise ExportError(f"--from-size must be 0 or more, not {from_size}")
+    if status_at is not None and from_size > 0:
+        raise ExportError("--status-at needs the whole log: it cannot go with --from-size")
     if signer is not None:
         await signer.sign()
     row = await pool.fetchrow(query("latest_checkpoint"))
@@ -105,6 +110,15 @@ async def export_bundle(
         raise ExportError(
             f"--from-size {from_size} is beyond the newest checkpoint, which covers {size} events"
         )
+    earlier_notes = [
+        r for r in await pool.fetch(query("checkpoints_upto"), size) if r["verifier"] == verifier
+    ]
+    signed = {size, *(r["tree_size"] for r in earlier_notes)}
+    if status_at is not None and status_at not in signed:
+        raise ExportError(
+            f"--status-at {status_at} is not a size this key signed a checkpoint at "
+            f"(it signed {', '.join(str(n) for n in sorted(signed))})"
+        )
     _prepare(out)
     tree = LogTree(pool)
     await tree.seal()
@@ -112,9 +126,8 @@ async def export_bundle(
     (out / "key.pub").write_text(verifier + "\n", encoding="utf-8")
     history = out / "checkpoints"
     history.mkdir()
-    for earlier in await pool.fetch(query("checkpoints_upto"), size):
-        if earlier["verifier"] == verifier:
-            (history / f"{earlier['tree_size']:012d}").write_text(earlier["note"], encoding="utf-8")
+    for earlier in earlier_notes:
+        (history / f"{earlier['tree_size']:012d}").write_text(earlier["note"], encoding="utf-8")
     if from_size > 0:
         hashes = await tree.subtree_hashes(from_size)
         (out / "frontier.txt").write_text(
@@ -127,7 +140,7 @@ async def export_bundle(
             "".join(f"{r['level']} {r['index']} {r['hash'].hex()}\n" for r in subtrees), encoding="utf-8"
         )
     if from_size == 0 and size > 0:
-        await _write_status(pool, out, size, on)
+        await _write_status(pool, out, size if status_at is None else status_at, on)
     if restricted:
         await _write_restricted(pool, out, from_size, size)
     (out / "README.txt").write_text(README, encoding="utf-8")

@@ -311,3 +311,9 @@ async def sign_periodically(signer: Signer, pool: asyncpg.Pool, every: float) ->
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, SigningKeyError) as exc:
             log.warning("checkpoint signing failed; will retry", error=str(exc))
         await asyncio.sleep(every)
+
+
+async def signed_at_size(pool: asyncpg.Pool, size: int) -> bool:
+    """Whether any checkpoint was signed for the log at `size` events."""
+    found: bool = await pool.fetchval(query("signed_at_size"), size)
+    return found

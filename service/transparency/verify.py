@@ -16,6 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from events.access import AccessGranted, AccessRevoked
 from events.catalogue import CATALOGUE
 from events.codec import parse_canonical
@@ -165,7 +167,7 @@ class _Replay:
             # Strict: the bytes are not yet known to be the ones signed, so their form is evidence too.
             # Otherwise they hash to the signed root: they are what the service wrote, canonical by
             # construction, and re-encoding each line to prove it again would triple the replay's cost.
-            envelope = parse_canonical(body) if self._strict else json.loads(body)
+            envelope = parse_canonical(body) if self._strict else msgspec.json.decode(body)
         except (QinglianError, ValueError, RecursionError) as exc:
             raise VerifyFailed(f"the line is not canonical JSON: {exc}", position, damaged=True) from exc
         if not isinstance(envelope, dict) or envelope.keys() != ENVELOPE_KEYS:
@@ -307,7 +309,15 @@ def verify_bundle(
         projected = _projected(directory)
         claimed = projected.get("on") if projected is not None else None
         day = on or (date.fromisoformat(claimed) if isinstance(claimed, str) else last_day)
-        verified.rows, verified.on = status_rows(world, checkpoint.size, day), day
+        # status.json may be for an earlier size than the checkpoint's (export --status-at): any size a
+        # checkpoint in the bundle proves was signed. The replay is then cut at exactly that size.
+        size = projected.get("position", checkpoint.size) if projected is not None else checkpoint.size
+        if size not in trusted:
+            raise VerifyFailed(
+                f"status.json is for size {size}, at which no checkpoint in the bundle was signed: "
+                "its statuses cannot be tied to the signed log"
+            )
+        verified.rows, verified.on = status_rows(world, size, day), day
         if projected is None:
             notes.append("status.json is absent: the service's projections were not compared")
         elif claimed != day.isoformat():
@@ -315,7 +325,7 @@ def verify_bundle(
                 f"status.json is for {claimed}, not {day}: the service's projections were not compared"
             )
         else:
-            difference = first_difference(status_document(verified.rows, checkpoint.size, day), projected)
+            difference = first_difference(status_document(verified.rows, size, day), projected)
             if difference is not None:
                 raise VerifyFailed(f"the service's projections do not follow from the log: {difference}")
             verified.compared = True

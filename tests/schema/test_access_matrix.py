@@ -55,6 +55,7 @@ COMMUNITY_FIELDS: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
         ("registeredOn", "registeredOn", EVERYONE),
         ("retiredOn", "retiredOn", EVERYONE),
         ("asOf", "asOf", EVERYONE),
+        ("knownAt", "knownAt", EVERYONE),
         ("town", "town { id }", EVERYONE),
         ("status", "status { standardized unmet { criterion } }", EVERYONE),
         ("designations", "designations { totalCount }", EVERYONE),

@@ -62,20 +62,24 @@ where type in ('ReportReceived', 'ReportClosed', 'FindingRectified')
 order by position;
 
 -- name: mark_status_pending
--- Communities whose status segments must be recomputed from a day; an earlier day wins.
-insert into status_pending (generation, community_id, since)
-select $1, k.community_id, k.since from unnest($2::text[], $3::date[]) as k(community_id, since)
-on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since);
+-- Communities whose status segments must be recomputed from a day, because of the event at a position;
+-- the earlier day and the earlier position win.
+insert into status_pending (generation, community_id, since, from_position)
+select $1, k.community_id, k.since, k.from_position
+from unnest($2::text[], $3::date[], $4::bigint[]) as k(community_id, since, from_position)
+on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since),
+    from_position = least(status_pending.from_position, excluded.from_position);
 
 -- name: mark_all_status_pending
--- A standard revised: every community of the generation, from the day the revision takes effect.
-insert into status_pending (generation, community_id, since)
-select $1, entity_id, $2::date from facts where generation = $1 and entity = 'community'
-on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since);
+-- A standard revised at position $3: every community of the generation, from the day it takes effect.
+insert into status_pending (generation, community_id, since, from_position)
+select $1, entity_id, $2::date, $3::bigint from facts where generation = $1 and entity = 'community'
+on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since),
+    from_position = least(status_pending.from_position, excluded.from_position);
 
 -- name: take_status_pending
 -- A batch of pending communities, locked: replicas' workers take different ones.
-select community_id, since from status_pending where generation = $1
+select community_id, since, from_position from status_pending where generation = $1
 order by community_id limit $2 for update skip locked;
 
 -- name: status_pending_count
@@ -87,26 +91,80 @@ select body::text as body from facts where generation = $1 and entity = 'standar
 -- name: load_segments
 select community_id, valid_from, valid_to, town_id, in_scope, standardized, score, standard_version, met,
        unmet::text as unmet, position
-from status_segments where generation = $1 and community_id = any($2::text[])
+from status_segments where generation = $1 and community_id = any($2::text[]) and known_to is null
 order by community_id, valid_from;
 
--- name: drop_segments_after
--- The segments of these communities that reach their day: rewritten from that day on.
-delete from status_segments s
-using unnest($2::text[], $3::date[]) as k(community_id, since)
-where s.generation = $1 and s.community_id = k.community_id and s.valid_to >= k.since;
+-- name: close_segments
+-- Segments a recomputation replaced, by community and first day: no longer known from the position of the
+-- event that made them wrong ($4; null: none did, the horizon moved, and they are dropped), or dropped when
+-- that position is not after theirs (they were never right: the marks of a rebuild or a migration).
+with replaced as (
+    select k.community_id, k.valid_from, k.known_to
+    from unnest($2::text[], $3::date[], $4::bigint[]) as k(community_id, valid_from, known_to)
+), dropped as (
+    delete from status_segments s using replaced r
+    where s.generation = $1 and s.community_id = r.community_id and s.valid_from = r.valid_from
+      and s.known_to is null and (r.known_to is null or r.known_to <= s.position)
+)
+update status_segments s set known_to = r.known_to
+from replaced r
+where s.generation = $1 and s.community_id = r.community_id and s.valid_from = r.valid_from
+  and s.known_to is null and r.known_to > s.position;
+
+-- name: close_disclosure_years
+-- The same for disclosure years, by community and year.
+with replaced as (
+    select k.community_id, k.year, k.known_to
+    from unnest($2::text[], $3::int[], $4::bigint[]) as k(community_id, year, known_to)
+), dropped as (
+    delete from disclosure_years y using replaced r
+    where y.generation = $1 and y.community_id = r.community_id and y.year = r.year
+      and y.known_to is null and (r.known_to is null or r.known_to <= y.position)
+)
+update disclosure_years y set known_to = r.known_to
+from replaced r
+where y.generation = $1 and y.community_id = r.community_id and y.year = r.year
+  and y.known_to is null and r.known_to > y.position;
+
+-- name: load_disclosure_years
+select community_id, year, town_id, disclosed_on, position
+from disclosure_years where generation = $1 and community_id = any($2::text[]) and known_to is null;
+
+-- name: load_status_versions
+-- The span of knowledge the current rows of these communities were computed for.
+select community_id, known_from from status_versions
+where generation = $1 and community_id = any($2::text[]) and known_to is null;
+
+-- name: next_status_versions
+-- A computation at position $4 per community, after the event at $3 made the last one wrong ($3 null: no
+-- event did, the horizon moved; the span goes on).
+with ended as (
+    select k.community_id, k.from_position, k.known_from
+    from unnest($2::text[], $3::bigint[], $4::bigint[]) as k(community_id, from_position, known_from)
+), dropped as (
+    delete from status_versions v using ended e
+    where v.generation = $1 and v.community_id = e.community_id and v.known_to is null
+      and e.from_position is not null and e.from_position <= v.known_from
+), closed as (
+    update status_versions v set known_to = e.from_position
+    from ended e
+    where v.generation = $1 and v.community_id = e.community_id and v.known_to is null
+      and e.from_position > v.known_from
+)
+insert into status_versions (generation, community_id, known_from)
+select $1, e.community_id, e.known_from from ended e where e.from_position is not null
+on conflict (generation, community_id, known_from) do nothing;
 
 -- name: done_status_pending
 delete from status_pending p
-using unnest($2::text[], $3::date[]) as k(community_id, since)
-where p.generation = $1 and p.community_id = k.community_id and p.since = k.since;
+using unnest($2::text[], $3::date[], $4::bigint[]) as k(community_id, since, from_position)
+where p.generation = $1 and p.community_id = k.community_id and p.since = k.since
+  and p.from_position is not distinct from k.from_position;
 
 -- name: drop_status_generation
-with years as (delete from disclosure_years where generation = $1)
+with years as (delete from disclosure_years where generation = $1),
+     versions as (delete from status_versions where generation = $1)
 delete from status_segments where generation = $1;
-
--- name: drop_disclosure_years
-delete from disclosure_years where generation = $1 and community_id = any($2::text[]);
 
 -- name: disclosure_series
 -- For the year $2, on each day $3, per town: communities in scope at the year's end, and how many had
@@ -118,7 +176,8 @@ with pending as (
 ), complete as (
     select y.town_id, y.disclosed_on, count(*) as n
     from disclosure_years y
-    where y.generation = $1 and y.year = $2 and y.community_id not in (select community_id from pending)
+    where y.generation = $1 and y.year = $2 and y.known_to is null
+      and y.community_id not in (select community_id from pending)
     group by y.town_id, y.disclosed_on
 )
 select d.day, c.town_id, sum(c.n)::int as communities,
@@ -137,12 +196,12 @@ delete from status_pending where generation = $1;
 -- Every community's segment holding on day $2.
 select community_id, town_id, in_scope, standardized, score, standard_version, position
 from status_segments
-where generation = $1 and daterange(valid_from, valid_to) @> $2::date;
+where generation = $1 and daterange(valid_from, valid_to) @> $2::date and known_to is null;
 
 -- name: extend_segments
 -- The horizon moved to $2: every community whose last segment ends before it is pending from that end.
 insert into status_pending (generation, community_id, since)
-select $1, community_id, max(valid_to) from status_segments where generation = $1
+select $1, community_id, max(valid_to) from status_segments where generation = $1 and known_to is null
 group by community_id having max(valid_to) <= $2::date
 on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since);
 
@@ -157,7 +216,7 @@ select d.day, s.town_id, count(*) as communities, count(*) filter (where s.stand
        null::text as community_id
 from unnest($2::date[]) as d(day)
 join status_segments s
-  on s.generation = $1 and daterange(s.valid_from, s.valid_to) @> d.day and s.in_scope
+  on s.generation = $1 and daterange(s.valid_from, s.valid_to) @> d.day and s.in_scope and s.known_to is null
 where s.community_id not in (select community_id from pending)
 group by d.day, s.town_id
 union all
@@ -167,5 +226,68 @@ select null, null, null, null, community_id from pending;
 -- Every community's status on day $2 from its segment, but for the communities still pending.
 select s.community_id, s.standardized, s.score
 from status_segments s
-where s.generation = $1 and daterange(s.valid_from, s.valid_to) @> $2::date
+where s.generation = $1 and daterange(s.valid_from, s.valid_to) @> $2::date and s.known_to is null
   and s.community_id not in (select community_id from status_pending where generation = $1);
+
+-- name: coverage_series_known
+-- `coverage_series` as the log stood at size $3: the rows known then (through the index over both ranges),
+-- of the communities whose rows are exact at that size -- a computation's span of knowledge holds it (a
+-- span still open ends where the community was marked pending, if it is); then, with a null day, those
+-- communities, so the caller counts every other one known then from its facts as they stood.
+with exact as (
+    select v.community_id
+    from status_versions v
+    left join status_pending p on p.generation = v.generation and p.community_id = v.community_id
+    where v.generation = $1 and v.known_from <= $3
+      and $3 < coalesce(v.known_to, p.from_position, 9223372036854775807)
+)
+select d.day, s.town_id, count(*) as communities, count(*) filter (where s.standardized) as standardized,
+       null::text as community_id
+from unnest($2::date[]) as d(day)
+join status_segments s
+  on s.generation = $1 and daterange(s.valid_from, s.valid_to) @> d.day
+ and int8range(s.position, s.known_to) @> $3::bigint and s.in_scope
+where s.community_id in (select community_id from exact)
+group by d.day, s.town_id
+union all
+select null, null, null, null, community_id from exact;
+
+-- name: standings_on_known
+-- `standings_on` as the log stood at size $3, for the communities exact at that size (as above).
+with exact as (
+    select v.community_id
+    from status_versions v
+    left join status_pending p on p.generation = v.generation and p.community_id = v.community_id
+    where v.generation = $1 and v.known_from <= $3
+      and $3 < coalesce(v.known_to, p.from_position, 9223372036854775807)
+)
+select s.community_id, s.standardized, s.score
+from status_segments s
+where s.generation = $1 and daterange(s.valid_from, s.valid_to) @> $2::date
+  and int8range(s.position, s.known_to) @> $3::bigint
+  and s.community_id in (select community_id from exact);
+
+-- name: disclosure_series_known
+-- `disclosure_series` as the log stood at size $4: the years known then, of the communities exact at that
+-- size (as above); then, with a null day, those communities.
+with exact as (
+    select v.community_id
+    from status_versions v
+    left join status_pending p on p.generation = v.generation and p.community_id = v.community_id
+    where v.generation = $1 and v.known_from <= $4
+      and $4 < coalesce(v.known_to, p.from_position, 9223372036854775807)
+), complete as (
+    select y.town_id, y.disclosed_on, count(*) as n
+    from disclosure_years y
+    where y.generation = $1 and y.year = $2 and y.position <= $4
+      and (y.known_to is null or y.known_to > $4) and y.community_id in (select community_id from exact)
+    group by y.town_id, y.disclosed_on
+)
+select d.day, c.town_id, sum(c.n)::int as communities,
+       coalesce(sum(c.n) filter (where c.disclosed_on <= d.day), 0)::int as disclosed,
+       null::text as community_id
+from unnest($3::date[]) as d(day)
+cross join complete c
+group by d.day, c.town_id
+union all
+select null, null, null, null, community_id from exact;

@@ -75,3 +75,7 @@ select position, field, salt, value
 from restricted_values
 where position <= $1 and value is not null
 order by position, field;
+
+-- name: signed_at_size
+-- Whether a checkpoint was signed for the tree size $1 (by any key).
+select exists (select 1 from checkpoints where tree_size = $1);

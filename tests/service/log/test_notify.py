@@ -117,3 +117,23 @@ async def test_an_outage_is_logged_once_and_waited_out_with_a_doubling_delay(
         ("head watcher reconnected", "info"),
     ] == said
     assert 3 == logs[-1]["after_attempts"]
+
+
+async def test_a_head_that_moves_while_the_follower_works_is_yielded_next() -> None:
+    """A follower (the projector) busy with one head must still be given the head that moved meanwhile,
+    not wait for a move after it: with no later write, it would wait for ever."""
+
+    async def never() -> asyncpg.Connection:
+        raise AssertionError("not started: the heads are moved by hand")
+
+    watcher = HeadWatcher(never)
+    watcher._advance(3)
+    heads = watcher.heads()
+    assert 3 == await anext(heads)
+    watcher._advance(7)  # while the follower works on 3
+    assert 7 == await asyncio.wait_for(anext(heads), timeout=1.0)
+    waiting = asyncio.ensure_future(anext(heads))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # nothing new: it waits
+    watcher._advance(9)
+    assert 9 == await asyncio.wait_for(waiting, timeout=1.0)

@@ -191,7 +191,8 @@ async def test_export_from_a_size_gives_a_bundle_that_verifies_against_the_earli
 
 
 def test_without_replay_only_the_bytes_tree_and_signatures_are_checked(bundle: Path, key: SigningKey) -> None:
-    (bundle / "status.json").write_text('{"position": 1, "on": "2000-01-01", "communities": []}')
+    ghost = '{"community_id": "ghost", "standardized": true}'
+    (bundle / "status.json").write_text(f'{{"position": 40, "on": "2000-01-01", "communities": [{ghost}]}}')
     with pytest.raises(VerifyFailed, match="projections do not follow from the log"):
         verify_bundle(bundle, key.signer.verifier, on=date(2000, 1, 1))
     verified = verify_bundle(bundle, key.signer.verifier, replay=False)
