@@ -31,6 +31,7 @@ from service.log.queries import query as log_query
 from service.log.reads import Conn, recorded_from_row
 from service.log.watcher import HeadWatcher
 from service.read.queries import query
+from service.read.records import drop_records, record_rows, records_missing, save_records
 from service.read.restricted import apply_erasure
 
 NAME = "facts"
@@ -192,6 +193,7 @@ class Projector:
             folder.add((rec.position, event) for rec, event in decoded)
             world = folder.world()
             await save(conn, generation, rows_of(world, keys))
+            await save_records(conn, record_rows(generation, ((rec.position, e) for rec, e in decoded)))
             await mark_status_pending(conn, generation, decoded)
             # An erasure is carried out where it is projected, in the same transaction: once the
             # projection has passed an Erased event, the text it names is gone.
@@ -281,6 +283,7 @@ async def _rebuild(
         generation = current["generation"] + 1
         head = await conn.fetchval(log_query("head_position"))
         await conn.execute(query("drop_generation"), generation)  # leftovers of an interrupted rebuild
+        await drop_records(conn, generation)
         await conn.execute(query("drop_status_generation"), generation)
         await conn.execute(query("drop_status_pending_generation"), generation)
         folder = Folder(World())
@@ -290,7 +293,10 @@ async def _rebuild(
             rows = await conn.fetch(log_query("read_payloads"), position, batch_size)
             if not rows:
                 break
-            folder.add([(r[0], decode(r[1], r[2], loads(r[3]))) for r in rows])
+            pairs = [(r[0], decode(r[1], r[2], loads(r[3]))) for r in rows]
+            folder.add(pairs)
+            await save_records(conn, record_rows(generation, pairs))
+            del pairs
             position = rows[-1][0]
             del rows
             # The world only grows, and holds no cycles: keep the collector from walking it again and
@@ -314,11 +320,27 @@ async def _rebuild(
                 world = fold_world(world, decoded)
                 touched = sorted({k for _, e in decoded if (k := entity_of(e)) is not None})
                 await save(conn, generation, rows_of(world, touched))
+                await save_records(conn, record_rows(generation, ((rec.position, e) for rec, e in decoded)))
                 position = rows[-1]["position"]
             # The new generation's status is computed from scratch, by the status keepers, after the switch.
             await conn.execute(query("mark_all_status_pending"), generation, date.min, 0)
             await conn.execute(query("advance_checkpoint"), NAME, generation, position)
         await conn.execute(query("drop_generation"), current["generation"])
+        await drop_records(conn, current["generation"])
         await conn.execute(query("drop_status_generation"), current["generation"])
         await conn.execute(query("drop_status_pending_generation"), current["generation"])
     return Checkpoint(generation, position)
+
+
+async def fill_missing_records(pool: asyncpg.Pool, registry: Registry) -> bool:
+    """Rebuild once if the live generation holds facts but no records (a database projected before the
+    records were kept in tables): the rebuild writes them beside and switches. True if it ran."""
+    async with pool.acquire() as conn:
+        current = await conn.fetchrow(query("checkpoint"), NAME)
+        assert current is not None
+        if not await records_missing(conn, current["generation"]):
+            return False
+    log.info("the projections hold no records in tables yet: rebuilding them beside the live ones")
+    checkpoint = await rebuild(pool, registry)
+    log.info("records rebuilt", generation=checkpoint.generation, position=checkpoint.position)
+    return True

@@ -39,6 +39,7 @@ from service.log.reads import Conn
 from service.log.watcher import HeadWatcher
 from service.read.projector import NAME, Projector
 from service.read.queries import query
+from service.read.records import read_facts
 
 log = structlog.get_logger(__name__)
 
@@ -158,10 +159,8 @@ class StatusKeeper:
             if not taken:
                 return 0
             ids = [m.community_id for m in taken]
-            facts = {
-                r["entity_id"]: from_json(CommunityFacts, json.loads(r["body"]))
-                for r in await conn.fetch(query("load_facts"), generation, ["community"] * len(ids), ids)
-            }
+            # From the record tables, in one query: no community's facts are rewritten or held elsewhere.
+            facts = await read_facts(conn, generation, ids)
             standards = await _standards(conn, generation)
             stored: dict[str, list[Segment]] = {}
             for r in await conn.fetch(query("load_segments"), generation, ids):

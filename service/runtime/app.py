@@ -25,7 +25,7 @@ from service.commands.handler import Commands, install_default_standard
 from service.log.pool import APP_ROLE, connect, create_pool
 from service.log.store import EventStore
 from service.log.watcher import HeadWatcher
-from service.read.projector import Projector
+from service.read.projector import Projector, fill_missing_records
 from service.read.readmodel import ReadModel
 from service.read.status import StatusKeeper
 from service.runtime.settings import Settings
@@ -61,6 +61,15 @@ class Services:
     authenticator: Authenticator
     tokens: Tokens
     throttle: Throttle
+
+
+async def _fill_missing_records(pool: asyncpg.Pool) -> None:
+    """Once at start-up: a database projected before records were kept in tables gets them by a rebuild,
+    in the background (it builds beside the live projections, so reads go on meanwhile)."""
+    try:
+        await fill_missing_records(pool, CATALOGUE)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("could not rebuild the records; `qinglian rebuild` will", error=str(exc))
 
 
 def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -106,6 +115,7 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
             keeper = StatusKeeper(pool)
             background.append(loop.create_task(keeper.run(watcher, projector), name="qinglian-status"))
             background.append(loop.create_task(tree.run(watcher), name="qinglian-sealer"))
+            background.append(loop.create_task(_fill_missing_records(pool), name="qinglian-records-backfill"))
             if key is not None:
                 signer = Signer(pool, tree, key)
                 background.append(

@@ -291,3 +291,98 @@ cross join complete c
 group by d.day, c.town_id
 union all
 select null, null, null, null, community_id from exact;
+
+-- name: drop_records_generation
+-- Every record of a generation (service/read/records.py): one statement for the seventeen tables.
+with a as (delete from community_registrations where generation = $1),
+     b as (delete from community_names where generation = $1),
+     c as (delete from community_memberships where generation = $1),
+     d as (delete from community_retirements where generation = $1),
+     e as (delete from disclosures where generation = $1),
+     f as (delete from disclosure_corrections where generation = $1),
+     g as (delete from trainings where generation = $1),
+     h as (delete from rule_versions where generation = $1),
+     i as (delete from meetings where generation = $1),
+     j as (delete from spot_checks where generation = $1),
+     k as (delete from findings where generation = $1),
+     l as (delete from rectifications where generation = $1),
+     m as (delete from reports where generation = $1),
+     n as (delete from report_closures where generation = $1),
+     o as (delete from designations where generation = $1),
+     p as (delete from talents where generation = $1)
+delete from duty_reports where generation = $1;
+
+-- name: records_missing
+select exists (select 1 from facts where generation = $1 and entity = 'community')
+   and not exists (select 1 from community_registrations where generation = $1);
+
+-- name: load_community_records
+-- The facts of the communities $2 as the log stood at size $3, from the record tables: per community and
+-- kind of fact, the rows as one JSON array in log order (service/read/records.py decodes them).
+select community_id, 'registrations' as field, max(position) as last, json_agg(t order by position)::text as items
+from community_registrations t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'names' as field, max(position) as last, json_agg(t order by position)::text as items
+from community_names t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'memberships' as field, max(position) as last, json_agg(t order by position)::text as items
+from community_memberships t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'retirements' as field, max(position) as last, json_agg(t order by position)::text as items
+from community_retirements t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'disclosures' as field, max(position) as last, json_agg(t order by position)::text as items
+from disclosures t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'corrections' as field, max(position) as last, json_agg(t order by position)::text as items
+from disclosure_corrections t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'trainings' as field, max(position) as last, json_agg(t order by position)::text as items
+from trainings t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'rules' as field, max(position) as last, json_agg(t order by position)::text as items
+from rule_versions t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'meetings' as field, max(position) as last, json_agg(t order by position)::text as items
+from meetings t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'spot_checks' as field, max(position) as last, json_agg(t order by position)::text as items
+from spot_checks t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'findings' as field, max(position) as last, json_agg(t order by position, ordinal)::text as items
+from findings t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'rectifications' as field, max(position) as last, json_agg(t order by position)::text as items
+from rectifications t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'reports' as field, max(position) as last, json_agg(t order by position)::text as items
+from reports t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'report_closures' as field, max(position) as last, json_agg(t order by position)::text as items
+from report_closures t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'designations' as field, max(position) as last, json_agg(t order by position)::text as items
+from designations t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'talents' as field, max(position) as last, json_agg(t order by position)::text as items
+from talents t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id
+union all
+select community_id, 'duty_reports' as field, max(position) as last, json_agg(t order by position)::text as items
+from duty_reports t where generation = $1 and community_id = any($2::text[]) and position <= $3
+group by community_id;

@@ -1,0 +1,141 @@
+"""Records in tables: every fact a community event adds, as a row of its own table.
+
+`projections.community.additions` says which facts an event adds to a community (a disclosure, a training,
+a name, a finding per finding …); each kind of fact has its table (migration 0010), whose columns are the
+fact's fields, prefixed by the generation and the community. The projector appends the rows of each batch
+in the transaction that folds it, so the tables are exactly as far as the checkpoint; a rebuild writes the
+next generation's beside the live one. Nothing is ever updated: a correction, a rectification or a
+closure is a row of its own, as it is an event of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from events.registry import Event
+from projections.community import additions
+from projections.facts import (
+    CommunityFacts,
+    Correction,
+    Designation,
+    Disclosure,
+    DutyReport,
+    Finding,
+    Meeting,
+    Membership,
+    Named,
+    Rectification,
+    Registration,
+    Report,
+    ReportClosure,
+    Retirement,
+    RuleVersion,
+    SpotCheck,
+    Talent,
+    Training,
+)
+from service.log.reads import Conn
+from service.read.queries import query
+
+# CommunityFacts field -> its table (migration 0010) and the fact it holds.
+FACTS: dict[str, tuple[str, type[Any]]] = {
+    "registrations": ("community_registrations", Registration),
+    "names": ("community_names", Named),
+    "memberships": ("community_memberships", Membership),
+    "retirements": ("community_retirements", Retirement),
+    "disclosures": ("disclosures", Disclosure),
+    "corrections": ("disclosure_corrections", Correction),
+    "trainings": ("trainings", Training),
+    "rules": ("rule_versions", RuleVersion),
+    "meetings": ("meetings", Meeting),
+    "spot_checks": ("spot_checks", SpotCheck),
+    "findings": ("findings", Finding),
+    "rectifications": ("rectifications", Rectification),
+    "reports": ("reports", Report),
+    "report_closures": ("report_closures", ReportClosure),
+    "designations": ("designations", Designation),
+    "talents": ("talents", Talent),
+    "duty_reports": ("duty_reports", DutyReport),
+}
+TABLES = {name: table for name, (table, _) in FACTS.items()}
+# Each table's columns, in COPY order: the generation, the community, then the fact's fields.
+COLUMNS: dict[str, list[str]] = {
+    table: ["generation", "community_id", *(f.name for f in dataclasses.fields(cls))]
+    for table, cls in FACTS.values()
+}
+COLUMNS["findings"].append("ordinal")
+
+
+def record_rows(generation: int, events: Iterable[tuple[int, Event]]) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows the (position, event) pairs add, by table."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for position, event in events:
+        community_id = getattr(event, "community_id", None)
+        if not isinstance(community_id, str):
+            continue
+        for name, items in additions(position, event) or ():
+            table = rows.setdefault(TABLES[name], [])
+            for ordinal, item in enumerate(items):
+                row = (generation, community_id, *map(_column, _values(item)))
+                # A spot check's findings share its position: their order among themselves is kept too.
+                table.append((*row, ordinal) if name == "findings" else row)
+    return rows
+
+
+def _values(item: Any) -> tuple[Any, ...]:
+    return tuple(getattr(item, f.name) for f in dataclasses.fields(item))
+
+
+def _column(value: Any) -> Any:
+    """A fact's field as PostgreSQL takes it: an enum by its value, a tuple as an array."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+async def save_records(conn: Conn, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    for table, items in rows.items():
+        if items:
+            await conn.copy_records_to_table(table, records=items, columns=COLUMNS[table])
+
+
+async def drop_records(conn: Conn, generation: int) -> None:
+    """Every record of a generation: an old one after a rebuild's switch, or an interrupted rebuild's."""
+    await conn.execute(query("drop_records_generation"), generation)
+
+
+async def records_missing(conn: Conn, generation: int) -> bool:
+    """Whether the projections hold facts of `generation` but no records: a database migrated to 0010
+    whose live generation was projected before, which a rebuild fills."""
+    missing: bool = await conn.fetchval(query("records_missing"), generation)
+    return missing
+
+
+# Decoders of one field's JSON array of rows into its facts (the rows' extra columns are ignored).
+_DECODERS = {name: msgspec.json.Decoder(tuple[cls, ...]) for name, (_, cls) in FACTS.items()}  # type: ignore[valid-type]
+# Larger than any log position: "as the log stands".
+_ALL = 2**63 - 1
+
+
+async def read_facts(
+    conn: Conn, generation: int, ids: Sequence[str], known: int | None = None
+) -> dict[str, CommunityFacts]:
+    """The facts of the communities `ids` (as the log stood at size `known`), read from the record tables
+    in one query; a community with no record then is left out."""
+    found: dict[str, dict[str, Any]] = {}
+    last: dict[str, int] = {}
+    for row in await conn.fetch(query("load_community_records"), generation, list(ids), known or _ALL):
+        community_id = row["community_id"]
+        found.setdefault(community_id, {})[row["field"]] = _DECODERS[row["field"]].decode(row["items"])
+        last[community_id] = max(last.get(community_id, 0), row["last"])
+    return {
+        community_id: CommunityFacts(community_id=community_id, **fields, position=last[community_id])
+        for community_id, fields in found.items()
+    }
