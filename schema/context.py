@@ -19,6 +19,7 @@ from strawberry.dataloader import DataLoader
 from events.registry import Registry
 from projections.access import Action, Principal, Target, decide
 from projections.community import TownFacts, World, known_at
+from projections.facts import CommunityFacts
 from projections.localtime import local_date
 from service.access.authenticator import Authenticator
 from service.commands.handler import Commands
@@ -26,6 +27,7 @@ from service.log.clock import utc_now
 from service.log.store import EventStore
 from service.read.projector import Projector
 from service.read.readmodel import ReadModel
+from service.read.records import read_facts
 from service.read.restricted import rows_at
 from service.read.series import coverage_figures, disclosure_figures
 from service.read.views import AreaFigures
@@ -79,6 +81,10 @@ class Loaders:
             load_fn=self._disclosure_rates
         )
         self._known: dict[int, World] = {}
+        # A community's facts, read from the record tables: keyed by (id, log size; None: as it stands).
+        self.facts: DataLoader[tuple[str, int | None], CommunityFacts | None] = DataLoader(
+            load_fn=self._facts
+        )
 
     async def world(self) -> World:
         if self._world is None:
@@ -116,15 +122,29 @@ class Loaders:
         return [found.get(position, []) for position in positions]
 
     def forget_world(self) -> None:
-        """After a write: the next read fetches the world again (read-your-writes)."""
+        """After a write: the next read fetches the world and the facts again (read-your-writes)."""
         self._world = None
         self._known.clear()
+        self.facts.clear_all()
 
     def pin_world(self, world: World, generation: int) -> None:
         """Use this world, already read by the caller: the response cache keys on its checkpoint, so the
         operation must see exactly that snapshot."""
         self._generation = generation
         self._world = world
+
+    async def _facts(self, keys: list[tuple[str, int | None]]) -> Sequence[CommunityFacts | None]:
+        generation = await self.generation()
+        # As far as the request's world goes, unless a size was asked for (see `views.list_communities`).
+        position = (await self.world()).position
+        found: dict[tuple[str, int | None], CommunityFacts] = {}
+        async with self._pool.acquire() as conn:
+            for known in {known for _, known in keys}:
+                ids = [c for c, k in keys if k == known]
+                size = position if known is None else known
+                facts = await read_facts(conn, generation, ids, size)
+                found.update(((c, known), f) for c, f in facts.items())
+        return [found.get(key) for key in keys]
 
     async def _towns(self, ids: list[str]) -> Sequence[TownFacts | None]:
         world = await self.world()

@@ -23,6 +23,7 @@ from schema.proofs import (
     inclusion_proof,
 )
 from schema.scalars import AsOf, TreeSize
+from service.read.directory import town_of
 from service.read.paging import QueryError
 from service.read.series import standings_on
 from service.read.trail import log_page, stream_page
@@ -139,7 +140,8 @@ class Query:
     ) -> Community | None:
         known = await known_size(info, known_at, at_checkpoint)
         world = await info.context.loaders.world_at(known)
-        view = community_view(world, str(id), as_of or info.context.today())
+        facts = await info.context.loaders.facts.load((str(id), known))
+        view = community_view(world, facts, as_of or info.context.today())
         return Community(view=view, known=known) if view is not None else None
 
     @strawberry.field(description="The communities in scope on a date (registered, not retired), paged.")
@@ -167,6 +169,8 @@ class Query:
             context.services.pool, await context.loaders.generation(), on, context.today(), known
         )
         page = await list_communities(
+            context.services.pool,
+            await context.loaders.generation(),
             world,
             on,
             where=CommunityFilter(
@@ -181,6 +185,7 @@ class Query:
             first=first,
             after=after,
             standings=standings,
+            known=known,
         )
         return connection(page, lambda view: Community(view=view, known=known))
 
@@ -222,8 +227,8 @@ class Query:
         context = info.context
         category, _, ident = stream_id.partition("-")
         if category == "community":
-            facts = (await context.loaders.world()).communities.get(ident)
-            town = facts.town_on(context.today()) if facts is not None else None
+            async with context.services.pool.acquire() as conn:
+                town = await town_of(conn, await context.loaders.generation(), ident, context.today())
             context.require(Action.READ_RECORDS, Target(community_id=ident, town_id=town))
         elif category == "town":
             context.require(Action.READ_RECORDS, Target(town_id=ident))

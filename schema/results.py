@@ -144,7 +144,8 @@ async def run(info: Info, type_: str, given: Any, expected: int | None, key: str
     view = None
     community_id = getattr(given, "community_id", None)
     if isinstance(community_id, str):
-        view = community_view(await context.loaders.world(), community_id, context.today())
+        facts = await context.loaders.facts.load((community_id, None))
+        view = community_view(await context.loaders.world(), facts, context.today())
     return Recorded(
         written=written, settled=written.settled, community=Community(view=view) if view else None
     )

@@ -57,6 +57,13 @@ def entity_of(event: Event) -> Key | None:
     return subject if subject is not None and subject[0] != "access" else None
 
 
+def _document_of(event: Event) -> Key | None:
+    """The town or standard version an event changes, kept as a document in `facts`; None for the rest
+    (a community's facts are rows of the record tables)."""
+    key = entity_of(event)
+    return key if key is not None and key[0] != "community" else None
+
+
 def decode_all(registry: Registry, records: Iterable[Recorded]) -> list[tuple[Recorded, Event]]:
     return [(rec, registry.decode(rec.type, rec.schema_version, rec.payload)) for rec in records]
 
@@ -182,7 +189,8 @@ class Projector:
                 return 0
 
             decoded = decode_all(self._registry, (recorded_from_row(r) for r in rows))
-            keys = sorted({key for _, event in decoded if (key := entity_of(event)) is not None})
+            # Towns and the standard are kept as documents; communities only as rows (save_records).
+            keys = sorted({key for _, event in decoded if (key := _document_of(event)) is not None})
             loaded = await conn.fetch(
                 query("load_facts"), generation, [k[0] for k in keys], [k[1] for k in keys]
             )
@@ -190,7 +198,7 @@ class Projector:
             # Folder, not fold_world: a long batch grows each community's facts in lists, where evolving one
             # event at a time would copy every growing tuple once per event.
             folder = Folder(world)
-            folder.add((rec.position, event) for rec, event in decoded)
+            folder.add((rec.position, event) for rec, event in decoded if _document_of(event) is not None)
             world = folder.world()
             await save(conn, generation, rows_of(world, keys))
             await save_records(conn, record_rows(generation, ((rec.position, e) for rec, e in decoded)))
@@ -294,7 +302,7 @@ async def _rebuild(
             if not rows:
                 break
             pairs = [(r[0], decode(r[1], r[2], loads(r[3]))) for r in rows]
-            folder.add(pairs)
+            folder.add((p, e) for p, e in pairs if _document_of(e) is not None)
             await save_records(conn, record_rows(generation, pairs))
             del pairs
             position = rows[-1][0]
@@ -306,7 +314,6 @@ async def _rebuild(
                 progress(position, max(head, position))
         world = folder.world()
         keys: list[Key] = [("town", t) for t in world.towns]
-        keys += [("community", c) for c in world.communities]
         keys += [("standard", str(s.version)) for s in world.standards]
         # A fresh generation has nothing to conflict with: COPY, in chunks that keep each message small.
         for start in range(0, len(keys), 50):
@@ -317,8 +324,8 @@ async def _rebuild(
             # Events that arrived during the rebuild: fold them in under the lock, then switch.
             while rows := await conn.fetch(log_query("read_all"), position, batch_size, None, None):
                 decoded = decode_all(registry, (recorded_from_row(r) for r in rows))
-                world = fold_world(world, decoded)
-                touched = sorted({k for _, e in decoded if (k := entity_of(e)) is not None})
+                world = fold_world(world, [(rec, e) for rec, e in decoded if _document_of(e) is not None])
+                touched = sorted({k for _, e in decoded if (k := _document_of(e)) is not None})
                 await save(conn, generation, rows_of(world, touched))
                 await save_records(conn, record_rows(generation, ((rec.position, e) for rec, e in decoded)))
                 position = rows[-1]["position"]
@@ -338,7 +345,7 @@ async def fill_missing_records(pool: asyncpg.Pool, registry: Registry) -> bool:
     async with pool.acquire() as conn:
         current = await conn.fetchrow(query("checkpoint"), NAME)
         assert current is not None
-        if not await records_missing(conn, current["generation"]):
+        if not await records_missing(conn, current["generation"], current["position"]):
             return False
     log.info("the projections hold no records in tables yet: rebuilding them beside the live ones")
     checkpoint = await rebuild(pool, registry)

@@ -1,8 +1,11 @@
-"""The read model: the live generation of `facts`, cached in memory and refreshed by position.
+"""The read model: the live generation's towns and standard versions, cached in memory and refreshed by
+position, with the projection's checkpoint.
 
-A request asks for the world as of the projection's current checkpoint. The cache keeps the last World it
-built and, when the checkpoint has moved, loads only the entities that changed since — so a dashboard
-that polls costs one small query while nothing happens.
+A request asks for the world as of the projection's current checkpoint: the towns and the standard (a
+few dozen documents whatever the city's size; the communities are rows of the record tables, read as a
+request needs them). The cache keeps the last World it built and, when the checkpoint has moved, loads
+only the documents that changed since — so a dashboard that polls costs one small query while nothing
+happens.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from dataclasses import replace
 import asyncpg
 
 from projections.community import World
+from service.read.directory import known_ids
 from service.read.projector import NAME, Checkpoint, world_from_rows
 from service.read.queries import query
+from service.read.records import read_facts
 
 # Changed entities decoded on the event loop; more go to a thread.
 DECODE_INLINE = 32
@@ -61,3 +66,13 @@ class ReadModel:
             self._world = replace(world, position=position)
             self._generation, self._position = generation, position
             return Checkpoint(generation, position), self._world
+
+
+async def whole_world(pool: asyncpg.Pool) -> World:
+    """Everything, every community's facts included, as of the projection's checkpoint: for commands that
+    report on the whole city at once (reports, export), never for serving requests."""
+    checkpoint, world = await ReadModel(pool).snapshot()
+    async with pool.acquire() as conn:
+        ids = await known_ids(conn, checkpoint.generation, world.position)
+        facts = await read_facts(conn, checkpoint.generation, ids, world.position)
+    return replace(world, communities=facts)

@@ -111,10 +111,11 @@ async def drop_records(conn: Conn, generation: int) -> None:
     await conn.execute(query("drop_records_generation"), generation)
 
 
-async def records_missing(conn: Conn, generation: int) -> bool:
-    """Whether the projections hold facts of `generation` but no records: a database migrated to 0010
-    whose live generation was projected before, which a rebuild fills."""
-    missing: bool = await conn.fetchval(query("records_missing"), generation)
+async def records_missing(conn: Conn, generation: int, position: int) -> bool:
+    """Whether the projection of `generation`, at `position`, has passed a community's registration but
+    holds no record: a database migrated to 0010 whose live generation was projected before, which a
+    rebuild fills."""
+    missing: bool = await conn.fetchval(query("records_missing"), generation, position)
     return missing
 
 

@@ -19,6 +19,7 @@ from projections.community import World
 from projections.coverage import Share, disclosed_every_period
 from projections.evaluation import evaluate
 from projections.facts import CommunityFacts
+from service.read.directory import facts_in_chunks, known_ids
 from service.read.paging import QueryError
 from service.read.queries import query
 from service.read.slices import in_slices
@@ -89,7 +90,9 @@ async def coverage_figures(
     counts = await _counts(pool, world, generation, stored, known) if stored else {}
     if later:
         counts.update({day: {} for day in later})
-        await _count_evaluated(world, world.communities, later, counts)
+        async with pool.acquire() as conn:
+            every = await known_ids(conn, generation, world.position if known is None else known)
+        await _count_evaluated(pool, world, generation, every, later, counts, known)
     return [_area_figures(world, counts[day]) for day in days]
 
 
@@ -100,25 +103,33 @@ async def _counts(
     # One statement, so the counts and the communities to evaluate are of one snapshot.
     if known is None:
         rows = await pool.fetch(query("coverage_series"), generation, days)
-        pending: Iterable[str] = [r["community_id"] for r in rows if r["day"] is None]
+        pending = [r["community_id"] for r in rows if r["day"] is None]
     else:
         rows = await pool.fetch(query("coverage_series_known"), generation, days, known)
         exact = {r["community_id"] for r in rows if r["day"] is None}
-        pending = (c for c in world.communities if c not in exact)
+        async with pool.acquire() as conn:
+            pending = [c for c in await known_ids(conn, generation, known) if c not in exact]
     counts: dict[date, dict[str | None, list[int]]] = {day: {} for day in days}
     for row in rows:
         if row["day"] is not None:
             counts[row["day"]][row["town_id"]] = [row["communities"], row["standardized"]]
 
-    await _count_evaluated(world, pending, days, counts)
+    await _count_evaluated(pool, world, generation, pending, days, counts, known)
     return counts
 
 
 async def _count_evaluated(
-    world: World, ids: Iterable[str], days: list[date], counts: dict[date, dict[str | None, list[int]]]
+    pool: asyncpg.Pool,
+    world: World,
+    generation: int,
+    ids: Iterable[str],
+    days: list[date],
+    counts: dict[date, dict[str | None, list[int]]],
+    known: int | None,
 ) -> None:
-    """Add the communities `ids`, evaluated on each day, to `counts`: in slices, since a standard revision
-    leaves every community pending until the keepers have been through them."""
+    """Add the communities `ids`, evaluated on each day from their facts (read in chunks), to `counts`:
+    in slices, since a standard revision leaves every community pending until the keepers have been
+    through them."""
 
     def count(item: tuple[CommunityFacts, date]) -> None:
         facts, day = item
@@ -126,16 +137,10 @@ async def _count_evaluated(
         tally[0] += 1
         tally[1] += evaluate(facts, world.standard_on(day), day).standardized
 
-    await in_slices(
-        (
-            (facts, day)
-            for facts in (world.communities.get(c) for c in ids)
-            if facts is not None
-            for day in days
-            if facts.in_scope_on(day)
-        ),
-        count,
-    )
+    # Read as far as `world` goes (see `views.list_communities`).
+    async with pool.acquire() as conn:
+        async for chunk in facts_in_chunks(conn, generation, ids, world.position if known is None else known):
+            await in_slices(((f, day) for f in chunk for day in days if f.in_scope_on(day)), count)
 
 
 async def coverage_series(
@@ -174,21 +179,23 @@ async def disclosure_figures(
         return []
     # One statement, so the counts and the pending communities are of one snapshot.
     rows: list[asyncpg.Record] = []
-    ids: Iterable[str]
+    ids: list[str]
+    size = world.position if known is None else known
     if year > today.year:
-        ids = world.communities
+        async with pool.acquire() as conn:
+            ids = await known_ids(conn, generation, size)
     elif known is None:
         rows = await pool.fetch(query("disclosure_series"), generation, year, days)
         ids = [r["community_id"] for r in rows if r["day"] is None]
     else:
         rows = await pool.fetch(query("disclosure_series_known"), generation, year, days, known)
         exact = {r["community_id"] for r in rows if r["day"] is None}
-        ids = (c for c in world.communities if c not in exact)
+        async with pool.acquire() as conn:
+            ids = [c for c in await known_ids(conn, generation, known) if c not in exact]
     counts: dict[date, dict[str | None, list[int]]] = {day: {} for day in days}
     for row in rows:
         if row["day"] is not None:
             counts[row["day"]][row["town_id"]] = [row["communities"], row["disclosed"]]
-    pending = (world.communities.get(c) for c in ids)
     year_end = date(year, 12, 31)
 
     def count(item: tuple[CommunityFacts, date]) -> None:
@@ -197,9 +204,9 @@ async def disclosure_figures(
         tally[0] += 1
         tally[1] += disclosed_every_period(facts, world.standards, year, day)
 
-    await in_slices(
-        ((f, day) for f in pending if f is not None and f.in_scope_on(year_end) for day in days), count
-    )
+    async with pool.acquire() as conn:
+        async for chunk in facts_in_chunks(conn, generation, ids, size):
+            await in_slices(((f, day) for f in chunk if f.in_scope_on(year_end) for day in days), count)
     return [_area_figures(world, counts[day]) for day in days]
 
 

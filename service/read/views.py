@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeAlias, TypeVar
 
+import asyncpg
+
 from events.codec import JSON
 from events.hierarchy import CommunityKind
 from events.recognition import Level
@@ -20,8 +22,9 @@ from projections.community import TownFacts, World
 from projections.coverage import AreaShare, Share, coverage, disclosure_rate
 from projections.evaluation import Status, evaluate
 from projections.facts import CommunityFacts, Disclosure
-from projections.summaries import last_activity
+from service.read.directory import Entry, communities_on, facts_in_chunks, last_activity_on
 from service.read.paging import Page, QueryError, decode_cursor, encode_cursor, page_size
+from service.read.records import read_facts
 from service.read.slices import in_slices
 
 T = TypeVar("T")
@@ -69,9 +72,9 @@ def towns_on(world: World, on: date) -> list[TownFacts]:
     return [world.towns[t] for t in sorted(world.towns) if world.towns[t].registered_on <= on]
 
 
-def community_view(world: World, community_id: str, on: date) -> CommunityView | None:
-    """The community as of `on`, or None if the log has never registered it."""
-    facts = world.communities.get(community_id)
+def community_view(world: World, facts: CommunityFacts | None, on: date) -> CommunityView | None:
+    """The community of `facts` as of `on` (judged by `world`'s standard), or None if the log has never
+    registered it."""
     if facts is None or facts.registered_on is None:
         return None
     return CommunityView(facts, on, evaluate(facts, world.standard_on(on), on))
@@ -82,6 +85,8 @@ Standing = tuple[bool, float]
 
 
 async def list_communities(
+    pool: asyncpg.Pool,
+    generation: int,
     world: World,
     on: date,
     *,
@@ -91,48 +96,58 @@ async def list_communities(
     first: int | None,
     after: str | None,
     standings: Mapping[str, Standing] | None = None,
+    known: int | None = None,
 ) -> Page[CommunityView]:
-    """The communities in scope on `on` that pass `where`, sorted by `order` then id, after `after`.
+    """The communities in scope on `on` that pass `where`, sorted by `order` then id, after `after` (as the
+    log stood at size `known`; `world` holds the towns and standards as it stood then).
 
-    `standings` (from the stored status segments) answers the filter and the sort without evaluating; a
-    community it lacks is evaluated. Only the page's communities are evaluated in full, for their views.
-    The walk and the evaluations run in slices (`in_slices`), so the event loop is never held long.
+    The candidates are read from the record tables, one row each (`directory.communities_on`); `standings`
+    (from the stored status segments) answers the filter and the sort by status; a community it lacks is
+    evaluated from its facts, read in chunks. Only the page's communities' facts are read, for their views.
+    Evaluations run in slices (`in_slices`), so the event loop is never held long.
     """
     size = page_size(first)
     if where.name_contains is not None and len(where.name_contains) > MAX_NAME_FILTER:
         raise QueryError("filter.nameContains", f"must be at most {MAX_NAME_FILTER} characters")
     start_key = _read_cursor(after, order, descending) if after is not None else None
     standard = world.standard_on(on)
-    known = standings or {}
-
-    def choose(facts: CommunityFacts) -> tuple[SortKey, str, CommunityFacts] | None:
-        if not facts.in_scope_on(on) or not _passes(facts, on, where):
-            return None
-        standing = known.get(facts.community_id)
-        if standing is None:
-            status = evaluate(facts, standard, on)
-            standing = (status.standardized, status.score)
-        if where.standardized is not None and standing[0] is not where.standardized:
-            return None
-        return (_sort_key(facts, on, standing[1], order), facts.community_id, facts)
-
-    chosen = [c for c in await in_slices(world.communities.values(), choose) if c is not None]
-    # No activity yet sorts first ascending: "" stands below every date.
-    chosen.sort(key=lambda item: (item[0], item[1]), reverse=descending)
-    start = 0
-    if start_key is not None:
-        key, ident = start_key
-        start = len(chosen)
-        for index, (k, i, _) in enumerate(chosen):
-            beyond = (k, i) < (key, ident) if descending else (k, i) > (key, ident)
-            if beyond:
-                start = index
-                break
-    page = chosen[start : start + size]
-    views = await in_slices(page, lambda item: CommunityView(item[2], on, evaluate(item[2], standard, on)))
+    known_standings = dict(standings or {})
+    # The record tables are read as far as `world` goes (the projection's checkpoint, or `known`), so the
+    # rows agree with the towns and standards it holds even if the projector has moved on meanwhile.
+    upto = world.position if known is None else known
+    async with pool.acquire() as conn:
+        entries = [e for e in await communities_on(conn, generation, on, upto) if _passes(e, where)]
+        missing = [e.community_id for e in entries if e.community_id not in known_standings]
+        async for chunk in facts_in_chunks(conn, generation, missing, upto):
+            statuses = await in_slices(chunk, lambda facts: evaluate(facts, standard, on))
+            known_standings.update((s.community_id, (s.standardized, s.score)) for s in statuses)
+        if where.standardized is not None:
+            entries = [e for e in entries if known_standings[e.community_id][0] is where.standardized]
+        activity: dict[str, date] = {}
+        if order is CommunityOrder.LAST_ACTIVITY:
+            activity = await last_activity_on(conn, generation, on, [e.community_id for e in entries], upto)
+        chosen = [
+            (_sort_key(e, known_standings[e.community_id][1], activity, order), e.community_id)
+            for e in entries
+        ]
+        # No activity yet sorts first ascending: "" stands below every date.
+        chosen.sort(reverse=descending)
+        start = 0
+        if start_key is not None:
+            start = len(chosen)
+            for index, item in enumerate(chosen):
+                beyond = item < start_key if descending else item > start_key
+                if beyond:
+                    start = index
+                    break
+        page = chosen[start : start + size]
+        facts = await read_facts(conn, generation, [ident for _, ident in page], upto)
+    views = await in_slices(
+        page, lambda item: CommunityView(facts[item[1]], on, evaluate(facts[item[1]], standard, on))
+    )
     return Page(
         items=tuple(
-            (_cursor(order, descending, k, i), view) for (k, i, _), view in zip(page, views, strict=True)
+            (_cursor(order, descending, k, i), view) for (k, i), view in zip(page, views, strict=True)
         ),
         has_next=start + size < len(chosen),
         has_previous=start > 0,
@@ -140,28 +155,26 @@ async def list_communities(
     )
 
 
-def _passes(facts: CommunityFacts, on: date, where: CommunityFilter) -> bool:
-    if where.town is not None and facts.town_on(on) != where.town:
+def _passes(entry: Entry, where: CommunityFilter) -> bool:
+    if where.town is not None and entry.town_id != where.town:
         return False
-    if where.kind is not None and facts.kind is not where.kind:
+    if where.kind is not None and entry.kind is not where.kind:
         return False
-    if where.designation is not None and not any(
-        d.level is where.designation and d.designated_on <= on for d in facts.designations
-    ):
+    if where.designation is not None and where.designation not in entry.levels:
         return False
     if where.name_contains:
-        name = facts.name_on(on) or ""
+        name = entry.name or ""
         if where.name_contains.casefold() not in name.casefold():
             return False
     return True
 
 
-def _sort_key(facts: CommunityFacts, on: date, score: float, order: CommunityOrder) -> SortKey:
+def _sort_key(entry: Entry, score: float, activity: Mapping[str, date], order: CommunityOrder) -> SortKey:
     if order is CommunityOrder.NAME:
-        return (0.0, facts.name_on(on) or "")
+        return (0.0, entry.name or "")
     if order is CommunityOrder.SCORE:
         return (score, "")
-    day = last_activity(facts, on)
+    day = activity.get(entry.community_id)
     return (0.0, day.isoformat() if day is not None else "")
 
 

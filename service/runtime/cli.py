@@ -41,7 +41,7 @@ from service.log.migrations import (
 from service.log.pool import DatabaseUnavailable, connect, create_pool
 from service.log.store import EventStore
 from service.read.projector import Projector, rebuild
-from service.read.readmodel import ReadModel
+from service.read.readmodel import whole_world
 from service.read.reports import ReportError, community_report, coverage_report, disclosure_report, render
 from service.runtime.access import add_commands as add_token_commands
 from service.runtime.access import demo_lines, demo_tokens
@@ -244,7 +244,7 @@ async def _current_world(urls: DatabaseUrls) -> World:
     try:
         # Reading appends nothing to the log; bringing the projections up to it only maintains views.
         await Projector(pool, CATALOGUE).catch_up()
-        return await ReadModel(pool).world()
+        return await whole_world(pool)
     finally:
         await pool.close()
 

@@ -35,7 +35,7 @@ from events.catalogue import CATALOGUE
 from projections.audit import status_document, status_rows
 from projections.localtime import local_date
 from service.read.projector import Projector
-from service.read.readmodel import ReadModel
+from service.read.readmodel import whole_world
 from service.transparency.queries import query
 from service.transparency.signer import Signer
 from service.transparency.tree import LogTree
@@ -206,7 +206,7 @@ async def _write_restricted(pool: asyncpg.Pool, out: Path, after: int, size: int
 async def _write_status(pool: asyncpg.Pool, out: Path, size: int, on: date | None) -> None:
     """The statuses on `on` (default: the local date the last exported event was recorded)."""
     await Projector(pool, CATALOGUE).catch_up()
-    world = await ReadModel(pool).world()
+    world = await whole_world(pool)
     if on is None:
         on = local_date(await pool.fetchval(query("recorded_at"), size))
     document = status_document(status_rows(world, size, on), size, on)

@@ -32,4 +32,4 @@ def test_the_world_known_at_a_size_is_the_replay_of_the_log_up_to_it(log: Log, d
         assert len(registered) == len(cut.communities)
     for community_id, facts in registered.items():
         assert facts == cut.communities[community_id], community_id
-    assert all(c not in cut.communities for c in whole.communities if c not in registered)
+    assert all(c not in known for c in whole.communities if c not in registered)

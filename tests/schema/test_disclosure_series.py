@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from projections.coverage import disclosure_rate
+from service.read.readmodel import whole_world
 from service.read.status import StatusKeeper
 from tests.schema.conftest import Api
 
@@ -24,7 +25,7 @@ TOWN_SERIES = """query($year: Int!, $from: Date!, $to: Date!) { town(id: "gutang
 
 async def expected_rates(demo: Api, year: int, day: str) -> dict[str, Any]:
     """The rates evaluated from the facts in memory, in the API's shape."""
-    towns, city = disclosure_rate(await demo.services.read_model.world(), year, date.fromisoformat(day))
+    towns, city = disclosure_rate(await whole_world(demo.services.pool), year, date.fromisoformat(day))
     shares = {t.area_id: {"communities": t.share.whole, "disclosed": t.share.part} for t in towns}
     return {"city": {"communities": city.share.whole, "disclosed": city.share.part}, "towns": shares}
 

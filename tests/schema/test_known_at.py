@@ -16,6 +16,7 @@ from events.standard import StandardRevised
 from events.training import TrainingKind
 from projections.standards import DEFAULT_STANDARD
 from service.demo.loader import load_demo
+from service.read.readmodel import whole_world
 from service.read.status import StatusKeeper
 from service.transparency.signer import Signer
 from tests.schema.conftest import Api
@@ -54,7 +55,7 @@ async def loaded(api: Api) -> Api:
 
 async def later_events(api: Api) -> list[Event]:
     """Records appended after the demo, most of them back-dated into 2022."""
-    world = await api.services.read_model.world()
+    world = await whole_world(api.services.pool)
     moving = "shuyuan" if "shuyuan" in world.communities else sorted(world.communities)[0]
     home = world.communities[moving].town_on(date(2022, 6, 1))
     assert home is not None

@@ -22,7 +22,7 @@ where f.generation = $1;
 -- name: facts_changed_after
 -- Everything in the live generation that changed after a position: how a cached read model refreshes.
 select entity, entity_id, position, body::text as body
-from facts where generation = $1 and position > $2;
+from facts where generation = $1 and position > $2 and entity <> 'community';
 
 -- name: save_facts
 insert into facts (generation, entity, entity_id, position, town_id, body)
@@ -73,7 +73,7 @@ on conflict (generation, community_id) do update set since = least(status_pendin
 -- name: mark_all_status_pending
 -- A standard revised at position $3: every community of the generation, from the day it takes effect.
 insert into status_pending (generation, community_id, since, from_position)
-select $1, entity_id, $2::date, $3::bigint from facts where generation = $1 and entity = 'community'
+select distinct $1::int, community_id, $2::date, $3::bigint from community_registrations where generation = $1
 on conflict (generation, community_id) do update set since = least(status_pending.since, excluded.since),
     from_position = least(status_pending.from_position, excluded.from_position);
 
@@ -313,7 +313,8 @@ with a as (delete from community_registrations where generation = $1),
 delete from duty_reports where generation = $1;
 
 -- name: records_missing
-select exists (select 1 from facts where generation = $1 and entity = 'community')
+-- The projection has passed a community's registration ($2: its position) but holds no record.
+select exists (select 1 from events where type = 'CommunityRegistered' and position <= $2)
    and not exists (select 1 from community_registrations where generation = $1);
 
 -- name: load_community_records
@@ -386,3 +387,71 @@ union all
 select community_id, 'duty_reports' as field, max(position) as last, json_agg(t order by position)::text as items
 from duty_reports t where generation = $1 and community_id = any($2::text[]) and position <= $3
 group by community_id;
+
+-- name: communities_on
+-- Every community in scope on day $2 as the log stood at size $3 (registered by then, and not retired by
+-- then by its first retirement), with its kind (of its first registration), its name and town on the day
+-- (the latest effective date wins, then the later record; before any name took effect, the first name),
+-- and the designation levels it holds by the day.
+select r.community_id, r.kind,
+       coalesce(
+           (select n.name from community_names n
+            where n.generation = $1 and n.community_id = r.community_id and n.position <= $3 and n.since <= $2
+            order by n.since desc, n.position desc limit 1),
+           (select n.name from community_names n
+            where n.generation = $1 and n.community_id = r.community_id and n.position <= $3
+            order by n.position limit 1)) as name,
+       (select m.town_id from community_memberships m
+        where m.generation = $1 and m.community_id = r.community_id and m.position <= $3 and m.since <= $2
+        order by m.since desc, m.position desc limit 1) as town_id,
+       array(select distinct d.level from designations d
+             where d.generation = $1 and d.community_id = r.community_id and d.position <= $3
+               and d.designated_on <= $2) as levels
+from (
+    select distinct on (community_id) community_id, kind, since
+    from community_registrations where generation = $1 and position <= $3
+    order by community_id, position
+) r
+where r.since <= $2
+  and coalesce((select x.since from community_retirements x
+                where x.generation = $1 and x.community_id = r.community_id and x.position <= $3
+                order by x.position limit 1), 'infinity'::date) > $2;
+
+-- name: community_ids_known
+-- Every community registered as the log stood at size $2.
+select distinct community_id from community_registrations where generation = $1 and position <= $2;
+
+-- name: last_activity_on
+-- For the communities $4: the latest day on or before $2, as the log stood at size $3, on which each did
+-- something the log records (projections.summaries.last_activity).
+select community_id, max(day) as day from (
+    select community_id, published_on as day from disclosures
+    where generation = $1 and position <= $3 and published_on <= $2 and community_id = any($4::text[])
+    union all
+    select community_id, corrected_on from disclosure_corrections
+    where generation = $1 and position <= $3 and corrected_on <= $2 and community_id = any($4::text[])
+    union all
+    select community_id, held_on from trainings
+    where generation = $1 and position <= $3 and held_on <= $2 and community_id = any($4::text[])
+    union all
+    select community_id, adopted_on from rule_versions
+    where generation = $1 and position <= $3 and adopted_on <= $2 and community_id = any($4::text[])
+    union all
+    select community_id, held_on from meetings
+    where generation = $1 and position <= $3 and held_on <= $2 and community_id = any($4::text[])
+    union all
+    select community_id, checked_on from spot_checks
+    where generation = $1 and position <= $3 and checked_on <= $2 and community_id = any($4::text[])
+    union all
+    select community_id, rectified_on from rectifications
+    where generation = $1 and position <= $3 and rectified_on <= $2 and community_id = any($4::text[])
+    union all
+    select community_id, filed_on from duty_reports
+    where generation = $1 and position <= $3 and filed_on <= $2 and community_id = any($4::text[])
+) days group by community_id;
+
+-- name: town_of_community
+-- The community's town on day $3 (for deciding who may read its stream).
+select town_id from community_memberships
+where generation = $1 and community_id = $2 and since <= $3
+order by since desc, position desc limit 1;

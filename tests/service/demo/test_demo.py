@@ -24,7 +24,7 @@ from service.demo.generator import AS_OF, DEFAULT_SEED, FAILURES, FIRST_DAY, LAS
 from service.demo.loader import DemoRefused, load_demo
 from service.log.store import EventStore
 from service.read.projector import Projector
-from service.read.readmodel import ReadModel
+from service.read.readmodel import whole_world
 from tests.support import domain
 
 # The loader's clock stands on the demo's last day, so the commands refuse any date after it.
@@ -211,7 +211,7 @@ async def test_the_demo_loads_into_an_empty_database_with_the_articles_figures(
     assert seconds < 30, f"loading took {seconds:.1f} s"
 
     await Projector(pool, CATALOGUE).catch_up()
-    world = await ReadModel(pool).world()
+    world = await whole_world(pool)
     assert_the_articles_figures(world, demo())
 
 

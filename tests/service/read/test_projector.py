@@ -13,7 +13,7 @@ from events.registry import Event
 from projections.community import World, fold_world
 from service.log.store import EventStore
 from service.read.projector import Projector, decode_all, rebuild
-from service.read.readmodel import ReadModel
+from service.read.readmodel import ReadModel, whole_world
 from tests.support import domain
 
 ANY = ExpectedVersion.any()
@@ -57,7 +57,7 @@ async def test_the_runner_folds_the_log_into_facts_equal_to_a_full_replay(
     projector = Projector(pool, CATALOGUE, batch_size=7)
     assert head == await projector.catch_up()
     assert head == (await projector.checkpoint()).position
-    world = await ReadModel(pool).world()
+    world = await whole_world(pool)
     assert comparable(await reference(store)) == comparable(world)
     assert head == world.position
     assert "b" == world.communities["c0"].town_on(date(2021, 8, 1))
@@ -74,8 +74,15 @@ async def test_resuming_in_random_batches_equals_one_full_replay(
         if not await projector.step():
             break
         await read_model.world()  # the cache refreshes incrementally between batches
-    assert comparable(await reference(store)) == comparable(await read_model.world())
-    assert comparable(await reference(store)) == comparable(await ReadModel(pool).world())
+    expected = await reference(store)
+    # The cache holds the towns and the standard; the communities are rows of the record tables.
+    cached = await read_model.world()
+    assert (dict(expected.towns), expected.standards, {}) == (
+        dict(cached.towns),
+        cached.standards,
+        cached.communities,
+    )
+    assert comparable(expected) == comparable(await whole_world(pool))
 
 
 async def test_a_rebuild_gives_identical_facts_in_a_new_generation(
@@ -84,7 +91,7 @@ async def test_a_rebuild_gives_identical_facts_in_a_new_generation(
     await seed(store)
     projector = Projector(pool, CATALOGUE)
     await projector.catch_up()
-    before = await ReadModel(pool).world()
+    before = await whole_world(pool)
     generation = (await projector.checkpoint()).generation
     seen: list[tuple[int, int]] = []
     checkpoint = await rebuild(
@@ -93,7 +100,7 @@ async def test_a_rebuild_gives_identical_facts_in_a_new_generation(
     assert generation + 1 == checkpoint.generation
     assert seen
     assert seen[-1][0] == seen[-1][1] == await store.head()
-    after = await ReadModel(pool).world()
+    after = await whole_world(pool)
     assert comparable(before) == comparable(after)
     generations = await pool.fetch("select distinct generation from facts")
     assert [generation + 1] == [g["generation"] for g in generations]
@@ -115,7 +122,7 @@ async def test_stored_facts_as_of_any_position_equal_a_replay_up_to_it(
     rng = random.Random(11)
     head = await seed(store, communities=3, years=(2021, 2022))
     await Projector(pool, CATALOGUE).catch_up()
-    stored = await ReadModel(pool).world()
+    stored = await whole_world(pool)
     everything = decode_all(CATALOGUE, await store.read_all(limit=100_000))
     for position in sorted(rng.sample(range(0, head + 1), 12)):
         replayed = fold_world(

@@ -35,7 +35,7 @@ from service.log.bulk import Entry
 from service.log.store import EventStore
 from service.read.projector import NAME, decode_all
 from service.read.queries import query
-from service.read.readmodel import ReadModel
+from service.read.readmodel import whole_world
 from tests.support import domain
 from tests.support.sealing import openings, sealed
 
@@ -322,7 +322,7 @@ async def test_a_runner_killed_mid_batch_resumes_with_no_loss_and_no_double_coun
 
     assert head == await checkpoint(pool), note
     replay = fold_world(World(), decode_all(CATALOGUE, await store.read_all(limit=head + 1)))
-    world = await ReadModel(pool).world()
+    world = await whole_world(pool)
     assert head == world.position
     assert dict(replay.towns) == dict(world.towns), note
     assert replay.standards == world.standards, note

@@ -17,7 +17,7 @@ from service.commands.handler import Commands
 from service.demo.loader import load_demo
 from service.log.store import EventStore
 from service.read.projector import Projector, fill_missing_records, rebuild
-from service.read.readmodel import ReadModel
+from service.read.readmodel import whole_world
 from service.read.records import COLUMNS, FACTS, read_facts
 
 
@@ -25,7 +25,7 @@ from service.read.records import COLUMNS, FACTS, read_facts
 async def world(pool: asyncpg.Pool, store: EventStore) -> World:
     await load_demo(Commands(store, CATALOGUE), store)
     await Projector(pool, CATALOGUE).catch_up()
-    return await ReadModel(pool).world()
+    return await whole_world(pool)
 
 
 def expected_rows(world: World, field: str) -> list[tuple[Any, ...]]:

@@ -20,7 +20,7 @@ from service.demo.loader import load_demo
 from service.log.store import EventStore
 from service.read.projector import Projector, rebuild
 from service.read.queries import query
-from service.read.readmodel import ReadModel
+from service.read.readmodel import whole_world
 from service.read.status import StatusKeeper, horizon, segment_of
 from tests.support import domain
 
@@ -42,7 +42,7 @@ async def caught_up(pool: asyncpg.Pool, keeper: StatusKeeper) -> World:
     await Projector(pool, CATALOGUE).catch_up()
     await keeper.catch_up()
     assert 0 == await keeper.pending()
-    return await ReadModel(pool).world()
+    return await whole_world(pool)
 
 
 def comparable(segments: list[Segment]) -> list[tuple[object, ...]]:

@@ -538,16 +538,19 @@ async def test_a_tail_rewritten_by_a_careful_forger_is_placed_after_the_last_che
 
 
 @pytest.mark.parametrize(
-    ("edit", "difference"),
+    ("edit", "done", "difference"),
     [
-        # c1's newest finance disclosure (2022-Q4) vanishes from its facts: it no longer meets "finance".
+        # c1's newest finance disclosure (2022-Q4) vanishes from its records: it no longer meets "finance".
         (
-            "jsonb_set(body, '{disclosures}', "
-            "(body->'disclosures') - (jsonb_array_length(body->'disclosures') - 1))",
+            "delete from disclosures where community_id = 'c1' "
+            "and position = (select max(position) from disclosures where community_id = 'c1')",
+            "DELETE 1",
             "community c1: met is 1 in the projection, 2 in the log",
         ),
         (
-            "jsonb_set(body, '{names,0,name}', '\"清廉社区\"')",
+            "update community_names set name = '清廉社区' where community_id = 'c1' "
+            "and position = (select min(position) from community_names where community_id = 'c1')",
+            "UPDATE 1",
             "community c1: name is '清廉社区' in the projection",
         ),
     ],
@@ -559,12 +562,10 @@ async def test_an_edited_projection_is_named_by_community_and_field(
     key: VerifierKey,
     tmp_path: Path,
     edit: str,
+    done: str,
     difference: str,
 ) -> None:
-    changed = await tamperer.execute(
-        f"update facts set body = {edit} where entity = 'community' and entity_id = 'c1'"
-    )
-    assert "UPDATE 1" == changed
+    assert done == await tamperer.execute(edit)
 
     failure = await rejected(pool, tmp_path / "bundle", key, prepared.notes[S1])
 

@@ -243,5 +243,7 @@ grant select, insert, delete on
     reports, report_closures, designations, talents, duty_reports
 to qinglian_app;
 
--- The live generation's records are written by the next rebuild: `serve` and `rebuild` run one when the
--- projections hold facts but no records (service/read/records.py, `records_missing`).
+-- A community's facts are these rows from now on, no longer a document in `facts`. The live generation's
+-- records are written by a rebuild, which `serve` runs in the background when the projection has passed
+-- registrations but holds no records (service/read/records.py, `records_missing`).
+delete from facts where entity = 'community';
