@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -20,9 +21,9 @@ from schema import records
 from schema.context import Context
 from schema.pagination import Connection, connection
 from schema.scalars import AsOf, TreeSize
-from service.read.paging import page_by_position
+from service.read.paging import Page, after_position, page_size, position_cursor
 from service.read.series import Step, check_horizon, coverage_series, disclosure_series, series_days
-from service.read.views import CITY_ID, CITY_NAME, CommunityView, dated_by, last_disclosure, towns_on
+from service.read.views import CITY_ID, CITY_NAME, CommunityView, last_disclosure, towns_on
 
 Info = strawberry.Info[Context, None]
 First = Annotated[int | None, strawberry.argument(description="Page size, at most 100 (default 20).")]
@@ -344,7 +345,7 @@ class Community:
         return records.disclosure(found, self.view.facts, self.view.on) if found is not None else None
 
     @strawberry.field(description="Its disclosures published by the date, in log order.")
-    def disclosures(
+    async def disclosures(
         self,
         info: Info,
         first: First = None,
@@ -355,16 +356,11 @@ class Community:
     ) -> Connection[records.Disclosure] | None:
         self._require_records(info)
         facts, on = self.view.facts, self.view.on
-        chosen = [
-            d
-            for d in dated_by(facts.disclosures, lambda d: d.published_on, on)
-            if category in (None, d.category)
-        ]
-        page = page_by_position(chosen, lambda d: d.position, "disclosures", first, after)
+        page = await self._page(info, "disclosures", first, after, category)
         return connection(page, lambda d: records.disclosure(d, facts, on))
 
     @strawberry.field(description="Its integrity education held by the date, in log order.")
-    def trainings(
+    async def trainings(
         self,
         info: Info,
         first: First = None,
@@ -372,19 +368,12 @@ class Community:
         kind: Annotated[TrainingKind | None, strawberry.argument(description="Only this kind.")] = None,
     ) -> Connection[records.Training] | None:
         self._require_records(info)
-        chosen = [
-            t
-            for t in dated_by(self.view.facts.trainings, lambda t: t.held_on, self.view.on)
-            if kind in (None, t.kind)
-        ]
-        return connection(
-            page_by_position(chosen, lambda t: t.position, "trainings", first, after), records.training
-        )
+        return connection(await self._page(info, "trainings", first, after, kind), records.training)
 
     @strawberry.field(
         description="Every version of its rules adopted by the date (the history), in log order."
     )
-    def rules(
+    async def rules(
         self,
         info: Info,
         first: First = None,
@@ -394,14 +383,7 @@ class Community:
         ] = None,
     ) -> Connection[records.RuleVersion] | None:
         self._require_records(info)
-        chosen = [
-            r
-            for r in dated_by(self.view.facts.rules, lambda r: r.adopted_on, self.view.on)
-            if document in (None, r.document)
-        ]
-        return connection(
-            page_by_position(chosen, lambda r: r.position, "rules", first, after), records.rule_version
-        )
+        return connection(await self._page(info, "rules", first, after, document), records.rule_version)
 
     @strawberry.field(description="The version of each of its rules current on the date, one per document.")
     def current_rules(self, info: Info) -> list[records.RuleVersion] | None:
@@ -411,24 +393,45 @@ class Community:
         ]
 
     @strawberry.field(description="Its meetings held by the date, in log order.")
-    def meetings(
+    async def meetings(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[records.Meeting] | None:
         self._require_records(info)
-        chosen = dated_by(self.view.facts.meetings, lambda m: m.held_on, self.view.on)
-        return connection(
-            page_by_position(chosen, lambda m: m.position, "meetings", first, after), records.meeting
-        )
+        return connection(await self._page(info, "meetings", first, after, None), records.meeting)
 
     @strawberry.field(description="The spot checks of it made by the date, in log order.")
-    def spot_checks(
+    async def spot_checks(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[records.SpotCheck] | None:
         self._require_records(info)
         facts, on = self.view.facts, self.view.on
-        chosen = dated_by(facts.spot_checks, lambda s: s.checked_on, on)
-        page = page_by_position(chosen, lambda s: s.position, "spot_checks", first, after)
+        page = await self._page(info, "spot_checks", first, after, None)
         return connection(page, lambda s: records.spot_check(s, facts, on))
+
+    async def _page(
+        self, info: Info, kind: str, first: int | None, after: str | None, only: enum.Enum | None
+    ) -> Page[Any]:
+        """A page of this community's `kind` records dated by the date (of the one kind `only`), read from
+        the record tables with the keyset cursor: one query for every community of the list asking."""
+        size = page_size(first)
+        start = after_position(after, kind)
+        key = (
+            kind,
+            self.view.facts.community_id,
+            self.view.on,
+            self.known,
+            only.value if only else None,
+            start,
+            size,
+        )
+        found = await info.context.loaders.records.load(key)
+        chosen = found.items[:size]
+        return Page(
+            items=tuple((position_cursor(kind, item.position), item) for item in chosen),
+            has_next=len(found.items) > size,
+            has_previous=found.before > 0,
+            total=found.total,
+        )
 
     def _require_records(self, info: Info) -> None:
         """A community's records are for those who may read them: its clerks, inspectors, integrators and
@@ -442,11 +445,10 @@ class Community:
         description="Its designations as a demonstration point made by the date, in log order (public, like "
         "its status)."
     )
-    def designations(self, first: First = None, after: After = None) -> Connection[records.Designation]:
-        chosen = dated_by(self.view.facts.designations, lambda d: d.designated_on, self.view.on)
-        return connection(
-            page_by_position(chosen, lambda d: d.position, "designations", first, after), records.designation
-        )
+    async def designations(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[records.Designation]:
+        return connection(await self._page(info, "designations", first, after, None), records.designation)
 
 
 __all__ = [

@@ -27,7 +27,7 @@ from service.log.clock import utc_now
 from service.log.store import EventStore
 from service.read.projector import Projector
 from service.read.readmodel import ReadModel
-from service.read.records import read_facts
+from service.read.records import RecordPage, read_facts, record_pages
 from service.read.restricted import rows_at
 from service.read.series import coverage_figures, disclosure_figures
 from service.read.views import AreaFigures
@@ -56,6 +56,11 @@ class Services:
     authenticator: Authenticator | None = None
 
 
+# A page of records: (kind, community, as of a date, log size asked for, only this kind of it, after
+# this position, page size).
+RecordKey = tuple[str, str, date, int | None, str | None, int, int]
+
+
 class Loaders:
     """Per request: the world, read once, and batched look-ups within it."""
 
@@ -81,6 +86,8 @@ class Loaders:
             load_fn=self._disclosure_rates
         )
         self._known: dict[int, World] = {}
+        # Pages of a kind of record, many communities' in one query (see RecordKey).
+        self.records: DataLoader[RecordKey, RecordPage] = DataLoader(load_fn=self._records)
         # A community's facts, read from the record tables: keyed by (id, log size; None: as it stands).
         self.facts: DataLoader[tuple[str, int | None], CommunityFacts | None] = DataLoader(
             load_fn=self._facts
@@ -126,6 +133,7 @@ class Loaders:
         self._world = None
         self._known.clear()
         self.facts.clear_all()
+        self.records.clear_all()
 
     def pin_world(self, world: World, generation: int) -> None:
         """Use this world, already read by the caller: the response cache keys on its checkpoint, so the
@@ -145,6 +153,22 @@ class Loaders:
                 facts = await read_facts(conn, generation, ids, size)
                 found.update(((c, known), f) for c, f in facts.items())
         return [found.get(key) for key in keys]
+
+    async def _records(self, keys: list[RecordKey]) -> Sequence[RecordPage]:
+        generation = await self.generation()
+        position = (await self.world()).position
+        groups: dict[tuple[str, date, int | None, str | None, int, int], list[str]] = {}
+        for kind, community_id, on, known, only, after, size in keys:
+            groups.setdefault((kind, on, known, only, after, size), []).append(community_id)
+        found: dict[RecordKey, RecordPage] = {}
+        async with self._pool.acquire() as conn:
+            for (kind, on, known, only, after, size), ids in groups.items():
+                upto = position if known is None else known
+                pages = await record_pages(
+                    conn, generation, kind, ids, on=on, upto=upto, only=only, after=after, size=size
+                )
+                found.update(((kind, c, on, known, only, after, size), page) for c, page in pages.items())
+        return [found[key] for key in keys]
 
     async def _towns(self, ids: list[str]) -> Sequence[TownFacts | None]:
         world = await self.world()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -140,3 +142,47 @@ async def read_facts(
         community_id: CommunityFacts(community_id=community_id, **fields, position=last[community_id])
         for community_id, fields in found.items()
     }
+
+
+# The lists a community's records are paged in: their query, the cursor's kind, and the fact they hold.
+PAGED: dict[str, tuple[str, type[Any]]] = {
+    "disclosures": ("page_disclosures", Disclosure),
+    "trainings": ("page_trainings", Training),
+    "rules": ("page_rules", RuleVersion),
+    "meetings": ("page_meetings", Meeting),
+    "spot_checks": ("page_spot_checks", SpotCheck),
+    "designations": ("page_designations", Designation),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage:
+    """One community's page of one kind of record: the facts (at most the page size and one more, which
+    says whether more follow), how many there are in all, and how many precede the page."""
+
+    items: tuple[Any, ...]
+    total: int
+    before: int
+
+
+async def record_pages(
+    conn: Conn,
+    generation: int,
+    kind: str,
+    ids: Sequence[str],
+    *,
+    on: date,
+    upto: int,
+    only: str | None,
+    after: int,
+    size: int,
+) -> dict[str, RecordPage]:
+    """For each community of `ids`: its page of `kind` records dated by `on`, as the log stood at `upto`,
+    of the one kind `only` (None: any), after position `after` — one query for all of them."""
+    name, _ = PAGED[kind]
+    rows = await conn.fetch(query(name), generation, list(ids), on, upto, only, after, size)
+    found = {
+        r["community_id"]: RecordPage(_DECODERS[kind].decode(r["items"]), r["total"], r["before"])
+        for r in rows
+    }
+    return {c: found.get(c, RecordPage((), 0, 0)) for c in ids}

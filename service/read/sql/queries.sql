@@ -455,3 +455,89 @@ select community_id, max(day) as day from (
 select town_id from community_memberships
 where generation = $1 and community_id = $2 and since <= $3
 order by since desc, position desc limit 1;
+
+-- The pages of a kind of record of many communities at once (`records.record_pages`): for each community
+-- of $2, its records dated by $3, as the log stood at size $4, of the one kind $5 (null: any, where the
+-- list has kinds), after position $6: up to $7 + 1 of them in log order (the extra one says whether more
+-- follow), with how many there are in all and how many precede the page.
+
+-- name: page_disclosures
+with chosen as (
+    select t.*, count(*) over w as total, count(*) filter (where t.position <= $6) over w as before,
+           row_number() over (partition by t.community_id, t.position > $6 order by t.position) as n
+    from disclosures t
+    where t.generation = $1 and t.community_id = any($2::text[]) and t.published_on <= $3 and t.position <= $4 and ($5::text is null or t.category = $5::text)
+    window w as (partition by t.community_id)
+)
+select community_id, max(total) as total, max(before) as before,
+       coalesce(json_agg(c order by c.position) filter (where c.position > $6 and c.n <= $7 + 1), '[]')::text as items
+from chosen c
+group by community_id;
+
+-- name: page_trainings
+with chosen as (
+    select t.*, count(*) over w as total, count(*) filter (where t.position <= $6) over w as before,
+           row_number() over (partition by t.community_id, t.position > $6 order by t.position) as n
+    from trainings t
+    where t.generation = $1 and t.community_id = any($2::text[]) and t.held_on <= $3 and t.position <= $4 and ($5::text is null or t.kind = $5::text)
+    window w as (partition by t.community_id)
+)
+select community_id, max(total) as total, max(before) as before,
+       coalesce(json_agg(c order by c.position) filter (where c.position > $6 and c.n <= $7 + 1), '[]')::text as items
+from chosen c
+group by community_id;
+
+-- name: page_rules
+with chosen as (
+    select t.*, count(*) over w as total, count(*) filter (where t.position <= $6) over w as before,
+           row_number() over (partition by t.community_id, t.position > $6 order by t.position) as n
+    from rule_versions t
+    where t.generation = $1 and t.community_id = any($2::text[]) and t.adopted_on <= $3 and t.position <= $4 and ($5::text is null or t.document = $5::text)
+    window w as (partition by t.community_id)
+)
+select community_id, max(total) as total, max(before) as before,
+       coalesce(json_agg(c order by c.position) filter (where c.position > $6 and c.n <= $7 + 1), '[]')::text as items
+from chosen c
+group by community_id;
+
+-- name: page_meetings
+with chosen as (
+    select t.*, count(*) over w as total, count(*) filter (where t.position <= $6) over w as before,
+           row_number() over (partition by t.community_id, t.position > $6 order by t.position) as n
+    from meetings t
+    where t.generation = $1 and t.community_id = any($2::text[]) and t.held_on <= $3 and t.position <= $4
+      and $5::text is null
+    window w as (partition by t.community_id)
+)
+select community_id, max(total) as total, max(before) as before,
+       coalesce(json_agg(c order by c.position) filter (where c.position > $6 and c.n <= $7 + 1), '[]')::text as items
+from chosen c
+group by community_id;
+
+-- name: page_spot_checks
+with chosen as (
+    select t.*, count(*) over w as total, count(*) filter (where t.position <= $6) over w as before,
+           row_number() over (partition by t.community_id, t.position > $6 order by t.position) as n
+    from spot_checks t
+    where t.generation = $1 and t.community_id = any($2::text[]) and t.checked_on <= $3 and t.position <= $4
+      and $5::text is null
+    window w as (partition by t.community_id)
+)
+select community_id, max(total) as total, max(before) as before,
+       coalesce(json_agg(c order by c.position) filter (where c.position > $6 and c.n <= $7 + 1), '[]')::text as items
+from chosen c
+group by community_id;
+
+-- name: page_designations
+with chosen as (
+    select t.*, count(*) over w as total, count(*) filter (where t.position <= $6) over w as before,
+           row_number() over (partition by t.community_id, t.position > $6 order by t.position) as n
+    from designations t
+    where t.generation = $1 and t.community_id = any($2::text[]) and t.designated_on <= $3 and t.position <= $4
+      and $5::text is null
+    window w as (partition by t.community_id)
+)
+select community_id, max(total) as total, max(before) as before,
+       coalesce(json_agg(c order by c.position) filter (where c.position > $6 and c.n <= $7 + 1), '[]')::text as items
+from chosen c
+group by community_id;
