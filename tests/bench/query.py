@@ -1440,7 +1440,8 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
 
 
 def arguments(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.query", description=__doc__.split("\n")[0])
+    summary = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.query", description=summary)
 
     def numbers(text: str) -> list[int]:
         return sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
