@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 import strawberry
@@ -164,13 +165,14 @@ class Query:
         on = as_of or context.today()
         known = await known_size(info, known_at, at_checkpoint)
         world = await context.loaders.world_at(known)
-        # The filter and the sort by status come from the stored segments: one query, no evaluation.
-        standings = await standings_on(
-            context.services.pool, await context.loaders.generation(), on, context.today(), known
+        generation = await context.loaders.generation()
+        # The filter and the sort by status come from the stored segments, one query, read only if asked.
+        standings = functools.partial(
+            standings_on, context.services.pool, generation, on, context.today(), known
         )
         page = await list_communities(
             context.services.pool,
-            await context.loaders.generation(),
+            generation,
             world,
             on,
             where=CommunityFilter(

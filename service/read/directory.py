@@ -36,9 +36,52 @@ class Entry:
     levels: frozenset[Level]
 
 
-async def communities_on(conn: Conn, generation: int, on: date, known: int | None = None) -> list[Entry]:
-    """Every community in scope on `on` (as the log stood at size `known`), by id."""
-    rows = await conn.fetch(query("communities_on"), generation, on, known or EVERYTHING)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Choice:
+    """Which communities in scope a list takes, before anything about their status: the filters (None:
+    any; `name_contains` matched case-insensitively), the order by name (then id), where to start (the
+    name and id of the item just before) and how many (None: all)."""
+
+    town: str | None = None
+    kind: CommunityKind | None = None
+    designation: Level | None = None
+    name_contains: str | None = None
+    descending: bool = False
+    after: tuple[str, str] | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """The communities a `Choice` took, in its order; how many pass its filters in all, and how many of
+    those precede its start."""
+
+    entries: list[Entry]
+    total: int
+    before: int
+
+
+async def community_page(
+    conn: Conn, generation: int, on: date, choice: Choice, known: int | None = None
+) -> Chosen:
+    """The communities in scope on `on` (as the log stood at size `known`) that `choice` takes: chosen,
+    sorted and cut in one statement, so a page costs the page, not a row per community in Python."""
+    after_name, after_id = choice.after if choice.after is not None else (None, None)
+    rows = await conn.fetch(
+        query("community_page"),
+        generation,
+        on,
+        known or EVERYTHING,
+        choice.town,
+        choice.kind.value if choice.kind is not None else None,
+        choice.designation.value if choice.designation is not None else None,
+        choice.name_contains,
+        choice.descending,
+        after_name,
+        after_id,
+        choice.limit,
+    )
+    counts = next(r for r in rows if r["community_id"] is None)
     entries = [
         Entry(
             r["community_id"],
@@ -48,8 +91,11 @@ async def communities_on(conn: Conn, generation: int, on: date, known: int | Non
             frozenset(Level(level) for level in r["levels"]),
         )
         for r in rows
+        if r["community_id"] is not None
     ]
-    return sorted(entries, key=lambda e: e.community_id)
+    # The statement's order is by name in code point order, then id: Python's own order of strings.
+    entries.sort(key=lambda e: (e.name or "", e.community_id), reverse=choice.descending)
+    return Chosen(entries, counts["total"], counts["before"])
 
 
 async def known_ids(conn: Conn, generation: int, known: int | None = None) -> list[str]:

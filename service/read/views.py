@@ -1,15 +1,15 @@
-"""What the API reads: the world as of a date, communities filtered, sorted and paged, and area figures.
+"""What the API reads: communities filtered, sorted and paged, and area figures.
 
-Everything here works on a `World` already in memory (`ReadModel.world()`), so a whole page costs the
-one query that fetched the world. The figures themselves come from `projections`; this module chooses,
-orders and pages.
+Lists are chosen from the record tables (`directory.community_page`) and, where status decides, the stored
+status segments; only the page's communities are read whole and evaluated. The figures themselves come
+from `projections`; this module chooses, orders and pages.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TypeAlias, TypeVar
 
@@ -18,11 +18,12 @@ import asyncpg
 from events.codec import JSON
 from events.hierarchy import CommunityKind
 from events.recognition import Level
-from projections.community import TownFacts, World
+from projections.community import StandardVersion, TownFacts, World
 from projections.coverage import AreaShare, Share, coverage, disclosure_rate
 from projections.evaluation import Status, evaluate
 from projections.facts import CommunityFacts, Disclosure
-from service.read.directory import Entry, communities_on, facts_in_chunks, last_activity_on
+from service.log.reads import Conn
+from service.read.directory import Choice, Entry, community_page, facts_in_chunks, last_activity_on
 from service.read.paging import Page, QueryError, decode_cursor, encode_cursor, page_size
 from service.read.records import read_facts
 from service.read.slices import in_slices
@@ -82,6 +83,8 @@ def community_view(world: World, facts: CommunityFacts | None, on: date) -> Comm
 
 # A community's status on a day as the stored segments give it: (standardized, score).
 Standing = tuple[bool, float]
+# The stored standings, read only by a list whose choice depends on status.
+Standings = Callable[[], Awaitable[Mapping[str, Standing]]]
 
 
 async def list_communities(
@@ -95,52 +98,55 @@ async def list_communities(
     descending: bool,
     first: int | None,
     after: str | None,
-    standings: Mapping[str, Standing] | None = None,
+    standings: Standings | None = None,
     known: int | None = None,
 ) -> Page[CommunityView]:
     """The communities in scope on `on` that pass `where`, sorted by `order` then id, after `after` (as the
     log stood at size `known`; `world` holds the towns and standards as it stood then).
 
-    The candidates are read from the record tables, one row each (`directory.communities_on`); `standings`
-    (from the stored status segments) answers the filter and the sort by status; a community it lacks is
-    evaluated from its facts, read in chunks. Only the page's communities' facts are read, for their views.
-    Evaluations run in slices (`in_slices`), so the event loop is never held long.
+    A list by name with no filter on status is chosen whole in SQL (`directory.community_page`): the
+    filters, the order, the cursor and the page in one statement. Otherwise the candidates that pass the
+    other filters come from that statement, every one; `standings` (from the stored status segments)
+    answers the filter and the sort by status, a community it lacks is evaluated from its facts, read in
+    chunks, and the page is cut here. Either way only the page's communities' facts are read, for their
+    views, and evaluations run in slices (`in_slices`), so the event loop is never held long.
     """
     size = page_size(first)
-    if where.name_contains is not None and len(where.name_contains) > MAX_NAME_FILTER:
-        raise QueryError("filter.nameContains", f"must be at most {MAX_NAME_FILTER} characters")
+    _check_text("filter.nameContains", where.name_contains, MAX_NAME_FILTER)
     start_key = _read_cursor(after, order, descending) if after is not None else None
     standard = world.standard_on(on)
-    known_standings = dict(standings or {})
+    choice = Choice(
+        town=where.town, kind=where.kind, designation=where.designation, name_contains=where.name_contains
+    )
     # The record tables are read as far as `world` goes (the projection's checkpoint, or `known`), so the
     # rows agree with the towns and standards it holds even if the projector has moved on meanwhile.
     upto = world.position if known is None else known
     async with pool.acquire() as conn:
-        entries = [e for e in await communities_on(conn, generation, on, upto) if _passes(e, where)]
-        missing = [e.community_id for e in entries if e.community_id not in known_standings]
-        async for chunk in facts_in_chunks(conn, generation, missing, upto):
-            statuses = await in_slices(chunk, lambda facts: evaluate(facts, standard, on))
-            known_standings.update((s.community_id, (s.standardized, s.score)) for s in statuses)
-        if where.standardized is not None:
-            entries = [e for e in entries if known_standings[e.community_id][0] is where.standardized]
-        activity: dict[str, date] = {}
-        if order is CommunityOrder.LAST_ACTIVITY:
-            activity = await last_activity_on(conn, generation, on, [e.community_id for e in entries], upto)
-        chosen = [
-            (_sort_key(e, known_standings[e.community_id][1], activity, order), e.community_id)
-            for e in entries
-        ]
-        # No activity yet sorts first ascending: "" stands below every date.
-        chosen.sort(reverse=descending)
-        start = 0
-        if start_key is not None:
-            start = len(chosen)
-            for index, item in enumerate(chosen):
-                beyond = item < start_key if descending else item > start_key
-                if beyond:
-                    start = index
-                    break
-        page = chosen[start : start + size]
+        if order is CommunityOrder.NAME and where.standardized is None:
+            resume = None
+            if start_key is not None:
+                (_, name), ident = start_key
+                resume = (_check_text("after", name) or "", _check_text("after", ident) or "")
+            chosen = await community_page(
+                conn, generation, on, replace(choice, descending=descending, after=resume, limit=size), upto
+            )
+            page = [(_sort_key(e, 0.0, {}, order), e.community_id) for e in chosen.entries]
+            total, start = chosen.total, chosen.before
+        else:
+            page, total, start = await _by_status(
+                conn,
+                generation,
+                on,
+                upto,
+                choice,
+                where,
+                order,
+                descending,
+                start_key,
+                size,
+                standings,
+                standard,
+            )
         facts = await read_facts(conn, generation, [ident for _, ident in page], upto)
     views = await in_slices(
         page, lambda item: CommunityView(facts[item[1]], on, evaluate(facts[item[1]], standard, on))
@@ -149,24 +155,73 @@ async def list_communities(
         items=tuple(
             (_cursor(order, descending, k, i), view) for (k, i), view in zip(page, views, strict=True)
         ),
-        has_next=start + size < len(chosen),
+        has_next=start + size < total,
         has_previous=start > 0,
-        total=len(chosen),
+        total=total,
     )
 
 
-def _passes(entry: Entry, where: CommunityFilter) -> bool:
-    if where.town is not None and entry.town_id != where.town:
-        return False
-    if where.kind is not None and entry.kind is not where.kind:
-        return False
-    if where.designation is not None and where.designation not in entry.levels:
-        return False
-    if where.name_contains:
-        name = entry.name or ""
-        if where.name_contains.casefold() not in name.casefold():
-            return False
-    return True
+async def _by_status(
+    conn: Conn,
+    generation: int,
+    on: date,
+    upto: int,
+    choice: Choice,
+    where: CommunityFilter,
+    order: CommunityOrder,
+    descending: bool,
+    start_key: tuple[SortKey, str] | None,
+    size: int,
+    standings: Standings | None,
+    standard: StandardVersion | None,
+) -> tuple[list[tuple[SortKey, str]], int, int]:
+    """A page of a list whose choice depends on status or activity: (the page's keys, how many pass in
+    all, how many precede the page)."""
+    entries = (await community_page(conn, generation, on, choice, upto)).entries
+    known_standings = dict(await standings()) if standings is not None else {}
+    missing = [e.community_id for e in entries if e.community_id not in known_standings]
+    async for chunk in facts_in_chunks(conn, generation, missing, upto):
+        statuses = await in_slices(chunk, lambda facts: evaluate(facts, standard, on))
+        known_standings.update((s.community_id, (s.standardized, s.score)) for s in statuses)
+    if where.standardized is not None:
+        entries = [e for e in entries if known_standings[e.community_id][0] is where.standardized]
+    activity: dict[str, date] = {}
+    if order is CommunityOrder.LAST_ACTIVITY:
+        activity = await last_activity_on(conn, generation, on, [e.community_id for e in entries], upto)
+    chosen = [
+        (_sort_key(e, known_standings[e.community_id][1], activity, order), e.community_id) for e in entries
+    ]
+    # No activity yet sorts first ascending: "" stands below every date.
+    chosen.sort(reverse=descending)
+    start = 0
+    if start_key is not None:
+        start = len(chosen)
+        for index, item in enumerate(chosen):
+            beyond = item < start_key if descending else item > start_key
+            if beyond:
+                start = index
+                break
+    return chosen[start : start + size], len(chosen), start
+
+
+def _check_text(field: str, value: str | None, longest: int | None = None) -> str | None:
+    """`value`, if the database can compare it as text: no NUL and no unpaired surrogate (no name the log
+    holds has either, so such a filter or cursor can only come from a hostile client)."""
+    if value is None:
+        return None
+    if longest is not None and len(value) > longest:
+        raise QueryError(field, f"must be at most {longest} characters")
+    if "\x00" in value or (not value.isascii() and _has_surrogate(value)):
+        raise QueryError(field, "must not contain NUL or unpaired surrogate characters")
+    return value
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _sort_key(entry: Entry, score: float, activity: Mapping[str, date], order: CommunityOrder) -> SortKey:

@@ -38,10 +38,11 @@ previous answer is in.
                transaction: the checkpoint; the towns and standard versions from `facts` (decoded with the
                projector's `world_from_rows`); coverage from `status_segments` (the `coverage_series`
                statement), the communities still pending evaluated from their facts; the candidates from
-               `community_registrations`/`community_names`/`community_memberships` (the `communities_on`
-               statement), sorted by name then id; the 50 listed communities' facts from the record tables
-               (`records.read_facts`), each evaluated (`projections.evaluation.evaluate`) for its status and
-               its unmet criteria's wording, which the segments do not keep.
+               `community_registrations`/`community_names`/`community_memberships` (the `community_page`
+               statement: the first 50 by name then id, and the count); the 50 listed communities' facts
+               from the record tables (`records.read_facts`), each evaluated
+               (`projections.evaluation.evaluate`) for its status and its unmet criteria's wording, which
+               the segments do not keep.
   cached       (part serve) `qinglian serve` with the response cache on; the same clients and writer.
   bare_cached  (part serve) the bare endpoint keeping its JSON by projection position: one checkpoint
                query per request; the body kept under (generation, position, local date) is returned
@@ -112,6 +113,7 @@ from service.log.pool import create_pool
 from service.log.reads import Conn
 from service.log.store import EventStore
 from service.log.watcher import CHANNEL
+from service.read.directory import Choice, community_page
 from service.read.projector import NAME, Projector, world_from_rows
 from service.read.queries import query
 from service.read.records import read_facts
@@ -228,10 +230,9 @@ async def bare_answer(conn: Conn, today: date) -> tuple[tuple[int, int], dict[st
                     tally = counts.setdefault(facts.town_on(today), [0, 0])
                     tally[0] += 1
                     tally[1] += evaluate(facts, standard, today).standardized
-        # The candidates, one row each, sorted by name then id; the page's facts.
-        rows = await conn.fetch(query("communities_on"), generation, today, position)
-        candidates = sorted((r["name"] or "", r["community_id"]) for r in rows)
-        page = [community_id for _, community_id in candidates[:PAGE]]
+        # The page by name then id, chosen in SQL with the count; the page's facts.
+        chosen = await community_page(conn, generation, today, Choice(limit=PAGE), position)
+        page = [entry.community_id for entry in chosen.entries]
         facts_of = await read_facts(conn, generation, page, position)
     edges = []
     for community_id in page:
@@ -264,7 +265,7 @@ async def bare_answer(conn: Conn, today: date) -> tuple[tuple[int, int], dict[st
         "data": {
             "city": {"coverage": city},
             "towns": towns,
-            "communities": {"totalCount": len(candidates), "edges": edges},
+            "communities": {"totalCount": chosen.total, "edges": edges},
         }
     }
     return (generation, position), answer
@@ -1039,8 +1040,9 @@ async def listed_communities(pool: asyncpg.Pool, today: date) -> list[str]:
     """The communities the dashboard lists, in its order (by name, then id)."""
     row = await pool.fetchrow(query("checkpoint"), NAME)
     assert row is not None
-    rows = await pool.fetch(query("communities_on"), row["generation"], today, row["position"])
-    return [community_id for _, community_id in sorted((r["name"] or "", r["community_id"]) for r in rows)]
+    async with pool.acquire() as conn:
+        chosen = await community_page(conn, row["generation"], today, Choice(), row["position"])
+    return [entry.community_id for entry in chosen.entries]
 
 
 async def project(url: str, label: str) -> tuple[Database, dict[str, Any]]:

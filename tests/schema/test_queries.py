@@ -3,6 +3,8 @@ the log and a stream's trail; the standard."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -71,6 +73,31 @@ async def test_a_cursor_of_another_order_or_garbage_is_refused_as_bad_user_input
         assert result.errors is not None, variables
         assert "BAD_USER_INPUT" == (result.errors[0].extensions or {}).get("code")
         assert "after" in result.errors[0].message
+
+
+def forge(parts: list[Any]) -> str:
+    """A cursor as the server makes them, from parts the server would never write (JSON escapes keep a
+    lone surrogate encodable)."""
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
+
+
+async def test_a_forged_cursor_or_filter_the_database_cannot_compare_is_bad_user_input(demo: Api) -> None:
+    # Well-formed cursors of the list by name, holding text no name has: NUL, an unpaired surrogate.
+    forged = [forge(["communities", "name", "asc", 0, text, "x"]) for text in ("a\x00b", "\ud800")]
+    for variables in (
+        *({"after": cursor} for cursor in forged),
+        {"filter": {"nameContains": "舒\x00苑"}},
+        {"filter": {"nameContains": "\udfff"}},
+    ):
+        result = await demo.execute(PAGE, {"first": 1, **variables})
+        assert result.errors is not None, variables
+        assert "BAD_USER_INPUT" == (result.errors[0].extensions or {}).get("code"), variables
+        assert "NUL" in result.errors[0].message
+    # A cursor between two names continues after where it would stand.
+    between = forge(["communities", "name", "asc", 0, "", ""])
+    assert (await demo.data(PAGE, {"first": 3, "after": between}))["communities"] == (
+        await demo.data(PAGE, {"first": 3})
+    )["communities"]
 
 
 async def test_more_than_100_per_page_is_refused_as_page_too_large(demo: Api) -> None:

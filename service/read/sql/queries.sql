@@ -388,34 +388,69 @@ select community_id, 'duty_reports' as field, max(position) as last, json_agg(t 
 from duty_reports t where generation = $1 and community_id = any($2::text[]) and position <= $3
 group by community_id;
 
--- name: communities_on
--- Every community in scope on day $2 as the log stood at size $3 (registered by then, and not retired by
--- then by its first retirement), with its kind (of its first registration), its name and town on the day
--- (the latest effective date wins, then the later record; before any name took effect, the first name),
--- and the designation levels it holds by the day.
-select r.community_id, r.kind,
-       coalesce(
-           (select n.name from community_names n
-            where n.generation = $1 and n.community_id = r.community_id and n.position <= $3 and n.since <= $2
-            order by n.since desc, n.position desc limit 1),
-           (select n.name from community_names n
-            where n.generation = $1 and n.community_id = r.community_id and n.position <= $3
-            order by n.position limit 1)) as name,
-       (select m.town_id from community_memberships m
-        where m.generation = $1 and m.community_id = r.community_id and m.position <= $3 and m.since <= $2
-        order by m.since desc, m.position desc limit 1) as town_id,
-       array(select distinct d.level from designations d
-             where d.generation = $1 and d.community_id = r.community_id and d.position <= $3
-               and d.designated_on <= $2) as levels
-from (
+-- name: community_page
+-- The communities in scope on day $2 as the log stood at size $3 (registered by then, and not retired by
+-- then by its first retirement), with the kind of their first registration, their name and town on the
+-- day (the latest effective date wins, then the later record; before any name took effect, the first
+-- name) and the designation levels held by the day; those passing the filters $4-$7 (null: any): town,
+-- kind, a designation level, a text the name contains (case-insensitively). Sorted by name (code point
+-- order, as the cursor compares; no name sorts as '') then id, descending if $8; after the cursor's
+-- name $9 and id $10 (null: from the start); at most $11 of them (null: all). Each row also carries how
+-- many pass the filters in all and how many of those precede the cursor. One pass over each table
+-- (`distinct on`), not a lookup per community.
+with registered as (
     select distinct on (community_id) community_id, kind, since
     from community_registrations where generation = $1 and position <= $3
     order by community_id, position
-) r
-where r.since <= $2
-  and coalesce((select x.since from community_retirements x
-                where x.generation = $1 and x.community_id = r.community_id and x.position <= $3
-                order by x.position limit 1), 'infinity'::date) > $2;
+), retired as (
+    select distinct on (community_id) community_id, since
+    from community_retirements where generation = $1 and position <= $3
+    order by community_id, position
+), named as (
+    select distinct on (community_id) community_id, name
+    from community_names where generation = $1 and position <= $3
+    order by community_id, since <= $2 desc, case when since <= $2 then since end desc,
+             case when since <= $2 then -position else position end
+), placed as (
+    select distinct on (community_id) community_id, town_id
+    from community_memberships where generation = $1 and position <= $3 and since <= $2
+    order by community_id, since desc, position desc
+), designated as (
+    select community_id, array_agg(distinct level) as levels
+    from designations where generation = $1 and position <= $3 and designated_on <= $2
+    group by community_id
+), chosen as (
+    select r.community_id collate "C" as community_id, r.kind, n.name, p.town_id,
+           coalesce(d.levels, '{}') as levels, coalesce(n.name, '') collate "C" as key
+    from registered r
+    left join retired x on x.community_id = r.community_id
+    left join named n on n.community_id = r.community_id
+    left join placed p on p.community_id = r.community_id
+    left join designated d on d.community_id = r.community_id
+    where r.since <= $2 and coalesce(x.since, 'infinity'::date) > $2
+      and ($4::text is null or p.town_id = $4::text)
+      and ($5::text is null or r.kind = $5::text)
+      and ($6::text is null or $6::text = any(d.levels))
+      and ($7::text is null or strpos(lower(coalesce(n.name, '')), lower($7::text)) > 0)
+), page as (
+    select c.community_id, c.kind, c.name, c.town_id, c.levels
+    from chosen c
+    where $9::text is null
+       or case when $8::boolean then (c.key, c.community_id) < ($9::text, $10::text)
+               else (c.key, c.community_id) > ($9::text, $10::text) end
+    order by case when $8::boolean then c.key end desc, case when $8::boolean then c.community_id end desc,
+             c.key, c.community_id
+    limit $11::bigint
+)
+-- The page's rows (in no particular order: the caller sorts them, as the cursor compares), then one row
+-- without a community that counts.
+select community_id, kind, name, town_id, levels, null::bigint as total, null::bigint as before from page
+union all
+select null, null, null, null, null, count(*),
+       count(*) filter (where $9::text is not null and case when $8::boolean
+                        then (c.key, c.community_id) >= ($9::text, $10::text)
+                        else (c.key, c.community_id) <= ($9::text, $10::text) end)
+from chosen c;
 
 -- name: community_ids_known
 -- Every community registered as the log stood at size $2.
