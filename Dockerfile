@@ -40,7 +40,7 @@ ENV QINGLIAN_HOST=0.0.0.0 \
 
 EXPOSE 8000
 
-# /readyz answers 200 only while the database does. The slim image has no curl, so Python asks;
+# /readyz answers 200 only while the database does and the projections have caught up. The slim image has no curl, so Python asks;
 # urlopen raises (exit status 1) on a refused connection or a 503. docker-compose.yml sets its own.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://localhost:8000/readyz', timeout=4)"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 from datetime import date
 
 from events.disclosure import DisclosureCorrected, DisclosurePublished
@@ -41,6 +42,22 @@ MAX_TEXT = 2000
 MAX_TITLE = 200
 MAX_COUNT = 1_000_000
 MAX_HOURS = 1000.0
+# The years the programme's records may be about: its calendar, not arbitrary integers.
+FIRST_YEAR, LAST_YEAR = 1990, 2999
+# Fields a person reads as a name or a title: one line of visible text, compared as people see it.
+_DISPLAYED = ("title", "name", "name_en")
+# Code points that show nothing yet are not control or format characters (Unicode's other
+# Default_Ignorable_Code_Point ranges): in a name they would make two names look the same.
+_INVISIBLE = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xE0100, 0xE01EF),
+)
 
 Errors = list[tuple[str, str]]
 
@@ -59,6 +76,7 @@ def check(event: Event, context: Context) -> Errors:
     """Every rule `event` breaks; empty when it may be recorded."""
     errors: Errors = []
     _check_shapes(event, errors)
+    _check_displayed(event, errors)
     _check_dates(event, context.today, errors)
     match event:
         case TownRegistered():
@@ -90,6 +108,18 @@ def _check_community_event(event: Event, context: Context, errors: Errors) -> No
     if facts.retirement is not None:
         errors.append(("community_id", f"community {community_id!r} was retired on {facts.retirement.since}"))
         return
+    # The programme's records of a community begin with its registration: one dated earlier is a typo
+    # (1900 for 2021). Rules are the exception: a charter adopted years before stays in force.
+    for name in (*_HAPPENED, "effective_on"):
+        value = getattr(event, name, None)
+        if isinstance(value, date) and value < facts.registered_on and not isinstance(event, RuleRevised):
+            errors.append(
+                (
+                    name,
+                    f"{value.isoformat()} is before the community was registered "
+                    f"({facts.registered_on.isoformat()})",
+                )
+            )
     match event:
         case CommunityTransferred():
             current = facts.memberships[-1].town_id if facts.memberships else None
@@ -168,7 +198,9 @@ def _check_community_event(event: Event, context: Context, errors: Errors) -> No
             elif any(c.report_id == event.report_id for c in facts.report_closures):
                 errors.append(("report_id", f"report {event.report_id!r} is already closed"))
         case DutyReportFiled():
-            if event.year > event.filed_on.year:
+            if not FIRST_YEAR <= event.year <= LAST_YEAR:
+                errors.append(("year", f"must be between {FIRST_YEAR} and {LAST_YEAR}"))
+            elif event.year > event.filed_on.year:
                 errors.append(("year", "a duty report cannot be filed before its year"))
             if any(r.year == event.year for r in facts.duty_reports):
                 errors.append(("year", f"a duty report for {event.year} is already filed"))
@@ -242,7 +274,48 @@ _HAPPENED = (
     "recognized_on",
     "filed_on",
     "erased_on",
+    "registered_on",
 )
+
+
+def normalized(event: Event) -> Event:
+    """`event` with its names and titles in Unicode normalization form C: the same text typed on two
+    keyboards (a precomposed é, or e and a combining accent) is stored, compared and hashed as one."""
+    changes = {
+        name: unicodedata.normalize("NFC", value)
+        for name in _DISPLAYED
+        if isinstance(value := getattr(event, name, None), str)
+        and not unicodedata.is_normalized("NFC", value)
+    }
+    return replace(event, **changes) if changes else event  # type: ignore[type-var]
+
+
+def _check_displayed(event: Event, errors: Errors) -> None:
+    """Names and titles hold visible text only: no control or format characters (ANSI escapes, BEL,
+    zero-width spaces, bidirectional overrides), no unassigned or private-use code points and no other
+    invisible ones. So no name can differ from another only by what does not show."""
+    for name in _DISPLAYED:
+        value = getattr(event, name, None)
+        if not isinstance(value, str):
+            continue
+        bad = next((c for c in value if _unseen(c)), None)
+        if bad is not None:
+            errors.append(
+                (name, f"must hold visible characters only, not U+{ord(bad):04X} ({_describe(bad)})")
+            )
+
+
+def _unseen(c: str) -> bool:
+    if c.isascii():
+        return not c.isprintable()
+    if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return True
+    code = ord(c)
+    return any(low <= code <= high for low, high in _INVISIBLE)
+
+
+def _describe(c: str) -> str:
+    return unicodedata.name(c, unicodedata.category(c)).lower()
 
 
 def _check_dates(event: Event, today: date, errors: Errors) -> None:

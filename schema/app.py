@@ -19,6 +19,7 @@ connection is closed with 4401. No header other than `Authorization` says anythi
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -29,7 +30,7 @@ from typing import Any
 
 import asyncpg
 import structlog
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,13 +45,14 @@ from events.catalogue import CATALOGUE
 from projections.access import Principal
 from projections.community import World
 from projections.localtime import local_date
-from schema.build import QinglianSchema, build_schema
+from schema.build import UNAVAILABLE_MESSAGE, QinglianSchema, build_schema
 from schema.cache import Plan, ResponseCache, make_key, read_request
 from schema.cache import Request as CacheRequest
 from schema.context import Context, Services
 from schema.limits import DEFAULT_LIMITS, Limits
 from service.access.errors import AnonymousRefused, Unauthenticated
 from service.log.clock import utc_now
+from service.log.outage import OUTAGE, unavailable
 from service.runtime.app import DatabaseUrls, create_app
 from service.runtime.settings import Settings
 
@@ -98,6 +100,25 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            await self._serve(scope, receive, send)
+        except Exception as exc:
+            # Before or around execution (authentication, the response cache's checkpoint): a database
+            # that cannot be reached is a 503 the client may retry, logged once per outage.
+            if not unavailable(exc):
+                raise
+            OUTAGE.failed(exc)
+            if scope["type"] == "websocket":
+                await WebSocket(scope, receive, send).close(code=1013, reason="database unavailable")
+                return
+            refused = JSONResponse(
+                _error_body("DATABASE_UNAVAILABLE", UNAVAILABLE_MESSAGE),
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+            await refused(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
             principal = await _authenticate(scope)
         except (Unauthenticated, AnonymousRefused) as exc:
             log.info("request refused", reason=str(exc), code="UNAUTHENTICATED")
@@ -143,8 +164,28 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             response = await self._respond(Request(scope, receive), principal)
         except HTTPException as exc:
+            # The client's mistake: one line says what, no traceback.
+            log.warning("bad request", status=exc.status_code, reason=exc.reason)
             response = JSONResponse(_error_body("BAD_REQUEST", exc.reason), status_code=exc.status_code)
         await response(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        """Strawberry's parsing, after refusing a JSON body that is not an object or an array (`null`,
+        `42`, a string, a byte order mark), which it would otherwise fail on unexpectedly."""
+        json_post = request.method == "POST" and "application/json" in (request.content_type or "")
+        if json_post and (await request.get_body()).lstrip(b" \t\r\n")[:1] not in (b"{", b"["):
+            raise HTTPException(400, "The request body must be a JSON object (UTF-8, no byte order mark).")
+        return await super().parse_http_body(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON from a body or a query parameter; what is not UTF-8, or nests deeper than the parser's
+        stack, is the client's mistake (400), not an error of the server."""
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, f"The request is not UTF-8 text (byte {exc.start}).") from exc
+        except RecursionError as exc:
+            raise HTTPException(400, "The request's JSON is nested too deeply.") from exc
 
     def _may_introspect(self, principal: Principal) -> bool:
         return self.anonymous_introspection or principal.kind != "anonymous"
@@ -283,10 +324,39 @@ class Guard:
         request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         with structlog.contextvars.bound_contextvars(request_id=request_id):
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+                return
             if scope["type"] != "http":
                 await self.app(scope, receive, send)
                 return
             await self._http(scope, receive, send, headers, request_id)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Each message a client sends must be within the body limit and a JSON object whose `payload`,
+        if any, is an object (both protocols' shape). Any other is refused before the protocol handler
+        reads it: the socket is closed with 4400 and a reason, and the handler sees the client leave."""
+        closed = False
+
+        async def checked() -> Message:
+            nonlocal closed
+            message = await receive()
+            if message["type"] != "websocket.receive" or closed:
+                return message
+            reason = _refused_message(message, self.max_body_bytes)
+            if reason is None:
+                return message
+            log.warning("websocket message refused", reason=reason)
+            closed = True
+            await send({"type": "websocket.close", "code": 4400, "reason": reason})
+            return {"type": "websocket.disconnect", "code": 4400}
+
+        async def guarded(message: Message) -> None:
+            # Once closed here, what the handler still sends (its own close) has nowhere to go.
+            if not closed:
+                await send(message)
+
+        await self.app(scope, checked, guarded)
 
     async def _http(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], request_id: str
@@ -326,6 +396,24 @@ class Guard:
             if started:
                 raise
             await too_large(scope, receive, send)
+
+
+def _refused_message(message: Message, limit: int) -> str | None:
+    """Why a WebSocket message is refused, or None."""
+    text = message.get("text")
+    data: str | bytes = text if text is not None else message.get("bytes") or b""
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+    if size > limit:
+        return f"message larger than the limit of {limit} bytes"
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return "message is not JSON text (or is nested too deeply)"
+    if not isinstance(value, dict):
+        return "message must be a JSON object"
+    if not isinstance(value.get("payload"), dict | None):
+        return "message payload must be an object"
+    return None
 
 
 class _BodyTooLarge(Exception):

@@ -23,6 +23,7 @@ from schema.limits import DEFAULT_LIMITS, Limits, LimitsExtension, explain_token
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.scalars import SCALARS
+from service.log.outage import OUTAGE, unavailable
 from service.read.paging import QueryError
 
 log = structlog.get_logger("qinglian.graphql")
@@ -61,15 +62,36 @@ def expected(error: GraphQLError) -> bool:
     return error.path is None or original is None or isinstance(original, GraphQLError | QueryError)
 
 
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+
+
+class _Masked(MaskErrors):
+    """Hides what escaped a resolver, but says so when the database could not be reached: that is the
+    client's to know (it may retry), and its code is DATABASE_UNAVAILABLE."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if unavailable(error.original_error):
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "DATABASE_UNAVAILABLE"},
+            )
+        return super().anonymise_error(error)
+
+
 class QinglianSchema(strawberry.Schema):
     limits: Limits
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Logged once here, with the traceback; MaskErrors then hides the text from the client.
+        # Logged once here, with the traceback; MaskErrors then hides the text from the client. A database
+        # that cannot be reached is not a bug: one line per outage says so (service.log.outage).
         for error in errors:
-            if not expected(error):
+            if unavailable(error.original_error):
+                OUTAGE.failed(error.original_error)  # type: ignore[arg-type]
+            elif not expected(error):
                 original = error.original_error
                 log.error(
                     "unexpected error in a resolver",
@@ -112,6 +134,8 @@ class QinglianSchema(strawberry.Schema):
                 )
             if result.errors:
                 result.errors = [explain_token_limit(e, self.limits) for e in result.errors]
+            elif OUTAGE.ongoing:
+                OUTAGE.answered()
             outcome = "ok" if not result.errors else ("rejected" if result.data is None else "errors")
             return result
         except TimeoutError:
@@ -146,7 +170,7 @@ def build_schema(limits: Limits = DEFAULT_LIMITS) -> QinglianSchema:
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
             _Observe,
-            lambda: MaskErrors(should_mask_error=lambda e: not expected(e)),
+            lambda: _Masked(should_mask_error=lambda e: not expected(e)),
         ],
     )
     schema.limits = limits

@@ -98,12 +98,12 @@ def read_request(
         if raw is not None:
             try:
                 data["variables"] = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
     elif method == "POST" and content_type.split(";", 1)[0].strip().lower() == "application/json":
         try:
             data = json.loads(body or b"")
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     else:
         return None

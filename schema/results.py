@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from events.codec import MAX_DEPTH
 from events.errors import ValidationError as Invalid
 from events.errors import VersionConflict as Conflict
 from schema.areas import Community, Info, Status, status
@@ -98,15 +99,29 @@ CommandResult = Annotated[
 ]
 
 
-def _json(value: Any) -> Any:
+def _payload(value: Any, path: str = "", depth: int = 0) -> Any:
+    """A command's input as the payload the commands take: input objects as objects, enums by value,
+    dates in ISO form. Nothing may nest past the log's limit (a criterion's JSON parameters could), and
+    the walk stops there, naming the field, before any deeper recursion."""
+    if depth > MAX_DEPTH:
+        raise Invalid([(path, f"nested deeper than {MAX_DEPTH} levels")])
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, date):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _payload(getattr(value, f.name), f"{path}.{f.name}" if path else f.name, depth + 1)
+            for f in dataclasses.fields(value)
+        }
     if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json(v) for v in value]
+        # A JSON value: an error inside it names the field that holds it.
+        return {k: _payload(v, path, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [
+            _payload(v, f"{path}[{i}]" if dataclasses.is_dataclass(v) else path, depth + 1)
+            for i, v in enumerate(value)
+        ]
     return value
 
 
@@ -125,7 +140,7 @@ async def run(info: Info, type_: str, given: Any, expected: int | None, key: str
             services.projector,
             principal=context.principal,
             type_=type_,
-            payload=_json(dataclasses.asdict(given)),
+            payload=_payload(given),
             idempotency_key=key,
             expected_version=expected,
             metadata={"request_id": context.request_id},

@@ -29,7 +29,7 @@ from events.registry import Event, Registry
 from events.sealing import SALT_BYTES, Opening, seal, sealed_fields
 from events.standard import StandardRevised
 from projections.community import StandardVersion, evolve
-from projections.decisions import Context, check, check_restricted_text
+from projections.decisions import Context, check, check_restricted_text, normalized
 from projections.facts import CommunityFacts
 from projections.localtime import local_date
 from projections.standards import DEFAULT_STANDARD
@@ -119,6 +119,13 @@ class Commands:
 
         `openings` are the salt and value of each of the event's sealed fields.
         """
+        event = normalized(event)
+        try:
+            # What the log could not store (U+0000, a lone surrogate, nesting past the limit) is the
+            # caller's mistake, named here, not an error found while appending.
+            self._registry.encode_canonical(event)
+        except CodecError as exc:
+            raise ValidationError([(exc.path or "payload", exc.reason)]) from exc
         stream = stream_of(event)
         opened = [openings]
 

@@ -22,6 +22,8 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 # Cursors are short; anything longer is not one of ours (and is not worth decoding).
 MAX_CURSOR = 1024
+# The largest log position a cursor may hold: PostgreSQL's bigint.
+MAX_POSITION = 2**63 - 1
 
 
 class QueryError(Exception):
@@ -89,6 +91,9 @@ def after_position(cursor: str | None, kind: str) -> int:
         return 0
     parts = decode_cursor(cursor)
     if len(parts) != 2 or parts[0] != kind or not isinstance(parts[1], int) or isinstance(parts[1], bool):
+        raise QueryError("after", f"is not a cursor from this list ({kind})")
+    # A log position is a bigint: anything outside was never one of ours.
+    if not 0 <= parts[1] <= MAX_POSITION:
         raise QueryError("after", f"is not a cursor from this list ({kind})")
     return parts[1]
 

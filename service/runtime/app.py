@@ -22,6 +22,7 @@ from service.access.jwt import JwtVerifier
 from service.access.throttle import Throttle
 from service.access.tokens import Tokens
 from service.commands.handler import Commands, install_default_standard
+from service.log.outage import OUTAGE, unavailable
 from service.log.pool import APP_ROLE, connect, create_pool
 from service.log.store import EventStore
 from service.log.watcher import HeadWatcher
@@ -61,6 +62,8 @@ class Services:
     authenticator: Authenticator
     tokens: Tokens
     throttle: Throttle
+    # The log's head once start-up had written what it writes: ready means the projections have reached it.
+    head_at_start: int = 0
 
 
 async def _fill_missing_records(pool: asyncpg.Pool) -> None:
@@ -108,6 +111,7 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
         background: list[asyncio.Task[None]] = []
         try:
             await install_default_standard(commands, store)
+            head_at_start = await store.head()
             await watcher.start()
             # Following the log is background work: a long catch-up must not hold up start-up.
             loop = asyncio.get_running_loop()
@@ -139,6 +143,7 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
                 ),
                 tokens=Tokens(pool, store),
                 throttle=Throttle(authenticated=settings.rate_limit, anonymous=settings.anonymous_rate_limit),
+                head_at_start=head_at_start,
             )
             yield
         finally:
@@ -154,17 +159,24 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
+        """Ready: the database answers, and the projections have caught up with the log as it stood at
+        start (until then a query would answer from an empty or stale read model). The lag is how far the
+        projections are behind the head now. The driver's own text stays in the log."""
         services: Services = request.app.state.services
         try:
             async with asyncio.timeout(READY_TIMEOUT):
                 head = await services.store.head()
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("readiness check failed", error=str(exc) or type(exc).__name__)
-            return JSONResponse(
-                {"status": "unavailable", "database": str(exc) or type(exc).__name__},
-                status_code=503,
-            )
-        return JSONResponse({"status": "ready", "head": head})
+            if not unavailable(exc):
+                raise
+            OUTAGE.failed(exc)
+            return JSONResponse({"status": "unavailable", "database": "unavailable"}, status_code=503)
+        OUTAGE.answered()
+        projected = services.projector.position
+        figures = {"head": head, "projected": projected, "lag": max(head - projected, 0)}
+        if projected < services.head_at_start:
+            return JSONResponse({"status": "starting", **figures}, status_code=503)
+        return JSONResponse({"status": "ready", **figures})
 
     async def checkpoint(request: Request) -> PlainTextResponse:
         services: Services = request.app.state.services

@@ -127,14 +127,14 @@ async def served(
         yield served
 
 
-async def test_a_cacheable_query_while_the_database_is_gone_is_a_masked_graphql_error_not_a_500(
+async def test_a_cacheable_query_while_the_database_is_gone_is_a_graphql_error_with_its_code_not_a_500(
     served: Served,
 ) -> None:
     await served.app.state.services.pool.close()  # every read now fails, the checkpoint's first
     answer = await served.post(DASHBOARD)
     assert 200 == answer.status_code
     assert "application/json" == answer.headers["content-type"]
-    assert ["Unexpected error."] == [e["message"] for e in answer.json()["errors"]]
+    assert ["DATABASE_UNAVAILABLE"] == [e["extensions"]["code"] for e in answer.json()["errors"]]
     assert ["bypass"] == served.outcomes()
 
 

