@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -19,16 +18,17 @@ import asyncpg
 import structlog
 
 from events.catalogue import subject_of
-from events.envelope import Recorded
+from events.envelope import Recorded, payload_json_of
 from events.erasure import Erased
+from events.hierarchy import TownRegistered
 from events.payloads import from_json_text, to_json_text
 from events.registry import Event, Registry
 from events.standard import StandardRevised
-from projections.community import Folder, StandardVersion, TownFacts, World, fold_world
+from projections.community import Folder, StandardVersion, TownFacts, World, fold_events
 from projections.facts import CommunityFacts
 from projections.timeline import affected_from
 from service.log.queries import query as log_query
-from service.log.reads import Conn, recorded_from_row
+from service.log.reads import Conn
 from service.log.watcher import HeadWatcher
 from service.read.queries import query
 from service.read.records import drop_records, record_rows, records_missing, save_records
@@ -60,12 +60,26 @@ def entity_of(event: Event) -> Key | None:
 def _document_of(event: Event) -> Key | None:
     """The town or standard version an event changes, kept as a document in `facts`; None for the rest
     (a community's facts are rows of the record tables)."""
+    # Of the subjects `entity_of` names, only these two events' are documents: asked of every event
+    # projected, the type check spares the rest the whole look-up.
+    if not isinstance(event, TownRegistered | StandardRevised):
+        return None
     key = entity_of(event)
     return key if key is not None and key[0] != "community" else None
 
 
 def decode_all(registry: Registry, records: Iterable[Recorded]) -> list[tuple[Recorded, Event]]:
     return [(rec, registry.decode(rec.type, rec.schema_version, rec.payload)) for rec in records]
+
+
+def events_of(registry: Registry, rows: Iterable[asyncpg.Record]) -> list[tuple[int, Event]]:
+    """(position, event) of each row of `read_all`: each payload decoded from the envelope's canonical
+    bytes straight into its class, the rest of the envelope left unbuilt."""
+    decode = registry.decode_text
+    return [
+        (row["position"], decode(row["type"], row["schema_version"], payload_json_of(row["canonical"])))
+        for row in rows
+    ]
 
 
 def world_from_rows(rows: Iterable[tuple[str, str, str]], base: World | None = None) -> World:
@@ -108,24 +122,24 @@ def _dump(value: object) -> str:
     return to_json_text(value)
 
 
-async def mark_status_pending(conn: Conn, generation: int, decoded: Sequence[tuple[Recorded, Event]]) -> None:
+async def mark_status_pending(conn: Conn, generation: int, events: Sequence[tuple[int, Event]]) -> None:
     """Mark each community whose status the events can change, from the first day they can change it
     (`affected_from`); a standard revision marks every community. `service/read/status.py` catches up."""
     since: dict[str, date] = {}
     # The first event that changes each community's status: where its stored rows stop being known.
     first: dict[str, int] = {}
     revised: list[tuple[date, int]] = []
-    for record, event in decoded:
+    for position, event in events:
         day = affected_from(event)
         if day is None:
             continue
         if isinstance(event, StandardRevised):
-            revised.append((day, record.position))
+            revised.append((day, position))
             continue
         key = entity_of(event)
         if key is not None and key[0] == "community":
             since[key[1]] = min(day, since.get(key[1], day))
-            first.setdefault(key[1], record.position)
+            first.setdefault(key[1], position)
     if since:
         ids = list(since)
         await conn.execute(
@@ -188,9 +202,10 @@ class Projector:
                 self._note(position)
                 return 0
 
-            decoded = decode_all(self._registry, (recorded_from_row(r) for r in rows))
+            events = events_of(self._registry, rows)
             # Towns and the standard are kept as documents; communities only as rows (save_records).
-            keys = sorted({key for _, event in decoded if (key := _document_of(event)) is not None})
+            documents = [(p, event) for p, event in events if _document_of(event) is not None]
+            keys = sorted({key for _, event in documents if (key := _document_of(event)) is not None})
             loaded = await conn.fetch(
                 query("load_facts"), generation, [k[0] for k in keys], [k[1] for k in keys]
             )
@@ -198,20 +213,20 @@ class Projector:
             # Folder, not fold_world: a long batch grows each community's facts in lists, where evolving one
             # event at a time would copy every growing tuple once per event.
             folder = Folder(world)
-            folder.add((rec.position, event) for rec, event in decoded if _document_of(event) is not None)
+            folder.add(documents)
             world = folder.world()
             await save(conn, generation, rows_of(world, keys))
-            await save_records(conn, record_rows(generation, ((rec.position, e) for rec, e in decoded)))
-            await mark_status_pending(conn, generation, decoded)
+            await save_records(conn, record_rows(generation, events))
+            await mark_status_pending(conn, generation, events)
             # An erasure is carried out where it is projected, in the same transaction: once the
             # projection has passed an Erased event, the text it names is gone.
-            for rec, event in decoded:
+            for p, event in events:
                 if isinstance(event, Erased):
-                    await apply_erasure(conn, rec.position, event)
-            last = decoded[-1][0].position
+                    await apply_erasure(conn, p, event)
+            last = events[-1][0]
             await conn.execute(query("advance_checkpoint"), NAME, generation, last)
         self._note(last)
-        return len(decoded)
+        return len(events)
 
     async def catch_up(self) -> int:
         """Run batches until the projection has read the whole log; return how many events it applied."""
@@ -296,14 +311,18 @@ async def _rebuild(
         await conn.execute(query("drop_status_pending_generation"), generation)
         folder = Folder(World())
         position = 0
-        decode, loads = registry.decode, json.loads
+        decode = registry.decode_text
         while True:
             rows = await conn.fetch(log_query("read_payloads"), position, batch_size)
             if not rows:
                 break
-            pairs = [(r[0], decode(r[1], r[2], loads(r[3]))) for r in rows]
+            pairs = [(r[0], decode(r[1], r[2], r[3])) for r in rows]
             folder.add((p, e) for p, e in pairs if _document_of(e) is not None)
-            await save_records(conn, record_rows(generation, pairs))
+            added = record_rows(generation, pairs)
+            # One commit per batch rather than one per table: each commit waits for its WAL to be flushed.
+            async with conn.transaction():
+                await save_records(conn, added)
+            del added
             del pairs
             position = rows[-1][0]
             del rows
@@ -323,11 +342,11 @@ async def _rebuild(
             await conn.fetchrow(query("checkpoint_for_update"), NAME)
             # Events that arrived during the rebuild: fold them in under the lock, then switch.
             while rows := await conn.fetch(log_query("read_all"), position, batch_size, None, None):
-                decoded = decode_all(registry, (recorded_from_row(r) for r in rows))
-                world = fold_world(world, [(rec, e) for rec, e in decoded if _document_of(e) is not None])
-                touched = sorted({k for _, e in decoded if (k := _document_of(e)) is not None})
+                events = events_of(registry, rows)
+                world = fold_events(world, [(p, e) for p, e in events if _document_of(e) is not None])
+                touched = sorted({k for _, e in events if (k := _document_of(e)) is not None})
                 await save(conn, generation, rows_of(world, touched))
-                await save_records(conn, record_rows(generation, ((rec.position, e) for rec, e in decoded)))
+                await save_records(conn, record_rows(generation, events))
                 position = rows[-1]["position"]
             # The new generation's status is computed from scratch, by the status keepers, after the switch.
             await conn.execute(query("mark_all_status_pending"), generation, date.min, 0)
