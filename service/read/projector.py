@@ -8,11 +8,12 @@ committed a batch (facts and checkpoint together) or did not: it resumes with no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
@@ -310,27 +311,12 @@ async def _rebuild(
         await conn.execute(query("drop_status_generation"), generation)
         await conn.execute(query("drop_status_pending_generation"), generation)
         folder = Folder(World())
-        position = 0
-        decode = registry.decode_text
-        while True:
-            rows = await conn.fetch(log_query("read_payloads"), position, batch_size)
-            if not rows:
-                break
-            pairs = [(r[0], decode(r[1], r[2], r[3])) for r in rows]
-            folder.add((p, e) for p, e in pairs if _document_of(e) is not None)
-            added = record_rows(generation, pairs)
-            # One commit per batch rather than one per table: each commit waits for its WAL to be flushed.
-            async with conn.transaction():
-                await save_records(conn, added)
-            del added
-            del pairs
-            position = rows[-1][0]
-            del rows
-            # The world only grows, and holds no cycles: keep the collector from walking it again and
-            # again (refcounting still frees what a later batch replaces). unfreeze() below undoes it.
-            gc.freeze()
+
+        def report(done: int) -> None:
             if progress is not None:
-                progress(position, max(head, position))
+                progress(done, max(head, done))
+
+        position = await _replay(pool, conn, registry, folder, generation, batch_size, report)
         world = folder.world()
         keys: list[Key] = [("town", t) for t in world.towns]
         keys += [("standard", str(s.version)) for s in world.standards]
@@ -356,6 +342,64 @@ async def _rebuild(
         await conn.execute(query("drop_status_generation"), current["generation"])
         await conn.execute(query("drop_status_pending_generation"), current["generation"])
     return Checkpoint(generation, position)
+
+
+async def _replay(
+    pool: asyncpg.Pool,
+    conn: Conn,
+    registry: Registry,
+    folder: Folder,
+    generation: int,
+    batch_size: int,
+    report: Callable[[int], None],
+) -> int:
+    """Every event of the log, read on `conn` page by page: its towns and standard folded into `folder`, its
+    record rows written into `generation`, and `report` called with the last position of each page
+    written. Return the last position read (0 for an empty log).
+
+    Each page's rows are written on a second connection of the pool, in one transaction (one commit per
+    page, not per table: each commit waits for its WAL to be flushed), while the next page is read and
+    decoded on `conn`: PostgreSQL inserts one page while this process decodes the next. A pool of one
+    connection writes them on `conn`, in turn.
+    """
+    decode = registry.decode_text
+    position = 0
+    async with contextlib.AsyncExitStack() as stack:
+        writer = await stack.enter_async_context(pool.acquire()) if pool.get_max_size() > 1 else conn
+        writing: asyncio.Task[int] | None = None
+        try:
+            while rows := await conn.fetch(log_query("read_payloads"), position, batch_size):
+                pairs = [(r[0], decode(r[1], r[2], r[3])) for r in rows]
+                folder.add((p, e) for p, e in pairs if _document_of(e) is not None)
+                added = record_rows(generation, pairs)
+                position = rows[-1][0]
+                del pairs, rows
+                if writing is not None:
+                    report(await writing)
+                writing = asyncio.create_task(_write_page(writer, added, position))
+                del added
+                if writer is conn:
+                    report(await writing)
+                    writing = None
+                # The world only grows, and holds no cycles: keep the collector from walking it again and
+                # again (refcounting still frees what a later batch replaces). rebuild() unfreezes.
+                gc.freeze()
+            if writing is not None:
+                report(await writing)
+                writing = None
+        finally:
+            if writing is not None:  # something failed while a page was being written: stop it first
+                writing.cancel()
+                await asyncio.wait([writing])
+                if not writing.cancelled():
+                    writing.exception()  # retrieved: the error raised is the one that stopped the replay
+    return position
+
+
+async def _write_page(conn: Conn, rows: dict[str, list[tuple[Any, ...]]], position: int) -> int:
+    async with conn.transaction():
+        await save_records(conn, rows)
+    return position
 
 
 async def fill_missing_records(pool: asyncpg.Pool, registry: Registry) -> bool:
