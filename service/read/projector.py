@@ -179,6 +179,8 @@ class Projector:
         self._batch_size = batch_size
         self._position = 0
         self._advanced = asyncio.Event()
+        # The page after a full one, being read on another connection: (after position, limit, the read).
+        self._ahead: tuple[int, int, asyncio.Task[list[asyncpg.Record]]] | None = None
 
     @property
     def position(self) -> int:
@@ -191,17 +193,27 @@ class Projector:
         self._note(row["position"])
         return Checkpoint(row["generation"], row["position"])
 
-    async def step(self, limit: int | None = None) -> int:
+    async def step(self, limit: int | None = None, *, read_ahead: bool = False) -> int:
         """Fold one batch (of `limit` events, default the batch size) in one transaction; return how many
-        events it applied (0: caught up)."""
+        events it applied (0: caught up).
+
+        With `read_ahead`, a full batch starts reading the next one on another connection of the pool (if
+        it has more than one), which the next step takes if it starts where this one ends, with the same
+        limit: the log is read while this batch is decoded and written. The caller then ends with
+        `drop_read_ahead`.
+        """
+        size = limit or self._batch_size
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(query("checkpoint_for_update"), NAME)
             assert row is not None, "migration 0002 inserts the checkpoint row"
             generation, position = row["generation"], row["position"]
-            rows = await conn.fetch(log_query("read_all"), position, limit or self._batch_size, None, None)
+            rows = await self._rows_after(conn, position, size)
             if not rows:
                 self._note(position)
                 return 0
+            if read_ahead and len(rows) == size and self._pool.get_max_size() > 1:
+                after = rows[-1]["position"]
+                self._ahead = (after, size, asyncio.create_task(self._read(after, size)))
 
             events = events_of(self._registry, rows)
             # Towns and the standard are kept as documents; communities only as rows (save_records).
@@ -229,21 +241,53 @@ class Projector:
         self._note(last)
         return len(events)
 
+    async def _rows_after(self, conn: Conn, position: int, limit: int) -> list[asyncpg.Record]:
+        """`limit` events of the log after `position`: the page read ahead if it is that one, else read now
+        (the log only grows, so a page read earlier holds the same events)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            after, size, read = ahead
+            if (after, size) == (position, limit):
+                return await read
+            await _dropped(read)
+        rows: list[asyncpg.Record] = await conn.fetch(log_query("read_all"), position, limit, None, None)
+        return rows
+
+    async def _read(self, after: int, limit: int) -> list[asyncpg.Record]:
+        async with self._pool.acquire() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(log_query("read_all"), after, limit, None, None)
+            return rows
+
+    async def drop_read_ahead(self) -> None:
+        """Stop a read ahead that no step will take, and give its connection back."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            await _dropped(ahead[2])
+
     async def catch_up(self) -> int:
         """Run batches until the projection has read the whole log; return how many events it applied."""
         total = 0
-        while applied := await self.step(CATCH_UP_BATCH):
-            total += applied
+        try:
+            while applied := await self.step(CATCH_UP_BATCH, read_ahead=True):
+                total += applied
+        finally:
+            await self.drop_read_ahead()
         return total
 
     async def run(self, heads: HeadWatcher) -> None:
         """Follow the log for as long as the task lives."""
+        try:
+            await self._follow(heads)
+        finally:
+            await self.drop_read_ahead()
+
+    async def _follow(self, heads: HeadWatcher) -> None:
         async for head in heads.heads():
             while self._position < head:
                 # Hand-written, not tenacity: a fixed pause per kind of failure; no backoff, no stop.
                 try:
                     far_behind = head - self._position > self._batch_size
-                    if not await self.step(CATCH_UP_BATCH if far_behind else None):
+                    if not await self.step(CATCH_UP_BATCH if far_behind else None, read_ahead=far_behind):
                         break
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("projection step failed; will retry", error=str(exc))
@@ -277,6 +321,15 @@ class Projector:
             self._position = position
             advanced, self._advanced = self._advanced, asyncio.Event()
             advanced.set()
+
+
+async def _dropped(task: asyncio.Task[Any]) -> None:
+    """A task whose outcome no one will take (a read ahead, a write after a failure), stopped and waited
+    for; its outcome, an error included, is dropped."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 async def rebuild(
@@ -389,10 +442,7 @@ async def _replay(
                 writing = None
         finally:
             if writing is not None:  # something failed while a page was being written: stop it first
-                writing.cancel()
-                await asyncio.wait([writing])
-                if not writing.cancelled():
-                    writing.exception()  # retrieved: the error raised is the one that stopped the replay
+                await _dropped(writing)
     return position
 
 
