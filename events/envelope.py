@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
+import msgspec
+
 from events.codec import JSON, canonical_json
 from events.errors import InvalidAppend
 
@@ -144,3 +146,16 @@ def envelope_text(
         f'"position":{position},"recorded_at":"{recorded_at}","schema_version":{schema_version},'
         f'"stream_id":{stream_json},"stream_version":{stream_version},"type":{type_json}}}'
     )
+
+
+class _PayloadOnly(msgspec.Struct):
+    payload: msgspec.Raw
+
+
+# The envelope's other keys are skipped, not built: a replay needs the payload only.
+_PAYLOAD_ONLY = msgspec.json.Decoder(_PayloadOnly)
+
+
+def payload_json_of(canonical: bytes) -> msgspec.Raw:
+    """The payload's JSON text, as it stands within an envelope's canonical bytes."""
+    return _PAYLOAD_ONLY.decode(canonical).payload

@@ -14,9 +14,10 @@ msgspec walks the values, in C, both ways; this module adds only what the log's 
 * **From JSON** (`from_json`, `from_json_text`): msgspec ignores unknown fields of a dataclass, so each
   dataclass has a twin `msgspec.Struct` (same fields, types and defaults, `forbid_unknown_fields`): a value
   is decoded into the twin, which checks everything, then converted to the dataclass
-  (`msgspec.convert(..., from_attributes=True)`). A payload being encoded is read back into the twin too
-  (`check_json`): dataclasses do not check their fields' types, so a wrong one is refused there, naming the
-  field, rather than stored where it could never be read.
+  (`msgspec.convert(..., from_attributes=True)`); from text, the twin checks it and the text is then
+  decoded a second time straight into the dataclass, which costs less than converting the twin. A payload
+  being encoded is read back into the twin too (`check_json`): dataclasses do not check their fields'
+  types, so a wrong one is refused there, naming the field, rather than stored where it could never be read.
 * **Errors** are CodecError naming the field's path (`findings[0].summary`), mapped from msgspec's
   `ValidationError` (`... - at $.findings[0].summary`) into this codebase's words.
 """
@@ -30,7 +31,7 @@ import operator
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -83,16 +84,14 @@ def from_json(cls: type[T], data: object) -> T:
     return cast(T, msgspec.convert(value, cls, from_attributes=True) if convert else value)
 
 
-def from_json_text(cls: type[T], text: str | bytes) -> T:
+def from_json_text(cls: type[T], text: str | bytes | msgspec.Raw) -> T:
     """`from_json` of JSON text, decoded straight into the type: no intermediate dicts."""
-    twin, convert = _reader(cast(Any, cls))
     try:
-        value = msgspec.json.decode(text, type=twin)
+        return cast(T, _text_reader(cast(Any, cls))(text))
     except msgspec.ValidationError as exc:
         raise _codec_error(exc, cls, msgspec.json.decode(text)) from None
     except msgspec.DecodeError as exc:
         raise CodecError("", f"not JSON: {exc}") from None
-    return cast(T, msgspec.convert(value, cls, from_attributes=True) if convert else value)
 
 
 def check_json(cls: type[Any], data: JSON) -> None:
@@ -169,6 +168,28 @@ def _reader(cls: Any) -> tuple[Any, bool]:
     """The type msgspec decodes into for `cls`, and whether the result is then converted to `cls`."""
     twin = _twin_type(cls)
     return twin, twin is not cls
+
+
+@functools.cache
+def _text_reader(cls: Any) -> Callable[[str | bytes | msgspec.Raw], Any]:
+    """`from_json_text` for `cls`, its decoders made once: a replay decodes every event through one.
+
+    The text is decoded into the twin, which checks it, then decoded again straight into `cls`: msgspec
+    decodes into a dataclass as it decodes into a Struct, except that it ignores unknown fields (the twin
+    has refused them), and parsing the text twice costs less than `msgspec.convert` of the twin, which
+    checks every field again.
+    """
+    twin, convert = _reader(cls)
+    check = msgspec.json.Decoder(twin)
+    if not convert:
+        return check.decode
+    direct = msgspec.json.Decoder(cls)
+
+    def read(text: str | bytes | msgspec.Raw) -> Any:
+        check.decode(text)
+        return direct.decode(text)
+
+    return read
 
 
 def _twin_type(hint: Any) -> Any:

@@ -10,12 +10,15 @@ change bumps the class's `VERSION` and adds a pure upcaster from the old version
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import ClassVar, Protocol, runtime_checkable
 
+import msgspec
+
 from events.codec import JSON, canonical_json
 from events.errors import CodecError, UnknownEventType
-from events.payloads import check_json, from_json, to_json
+from events.payloads import check_json, from_json, from_json_text, to_json
 
 Upcaster = Callable[[dict[str, JSON]], dict[str, JSON]]
 
@@ -91,3 +94,11 @@ class Registry:
             data = upcaster(dict(data))
             version += 1
         return from_json(cls, data)
+
+    def decode_text(self, type_: str, version: int, text: str | bytes | msgspec.Raw) -> Event:
+        """`decode` of the payload's JSON text. At its class's current version the payload is decoded
+        straight into the class, with no intermediate dicts; an older one is parsed and upcast by `decode`."""
+        cls = self._classes.get(type_)
+        if cls is not None and version == cls.VERSION:
+            return from_json_text(cls, text)
+        return self.decode(type_, version, json.loads(bytes(text) if isinstance(text, msgspec.Raw) else text))

@@ -13,9 +13,13 @@ does not. The wording of any day is `evaluate` on that day.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from events.erasure import Erased
 from events.registry import Event
@@ -95,12 +99,24 @@ def affected_from(event: Event) -> date | None:
     """
     if isinstance(event, Erased):
         return None  # status never depends on restricted text
-    days = [
-        value
-        for field in dataclasses.fields(event)  # type: ignore[arg-type]
-        if isinstance(value := getattr(event, field.name), date)
-    ]
+    days = [value for name in _date_fields(type(event)) if isinstance(value := getattr(event, name), date)]
     return min(days) if days else None
+
+
+@functools.cache
+def _date_fields(cls: type[Any]) -> tuple[str, ...]:
+    """The fields of an event class that may hold a date, found once per class (`affected_from` runs for
+    every event projected): all but those declared of types that are no date (str, int, tuple[...] …)."""
+    hints = typing.get_type_hints(cls)
+    return tuple(field.name for field in dataclasses.fields(cls) if _may_be_date(hints[field.name]))
+
+
+def _may_be_date(hint: Any) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_may_be_date(arg) for arg in typing.get_args(hint))
+    kind = typing.get_origin(hint) or hint
+    # Anything but a class (Any, a type variable …) may be a date; a class may if it is related to date.
+    return not isinstance(kind, type) or issubclass(kind, date) or issubclass(date, kind)
 
 
 def extended(

@@ -8,27 +8,28 @@ committed a batch (facts and checkpoint together) or did not: it resumes with no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
 
 from events.catalogue import subject_of
-from events.envelope import Recorded
+from events.envelope import Recorded, payload_json_of
 from events.erasure import Erased
+from events.hierarchy import TownRegistered
 from events.payloads import from_json_text, to_json_text
 from events.registry import Event, Registry
 from events.standard import StandardRevised
-from projections.community import Folder, StandardVersion, TownFacts, World, fold_world
+from projections.community import Folder, StandardVersion, TownFacts, World, fold_events
 from projections.facts import CommunityFacts
 from projections.timeline import affected_from
 from service.log.queries import query as log_query
-from service.log.reads import Conn, recorded_from_row
+from service.log.reads import Conn
 from service.log.watcher import HeadWatcher
 from service.read.queries import query
 from service.read.records import drop_records, record_rows, records_missing, save_records
@@ -60,12 +61,26 @@ def entity_of(event: Event) -> Key | None:
 def _document_of(event: Event) -> Key | None:
     """The town or standard version an event changes, kept as a document in `facts`; None for the rest
     (a community's facts are rows of the record tables)."""
+    # Of the subjects `entity_of` names, only these two events' are documents: asked of every event
+    # projected, the type check spares the rest the whole look-up.
+    if not isinstance(event, TownRegistered | StandardRevised):
+        return None
     key = entity_of(event)
     return key if key is not None and key[0] != "community" else None
 
 
 def decode_all(registry: Registry, records: Iterable[Recorded]) -> list[tuple[Recorded, Event]]:
     return [(rec, registry.decode(rec.type, rec.schema_version, rec.payload)) for rec in records]
+
+
+def events_of(registry: Registry, rows: Iterable[asyncpg.Record]) -> list[tuple[int, Event]]:
+    """(position, event) of each row of `read_all`: each payload decoded from the envelope's canonical
+    bytes straight into its class, the rest of the envelope left unbuilt."""
+    decode = registry.decode_text
+    return [
+        (row["position"], decode(row["type"], row["schema_version"], payload_json_of(row["canonical"])))
+        for row in rows
+    ]
 
 
 def world_from_rows(rows: Iterable[tuple[str, str, str]], base: World | None = None) -> World:
@@ -108,24 +123,24 @@ def _dump(value: object) -> str:
     return to_json_text(value)
 
 
-async def mark_status_pending(conn: Conn, generation: int, decoded: Sequence[tuple[Recorded, Event]]) -> None:
+async def mark_status_pending(conn: Conn, generation: int, events: Sequence[tuple[int, Event]]) -> None:
     """Mark each community whose status the events can change, from the first day they can change it
     (`affected_from`); a standard revision marks every community. `service/read/status.py` catches up."""
     since: dict[str, date] = {}
     # The first event that changes each community's status: where its stored rows stop being known.
     first: dict[str, int] = {}
     revised: list[tuple[date, int]] = []
-    for record, event in decoded:
+    for position, event in events:
         day = affected_from(event)
         if day is None:
             continue
         if isinstance(event, StandardRevised):
-            revised.append((day, record.position))
+            revised.append((day, position))
             continue
         key = entity_of(event)
         if key is not None and key[0] == "community":
             since[key[1]] = min(day, since.get(key[1], day))
-            first.setdefault(key[1], record.position)
+            first.setdefault(key[1], position)
     if since:
         ids = list(since)
         await conn.execute(
@@ -164,6 +179,8 @@ class Projector:
         self._batch_size = batch_size
         self._position = 0
         self._advanced = asyncio.Event()
+        # The page after a full one, being read on another connection: (after position, limit, the read).
+        self._ahead: tuple[int, int, asyncio.Task[list[asyncpg.Record]]] | None = None
 
     @property
     def position(self) -> int:
@@ -176,21 +193,32 @@ class Projector:
         self._note(row["position"])
         return Checkpoint(row["generation"], row["position"])
 
-    async def step(self, limit: int | None = None) -> int:
+    async def step(self, limit: int | None = None, *, read_ahead: bool = False) -> int:
         """Fold one batch (of `limit` events, default the batch size) in one transaction; return how many
-        events it applied (0: caught up)."""
+        events it applied (0: caught up).
+
+        With `read_ahead`, a full batch starts reading the next one on another connection of the pool (if
+        it has more than one), which the next step takes if it starts where this one ends, with the same
+        limit: the log is read while this batch is decoded and written. The caller then ends with
+        `drop_read_ahead`.
+        """
+        size = limit or self._batch_size
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(query("checkpoint_for_update"), NAME)
             assert row is not None, "migration 0002 inserts the checkpoint row"
             generation, position = row["generation"], row["position"]
-            rows = await conn.fetch(log_query("read_all"), position, limit or self._batch_size, None, None)
+            rows = await self._rows_after(conn, position, size)
             if not rows:
                 self._note(position)
                 return 0
+            if read_ahead and len(rows) == size and self._pool.get_max_size() > 1:
+                after = rows[-1]["position"]
+                self._ahead = (after, size, asyncio.create_task(self._read(after, size)))
 
-            decoded = decode_all(self._registry, (recorded_from_row(r) for r in rows))
+            events = events_of(self._registry, rows)
             # Towns and the standard are kept as documents; communities only as rows (save_records).
-            keys = sorted({key for _, event in decoded if (key := _document_of(event)) is not None})
+            documents = [(p, event) for p, event in events if _document_of(event) is not None]
+            keys = sorted({key for _, event in documents if (key := _document_of(event)) is not None})
             loaded = await conn.fetch(
                 query("load_facts"), generation, [k[0] for k in keys], [k[1] for k in keys]
             )
@@ -198,36 +226,68 @@ class Projector:
             # Folder, not fold_world: a long batch grows each community's facts in lists, where evolving one
             # event at a time would copy every growing tuple once per event.
             folder = Folder(world)
-            folder.add((rec.position, event) for rec, event in decoded if _document_of(event) is not None)
+            folder.add(documents)
             world = folder.world()
             await save(conn, generation, rows_of(world, keys))
-            await save_records(conn, record_rows(generation, ((rec.position, e) for rec, e in decoded)))
-            await mark_status_pending(conn, generation, decoded)
+            await save_records(conn, record_rows(generation, events))
+            await mark_status_pending(conn, generation, events)
             # An erasure is carried out where it is projected, in the same transaction: once the
             # projection has passed an Erased event, the text it names is gone.
-            for rec, event in decoded:
+            for p, event in events:
                 if isinstance(event, Erased):
-                    await apply_erasure(conn, rec.position, event)
-            last = decoded[-1][0].position
+                    await apply_erasure(conn, p, event)
+            last = events[-1][0]
             await conn.execute(query("advance_checkpoint"), NAME, generation, last)
         self._note(last)
-        return len(decoded)
+        return len(events)
+
+    async def _rows_after(self, conn: Conn, position: int, limit: int) -> list[asyncpg.Record]:
+        """`limit` events of the log after `position`: the page read ahead if it is that one, else read now
+        (the log only grows, so a page read earlier holds the same events)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            after, size, read = ahead
+            if (after, size) == (position, limit):
+                return await read
+            await _dropped(read)
+        rows: list[asyncpg.Record] = await conn.fetch(log_query("read_all"), position, limit, None, None)
+        return rows
+
+    async def _read(self, after: int, limit: int) -> list[asyncpg.Record]:
+        async with self._pool.acquire() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(log_query("read_all"), after, limit, None, None)
+            return rows
+
+    async def drop_read_ahead(self) -> None:
+        """Stop a read ahead that no step will take, and give its connection back."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            await _dropped(ahead[2])
 
     async def catch_up(self) -> int:
         """Run batches until the projection has read the whole log; return how many events it applied."""
         total = 0
-        while applied := await self.step(CATCH_UP_BATCH):
-            total += applied
+        try:
+            while applied := await self.step(CATCH_UP_BATCH, read_ahead=True):
+                total += applied
+        finally:
+            await self.drop_read_ahead()
         return total
 
     async def run(self, heads: HeadWatcher) -> None:
         """Follow the log for as long as the task lives."""
+        try:
+            await self._follow(heads)
+        finally:
+            await self.drop_read_ahead()
+
+    async def _follow(self, heads: HeadWatcher) -> None:
         async for head in heads.heads():
             while self._position < head:
                 # Hand-written, not tenacity: a fixed pause per kind of failure; no backoff, no stop.
                 try:
                     far_behind = head - self._position > self._batch_size
-                    if not await self.step(CATCH_UP_BATCH if far_behind else None):
+                    if not await self.step(CATCH_UP_BATCH if far_behind else None, read_ahead=far_behind):
                         break
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("projection step failed; will retry", error=str(exc))
@@ -263,6 +323,15 @@ class Projector:
             advanced.set()
 
 
+async def _dropped(task: asyncio.Task[Any]) -> None:
+    """A task whose outcome no one will take (a read ahead, a write after a failure), stopped and waited
+    for; its outcome, an error included, is dropped."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
+
+
 async def rebuild(
     pool: asyncpg.Pool,
     registry: Registry,
@@ -295,23 +364,12 @@ async def _rebuild(
         await conn.execute(query("drop_status_generation"), generation)
         await conn.execute(query("drop_status_pending_generation"), generation)
         folder = Folder(World())
-        position = 0
-        decode, loads = registry.decode, json.loads
-        while True:
-            rows = await conn.fetch(log_query("read_payloads"), position, batch_size)
-            if not rows:
-                break
-            pairs = [(r[0], decode(r[1], r[2], loads(r[3]))) for r in rows]
-            folder.add((p, e) for p, e in pairs if _document_of(e) is not None)
-            await save_records(conn, record_rows(generation, pairs))
-            del pairs
-            position = rows[-1][0]
-            del rows
-            # The world only grows, and holds no cycles: keep the collector from walking it again and
-            # again (refcounting still frees what a later batch replaces). unfreeze() below undoes it.
-            gc.freeze()
+
+        def report(done: int) -> None:
             if progress is not None:
-                progress(position, max(head, position))
+                progress(done, max(head, done))
+
+        position = await _replay(pool, conn, registry, folder, generation, batch_size, report)
         world = folder.world()
         keys: list[Key] = [("town", t) for t in world.towns]
         keys += [("standard", str(s.version)) for s in world.standards]
@@ -323,11 +381,11 @@ async def _rebuild(
             await conn.fetchrow(query("checkpoint_for_update"), NAME)
             # Events that arrived during the rebuild: fold them in under the lock, then switch.
             while rows := await conn.fetch(log_query("read_all"), position, batch_size, None, None):
-                decoded = decode_all(registry, (recorded_from_row(r) for r in rows))
-                world = fold_world(world, [(rec, e) for rec, e in decoded if _document_of(e) is not None])
-                touched = sorted({k for _, e in decoded if (k := _document_of(e)) is not None})
+                events = events_of(registry, rows)
+                world = fold_events(world, [(p, e) for p, e in events if _document_of(e) is not None])
+                touched = sorted({k for _, e in events if (k := _document_of(e)) is not None})
                 await save(conn, generation, rows_of(world, touched))
-                await save_records(conn, record_rows(generation, ((rec.position, e) for rec, e in decoded)))
+                await save_records(conn, record_rows(generation, events))
                 position = rows[-1]["position"]
             # The new generation's status is computed from scratch, by the status keepers, after the switch.
             await conn.execute(query("mark_all_status_pending"), generation, date.min, 0)
@@ -337,6 +395,61 @@ async def _rebuild(
         await conn.execute(query("drop_status_generation"), current["generation"])
         await conn.execute(query("drop_status_pending_generation"), current["generation"])
     return Checkpoint(generation, position)
+
+
+async def _replay(
+    pool: asyncpg.Pool,
+    conn: Conn,
+    registry: Registry,
+    folder: Folder,
+    generation: int,
+    batch_size: int,
+    report: Callable[[int], None],
+) -> int:
+    """Every event of the log, read on `conn` page by page: its towns and standard folded into `folder`, its
+    record rows written into `generation`, and `report` called with the last position of each page
+    written. Return the last position read (0 for an empty log).
+
+    Each page's rows are written on a second connection of the pool, in one transaction (one commit per
+    page, not per table: each commit waits for its WAL to be flushed), while the next page is read and
+    decoded on `conn`: PostgreSQL inserts one page while this process decodes the next. A pool of one
+    connection writes them on `conn`, in turn.
+    """
+    decode = registry.decode_text
+    position = 0
+    async with contextlib.AsyncExitStack() as stack:
+        writer = await stack.enter_async_context(pool.acquire()) if pool.get_max_size() > 1 else conn
+        writing: asyncio.Task[int] | None = None
+        try:
+            while rows := await conn.fetch(log_query("read_payloads"), position, batch_size):
+                pairs = [(r[0], decode(r[1], r[2], r[3])) for r in rows]
+                folder.add((p, e) for p, e in pairs if _document_of(e) is not None)
+                added = record_rows(generation, pairs)
+                position = rows[-1][0]
+                del pairs, rows
+                if writing is not None:
+                    report(await writing)
+                writing = asyncio.create_task(_write_page(writer, added, position))
+                del added
+                if writer is conn:
+                    report(await writing)
+                    writing = None
+                # The world only grows, and holds no cycles: keep the collector from walking it again and
+                # again (refcounting still frees what a later batch replaces). rebuild() unfreezes.
+                gc.freeze()
+            if writing is not None:
+                report(await writing)
+                writing = None
+        finally:
+            if writing is not None:  # something failed while a page was being written: stop it first
+                await _dropped(writing)
+    return position
+
+
+async def _write_page(conn: Conn, rows: dict[str, list[tuple[Any, ...]]], position: int) -> int:
+    async with conn.transaction():
+        await save_records(conn, rows)
+    return position
 
 
 async def fill_missing_records(pool: asyncpg.Pool, registry: Registry) -> bool:

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable, Sequence
+import operator
+import types
+import typing
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -81,16 +84,49 @@ def record_rows(generation: int, events: Iterable[tuple[int, Event]]) -> dict[st
         if not isinstance(community_id, str):
             continue
         for name, items in additions(position, event) or ():
-            table = rows.setdefault(TABLES[name], [])
-            for ordinal, item in enumerate(items):
-                row = (generation, community_id, *map(_column, _values(item)))
+            table_name, columns = _ROWS[name]
+            table = rows.get(table_name)
+            if table is None:
+                table = rows[table_name] = []
+            if name == "findings":
                 # A spot check's findings share its position: their order among themselves is kept too.
-                table.append((*row, ordinal) if name == "findings" else row)
+                for ordinal, item in enumerate(items):
+                    table.append((generation, community_id, *columns(item), ordinal))
+            else:
+                for item in items:
+                    table.append((generation, community_id, *columns(item)))
     return rows
 
 
-def _values(item: Any) -> tuple[Any, ...]:
-    return tuple(getattr(item, f.name) for f in dataclasses.fields(item))
+def _columns(cls: type[Any]) -> Callable[[Any], Sequence[Any]]:
+    """A fact's fields, in order, as PostgreSQL takes them (see `_column`). Made once per kind of fact: a
+    row costs one fetch of all its fields, and `_column` runs only on fields of a type it may change."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    hints = typing.get_type_hints(cls)
+    get = operator.attrgetter(*names)
+    # A str, int, float or date field (or an optional one) is taken as it is.
+    special = [i for i, name in enumerate(names) if not _plain_hint(hints[name])]
+
+    if len(names) > 1 and not special:
+        return cast(Callable[[Any], Sequence[Any]], get)
+
+    def columns(item: Any) -> Sequence[Any]:
+        values = list(get(item)) if len(names) > 1 else [get(item)]
+        for i in special:
+            values[i] = _column(values[i])
+        return values
+
+    return columns
+
+
+_PLAIN_TYPES = (str, int, float, date, type(None))
+
+
+def _plain_hint(hint: Any) -> bool:
+    """Whether every value of the declared type `hint` reaches PostgreSQL as it is."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return all(_plain_hint(arg) for arg in typing.get_args(hint))
+    return hint in _PLAIN_TYPES
 
 
 def _column(value: Any) -> Any:
@@ -100,6 +136,10 @@ def _column(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+# CommunityFacts field -> its table, and the columns of the fact it holds.
+_ROWS = {name: (table, _columns(cls)) for name, (table, cls) in FACTS.items()}
 
 
 async def save_records(conn: Conn, rows: dict[str, list[tuple[Any, ...]]]) -> None:

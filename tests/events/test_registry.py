@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from events.catalogue import CATALOGUE
 from events.codec import JSON, MAX_SAFE_INTEGER, canonical_json
+from events.envelope import payload_json_of
 from events.erasure import ErasedField
 from events.errors import CodecError, UnknownEventType
 from events.registry import Event, Registry
@@ -66,6 +68,7 @@ def test_every_catalogued_event_round_trips_through_its_payload(cls: type[Event]
         canonical_json(payload)  # every payload has a canonical form
         assert (cls.TYPE, cls.VERSION) == (type_, version)
         assert event == CATALOGUE.decode(type_, version, payload)
+        assert event == CATALOGUE.decode_text(type_, version, canonical_json(payload))
 
     check()
 
@@ -192,6 +195,23 @@ def test_payloads_that_do_not_fit_are_refused_naming_the_field(
 ) -> None:
     with pytest.raises(error, match=message):
         REGISTRY.decode(type_, version, payload)
+    # Decoded from its text, as a replay decodes it, the same payload is refused the same way.
+    with pytest.raises(error, match=message):
+        REGISTRY.decode_text(type_, version, json.dumps(payload))
+
+
+def test_reading_an_old_version_from_its_text_runs_the_upcaster_chain() -> None:
+    text = '{"community_id": "a", "date": "2022-03-01", "hours": 2}'
+    event = REGISTRY.decode_text("TestTrainingHeld", 1, text)
+    assert TrainingHeldForTest(community_id="a", held_on=date(2022, 3, 1), attendees=0, hours=2.0) == event
+
+
+def test_the_payload_is_decoded_from_the_envelope_as_it_stands_in_the_canonical_bytes() -> None:
+    payload: dict[str, JSON] = {"community_id": "a", "held_on": "2022-03-01", "attendees": 12, "hours": 1.5}
+    envelope = canonical_json({"metadata": {"payload": 1}, "payload": payload, "type": "TestTrainingHeld"})
+    raw = payload_json_of(envelope.encode())
+    assert canonical_json(payload).encode() == bytes(raw)
+    assert REGISTRY.decode("TestTrainingHeld", 3, payload) == REGISTRY.decode_text("TestTrainingHeld", 3, raw)
 
 
 def test_an_unknown_enum_value_is_refused_naming_the_field() -> None:

@@ -85,6 +85,38 @@ async def test_resuming_in_random_batches_equals_one_full_replay(
     assert comparable(expected) == comparable(await whole_world(pool))
 
 
+async def test_reading_ahead_in_full_batches_equals_one_full_replay(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    head = await seed(store)
+    projector = Projector(pool, CATALOGUE)
+    applied = 0
+    try:
+        while step := await projector.step(5, read_ahead=True):
+            applied += step
+    finally:
+        await projector.drop_read_ahead()
+    assert head == applied == (await projector.checkpoint()).position
+    assert comparable(await reference(store)) == comparable(await whole_world(pool))
+
+
+async def test_a_page_read_ahead_is_not_taken_once_another_runner_moved_the_checkpoint(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    head = await seed(store)
+    ahead, other = Projector(pool, CATALOGUE), Projector(pool, CATALOGUE)
+    assert 5 == await ahead.step(5, read_ahead=True)  # reads events 6 to 10 ahead
+    assert 3 == await other.step(3)  # another replica folds 6 to 8 meanwhile
+    applied = 8
+    try:
+        while step := await ahead.step(5, read_ahead=True):
+            applied += step
+    finally:
+        await ahead.drop_read_ahead()
+    assert head == applied
+    assert comparable(await reference(store)) == comparable(await whole_world(pool))
+
+
 async def test_a_rebuild_gives_identical_facts_in_a_new_generation(
     pool: asyncpg.Pool, store: EventStore
 ) -> None:
