@@ -12,8 +12,10 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date
 
+from events.codec import canonical_json
 from events.disclosure import DisclosureCorrected, DisclosurePublished
 from events.erasure import Erased
+from events.errors import CodecError
 from events.hierarchy import (
     CommunityRegistered,
     CommunityRenamed,
@@ -42,6 +44,9 @@ MAX_TEXT = 2000
 MAX_TITLE = 200
 MAX_COUNT = 1_000_000
 MAX_HOURS = 1000.0
+MAX_PARAMS = 4096
+# The most items each list of a record may hold.
+_MOST_ITEMS = {"topics": 50, "findings": 100, "criteria": 100, "fields": 20}
 # The years the programme's records may be about: its calendar, not arbitrary integers.
 FIRST_YEAR, LAST_YEAR = 1990, 2999
 # Fields a person reads as a name or a title: one line of visible text, compared as people see it.
@@ -252,6 +257,16 @@ def _check_standard(event: StandardRevised, standards: tuple[StandardVersion, ..
     seen: set[str] = set()
     for index, criterion in enumerate(event.criteria):
         try:
+            # Parameters are a few settings: a larger object would ride along in every reader of the standard.
+            if len(canonical_json(criterion.params)) > MAX_PARAMS:
+                errors.append(
+                    (f"criteria[{index}].params", f"must be at most {MAX_PARAMS} characters of JSON")
+                )
+                continue
+        except CodecError as exc:
+            errors.append((f"criteria[{index}].params", exc.reason))
+            continue
+        try:
             parse_rule(criterion, f"criteria[{index}]")
         except CriterionError as exc:
             errors.append((exc.path, exc.reason))
@@ -326,6 +341,15 @@ def _check_dates(event: Event, today: date, errors: Errors) -> None:
 
 
 def _check_shapes(event: Event, errors: Errors) -> None:
+    # Lists a record holds are short in life (a meeting's topics, a spot check's findings): a longer one
+    # is a mistake or an attempt to bloat the log and every reader of it.
+    for name, most in _MOST_ITEMS.items():
+        items = getattr(event, name, None)
+        if isinstance(items, tuple) and len(items) > most:
+            errors.append((name, f"must hold at most {most} items, not {len(items)}"))
+    for index, topic in enumerate(getattr(event, "topics", None) or ()):
+        if isinstance(topic, str) and not 0 < len(topic.strip()) <= MAX_TITLE:
+            errors.append((f"topics[{index}]", f"must be 1 to {MAX_TITLE} characters"))
     for name in ("attendees",):
         value = getattr(event, name, None)
         if isinstance(value, int) and not 0 <= value <= MAX_COUNT:

@@ -3,7 +3,9 @@
 The count is over the operation that will run, with the request's variables, so `first: $n` counts as the
 `n` sent (a page size the limits would refuse counts as the limit, and the refusal follows anyway):
 
-- a field of a scalar or enum type costs nothing (its object was fetched already);
+- a field of a scalar or enum type costs nothing (its object was fetched already), unless `FIELD_COSTS`
+  prices it for its size: an event's payload, canonical bytes and metadata may each be many kilobytes, so
+  thirty aliases of a page of them cannot ask for hundreds of megabytes within the budget;
 - a field of an object type costs 1 plus its selections, unless `FIELD_COSTS` names a dearer price
   (`status` is an evaluation, `coverage` a query over every community's segments …);
 - a field with a `first` argument is a page: its selections count once per item, `first` times (the
@@ -63,6 +65,10 @@ FIELD_COSTS: dict[tuple[str, str], int] = {
     ("Query", "inclusionProof"): 10,
     ("Query", "consistencyProof"): 10,
     ("Event", "restricted"): 2,
+    # Scalars priced for what they may weigh (up to tens of kilobytes each).
+    ("Event", "payload"): 20,
+    ("Event", "canonical"): 20,
+    ("Event", "metadata"): 5,
 }
 # How many items a list without `first` holds at most, as this programme has them.
 LIST_BOUNDS: dict[tuple[str, str], int] = {
@@ -157,7 +163,7 @@ class _Counter:
             return 0  # an unknown field is refused by validation, before this counts
         named = get_named_type(definition.type)
         if not isinstance(named, _COMPOSITE):
-            return 0
+            return FIELD_COSTS.get((parent.name, name), 0)
         own = FIELD_COSTS.get((parent.name, name), 1)
         inner = self.selections(node.selection_set, named, seen)
         if "first" in definition.args:

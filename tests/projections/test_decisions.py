@@ -4,6 +4,7 @@ record dated before its community existed."""
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from events.disclosure import DisclosureCategory
 from events.hierarchy import CommunityKind, CommunityRegistered, CommunityRenamed
 from events.rules import RuleDocument
+from events.supervision import Finding, MeetingKind, SpotCheckRecorded
 from projections.community import evolve
 from projections.decisions import Context, check, normalized
 from projections.facts import CommunityFacts
@@ -80,3 +82,18 @@ def test_a_rule_adopted_before_the_community_was_registered_may_be_recorded() ->
     # A charter adopted years before the programme registered the community is still in force.
     charter = domain.rule("yubo", RuleDocument.AUTONOMY_CHARTER, 1, date(2018, 3, 2))
     assert [] == check(charter, context())
+
+
+def test_lists_longer_than_a_record_holds_in_life_are_refused() -> None:
+    held = domain.meeting("yubo", MeetingKind.COUNCIL, date(2022, 3, 1))
+    assert [] == check(replace(held, topics=("议题",) * 50), context())
+    assert ["topics"] == [f for f, _ in check(replace(held, topics=("议题",) * 10_000), context())]
+    assert ["topics[1]"] == [f for f, _ in check(replace(held, topics=("议题", "  ")), context())]
+    checked = SpotCheckRecorded(
+        community_id="yubo",
+        check_id="2022-1",
+        checked_on=date(2022, 3, 1),
+        checked_by="街道纪工委",
+        findings=tuple(Finding(finding_id=f"f{n}", summary="整改事项") for n in range(5_000)),
+    )
+    assert ["findings"] == [f for f, _ in check(checked, context())]

@@ -50,6 +50,15 @@ def test_scalars_cost_nothing_and_an_object_costs_one() -> None:
     assert 1 + FIELD_COSTS[("City", "coverage")] == cost("{ city { coverage { rate } } }")
 
 
+def test_large_scalars_are_priced_for_their_size_and_thirty_aliases_of_them_are_refused() -> None:
+    weight = sum(FIELD_COSTS[("Event", f)] for f in ("canonical", "payload", "metadata"))
+    page = "events(first: 20) { edges { node { canonical payload metadata } } }"
+    # events (1) + 20 * (edges (1) + node (1) + the three scalars)
+    assert 1 + 20 * (2 + weight) == cost("{ " + page + " }")
+    aliased = "{ " + " ".join(f"a{n}: {page}" for n in range(30)) + " }"
+    assert 30 * (1 + 20 * (2 + weight)) == cost(aliased) > DEFAULT_LIMITS.max_cost
+
+
 def test_a_page_counts_its_items_first_times() -> None:
     # communities (1) + 7 * (edges (1) + node (1) + status)
     assert 1 + 7 * (2 + STATUS) == cost("{ communities(first: 7) { edges { node { status { score } } } } }")

@@ -143,3 +143,23 @@ async def test_a_cursor_holding_an_integer_beyond_64_bits_is_bad_user_input(api:
         )
         assert result.errors is not None, position
         assert "BAD_USER_INPUT" == (result.errors[0].extensions or {}).get("code"), result.errors
+
+
+async def test_parameters_larger_than_a_few_settings_are_refused(api: Api, owner: asyncpg.Connection) -> None:
+    before = await events_in_log(owner)
+    data = await api.data(
+        STANDARD, {"key": "s", "params": {"category": "finance", "pad": "x" * 5000}}, principal=ADMIN
+    )
+    assert "4096" in refused(data["reviseStandard"], "input.criteria[0].params")
+    assert before == await events_in_log(owner)
+
+
+async def test_a_meeting_with_ten_thousand_topics_is_refused(api: Api, owner: asyncpg.Connection) -> None:
+    await registered(api)
+    before = await events_in_log(owner)
+    meeting = f"""mutation($topics: [String!]!) {{
+      recordMeeting(input: {{communityId: "yubo", meetingId: "m1", kind: COUNCIL, heldOn: "2022-03-01",
+                          attendees: 30, topics: $topics}}, idempotencyKey: "m1") {{ {RESULT} }} }}"""
+    data = await api.data(meeting, {"topics": ["议题"] * 10_000}, principal=clerk("yubo"))
+    assert "at most 50" in refused(data["recordMeeting"], "input.topics")
+    assert before == await events_in_log(owner)
