@@ -8,6 +8,7 @@ request keeps its own expected-version check, idempotency check and result (DESI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import structlog
 
 from events.codec import JSON, canonical_json
 from events.envelope import (
@@ -41,6 +43,8 @@ from service.log.lease import IDLE_RELEASE_SECONDS, Lease
 from service.log.queries import query
 from service.log.reads import Conn
 from service.log.results import AppendResult, Prior, replay
+
+log = structlog.get_logger(__name__)
 
 # A group stops growing at this many events, to bound a statement's size and the lock's hold.
 MAX_GROUP_EVENTS = 2000
@@ -199,11 +203,16 @@ class GroupWriter(Appending):
                 try:
                     await self._write_group(await lease.locked(), group)
                     await lease.share_if_held_long()
-                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
-                    # The connection failed: these requests fail; the next group takes a fresh one.
+                except Exception as exc:  # noqa: BLE001 - whatever failed, its callers must hear of it
+                    # The connection failed, or the lease could not be had (too many connections, the
+                    # lock's statement cancelled, the server shutting down): every request of the group
+                    # not yet answered fails with it, and the next group starts on a fresh connection.
+                    # The writer itself goes on; nobody is left waiting.
+                    log.warning("append group failed", error=type(exc).__name__, requests=len(group))
                     for request in group:
                         _settle(request, exc)
-                    await lease.release()
+                    with contextlib.suppress(Exception):
+                        await lease.release()
         finally:
             await lease.release()
 
