@@ -7,7 +7,8 @@ standard is revised, so a standard in the log always reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from events.rules import RuleDocument
 from events.standard import Criterion
 from events.supervision import MeetingKind
 from events.training import FIVE_ONES, TrainingKind
-from projections.facts import CommunityFacts
+from projections.facts import CommunityFacts, Finding, derived
 from projections.periods import Granularity, Period
 
 
@@ -109,6 +110,10 @@ class DisclosureEveryPeriod(Rule):
 
 def covered(facts: CommunityFacts, category: DisclosureCategory, period: Period, on: date) -> bool:
     """Whether a disclosure of `category` published by `on` covers `period`."""
+    if period == Period.containing(period.start, period.granularity):
+        first = derived(facts, ("covered", category), lambda f: _first_covering(f, category)).get(period)
+        return first is not None and first <= on
+    # A period not made by Period's constructors (none is, in the rules) is looked for the long way.
     for disclosure in facts.disclosures:
         if disclosure.category is not category or disclosure.published_on > on:
             continue
@@ -119,6 +124,33 @@ def covered(facts: CommunityFacts, category: DisclosureCategory, period: Period,
         if period.covers(disclosed):
             return True
     return False
+
+
+def _first_covering(facts: CommunityFacts, category: DisclosureCategory) -> dict[Period, date]:
+    """For each year, quarter and month that some disclosure of `category` covers, the first day one
+    covering it was published (a disclosure whose period does not read covers none)."""
+    first: dict[Period, date] = {}
+    for disclosure in facts.disclosures:
+        if disclosure.category is not category:
+            continue
+        try:
+            disclosed = Period.parse(disclosure.period)
+        except ValueError:
+            continue
+        # Every period that covers `disclosed` holds its first day: the one of each granularity that does.
+        for granularity in Granularity:
+            period = Period.containing(disclosed.start, granularity)
+            if period.covers(disclosed):
+                known = first.get(period)
+                if known is None or disclosure.published_on < known:
+                    first[period] = disclosure.published_on
+    return first
+
+
+def _last_before(days: Sequence[date], on: date) -> date | None:
+    """The last of the sorted `days` on or before `on`, or None."""
+    index = bisect_right(days, on)
+    return days[index - 1] if index else None
 
 
 class TrainingsEachYear(Rule):
@@ -145,11 +177,11 @@ class TrainingsEachYear(Rule):
         window_start = on - timedelta(days=self.window_days - 1)
         if facts.registered_on is not None and facts.registered_on > window_start:
             return None
+        held_on = derived(facts, "training days", _training_days)
         for kind in self.kinds:
-            held = [t.held_on for t in facts.trainings if t.kind is kind and t.held_on <= on]
-            if held and max(held) >= window_start:
+            last = _last_before(held_on.get(kind, ()), on)
+            if last is not None and last >= window_start:
                 continue
-            last = max(held) if held else None
             if last is None:
                 # Required from the day the window first fits after registration; unmet ever since.
                 start = facts.registered_on or window_start
@@ -165,6 +197,14 @@ class TrainingsEachYear(Rule):
         return None
 
 
+def _training_days(facts: CommunityFacts) -> dict[TrainingKind, list[date]]:
+    """The days on which each kind of training was held, in order."""
+    days: dict[TrainingKind, list[date]] = {}
+    for training in facts.trainings:
+        days.setdefault(training.kind, []).append(training.held_on)
+    return {kind: sorted(held) for kind, held in days.items()}
+
+
 class RuleCurrent(Rule):
     """The latest version of `document` adopted by the date is at most `max_age_years` old."""
 
@@ -178,18 +218,32 @@ class RuleCurrent(Rule):
         return {day for r in versions for day in (r.adopted_on, add_years(r.adopted_on, self.max_age_years))}
 
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
-        adopted = [r for r in facts.rules if r.document is self.document and r.adopted_on <= on]
+        adopted_on, latest_by = derived(facts, ("latest", self.document), lambda f: _latest(f, self.document))
+        adopted = bisect_right(adopted_on, on)
         if not adopted:
             return self.unmet(f"no {self.document.value} has been adopted", facts.registered_on)
-        latest = max(adopted, key=lambda r: (r.version, r.adopted_on))
-        expires = add_years(latest.adopted_on, self.max_age_years)
+        # The highest version adopted by the date (and of those, the latest adopted).
+        version, adopted_at = latest_by[adopted - 1]
+        expires = add_years(adopted_at, self.max_age_years)
         if on >= expires:
             return self.unmet(
-                f"{self.document.value} version {latest.version}, adopted {latest.adopted_on.isoformat()}, "
+                f"{self.document.value} version {version}, adopted {adopted_at.isoformat()}, "
                 f"is more than {self.max_age_years} years old",
                 expires,
             )
         return None
+
+
+def _latest(facts: CommunityFacts, document: RuleDocument) -> tuple[list[date], list[tuple[int, date]]]:
+    """The adoption days of `document`'s versions in order, and beside each, the greatest (version,
+    adoption day) of the versions adopted up to it."""
+    adopted = sorted((r.adopted_on, r.version) for r in facts.rules if r.document is document)
+    days: list[date] = []
+    latest_by: list[tuple[int, date]] = []
+    for day, version in adopted:
+        days.append(day)
+        latest_by.append(max((version, day), latest_by[-1]) if latest_by else (version, day))
+    return days, latest_by
 
 
 class MeetingsEveryPeriod(Rule):
@@ -209,18 +263,22 @@ class MeetingsEveryPeriod(Rule):
         candidate = Period.containing(on, self.period)
         if candidate.end > on:
             candidate = candidate.previous()
+        held_on = derived(facts, ("meeting days", self.meeting), lambda f: _meeting_days(f, self.meeting))
         for _ in range(self.lookback):
             if facts.registered_on is not None and candidate.end < facts.registered_on:
                 break
-            if not any(
-                m.kind is self.meeting and candidate.start <= m.held_on <= candidate.end
-                for m in facts.meetings
-            ):
+            first = bisect_left(held_on, candidate.start)
+            if first == len(held_on) or held_on[first] > candidate.end:
                 # "As of" a date means the end of that day, so a period is complete, and a missing
                 # meeting missing, from the end of its last day.
                 return self.unmet(f"no {self.meeting.value} meeting held in {candidate}", candidate.end)
             candidate = candidate.previous()
         return None
+
+
+def _meeting_days(facts: CommunityFacts, kind: MeetingKind) -> list[date]:
+    """The days on which meetings of `kind` were held, in order."""
+    return sorted(m.held_on for m in facts.meetings if m.kind is kind)
 
 
 class NoOpenFindings(Rule):
@@ -236,21 +294,42 @@ class NoOpenFindings(Rule):
         return {r.rectified_on for r in facts.rectifications} | {f.found_on + overdue for f in facts.findings}
 
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
-        rectified = {r.finding_id for r in facts.rectifications if r.rectified_on <= on}
-        overdue = [
-            f
-            for f in facts.findings
-            if f.finding_id not in rectified and f.found_on + timedelta(days=self.older_than_days) < on
-        ]
+        limit = self.older_than_days
+        overdue: list[Finding] = []
+        for overdue_from, rectified_on, finding in derived(facts, ("overdue", limit), _ever_overdue(limit)):
+            if overdue_from > on:
+                break  # the rest are later still
+            if rectified_on is None or rectified_on > on:
+                overdue.append(finding)
         if not overdue:
             return None
-        oldest = min(overdue, key=lambda f: f.found_on)
+        oldest = overdue[0]  # in order of finding, the log's order among findings of one day
         others = f" and {len(overdue) - 1} more" if len(overdue) > 1 else ""
         return self.unmet(
             f"finding {oldest.finding_id} from the spot check of {oldest.found_on.isoformat()} has been open "
             f"for {(on - oldest.found_on).days} days (limit {self.older_than_days}){others}",
             oldest.found_on + timedelta(days=self.older_than_days + 1),
         )
+
+
+def _ever_overdue(
+    older_than_days: int,
+) -> Callable[[CommunityFacts], list[tuple[date, date | None, Finding]]]:
+    """For the findings that are ever more than `older_than_days` old unrectified: the first day each is,
+    the day it was first rectified (None: never), and the finding; in order of the day it was found, and
+    in the log's order among findings of one day."""
+
+    def build(facts: CommunityFacts) -> list[tuple[date, date | None, Finding]]:
+        rectified: dict[str, date] = {}
+        for r in facts.rectifications:
+            if r.finding_id not in rectified or r.rectified_on < rectified[r.finding_id]:
+                rectified[r.finding_id] = r.rectified_on
+        after = timedelta(days=older_than_days + 1)
+        found = sorted(facts.findings, key=lambda f: f.found_on)
+        ever = [(f.found_on + after, rectified.get(f.finding_id), f) for f in found]
+        return [(overdue, done, f) for overdue, done, f in ever if done is None or done > overdue]
+
+    return build
 
 
 class AnnualDutyReport(Rule):
@@ -275,9 +354,19 @@ class AnnualDutyReport(Rule):
         due = date(year + 1, self.due_month, self.due_day)
         if facts.registered_on is not None and facts.registered_on > date(year, 12, 31):
             return None
-        if any(r.year == year and r.filed_on <= on for r in facts.duty_reports):
+        filed = derived(facts, "first duty reports", _first_duty_reports).get(year)
+        if filed is not None and filed <= on:
             return None
         return self.unmet(f"no duty report for {year} (due {due.isoformat()})", due + timedelta(days=1))
+
+
+def _first_duty_reports(facts: CommunityFacts) -> dict[int, date]:
+    """For each year with a duty report, the day the first was filed."""
+    first: dict[int, date] = {}
+    for report in facts.duty_reports:
+        if report.year not in first or report.filed_on < first[report.year]:
+            first[report.year] = report.filed_on
+    return first
 
 
 def periods_between(first: date, last: date, granularity: Granularity) -> list[Period]:
