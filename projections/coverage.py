@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from projections.community import StandardVersion, World, standard_in_force
-from projections.criteria import DisclosureEveryPeriod, covered
+from projections.criteria import DisclosureEveryPeriod, covered, first_covered
 from projections.evaluation import evaluate, rules_of
 from projections.facts import CommunityFacts
 from projections.periods import periods_of_year
@@ -81,20 +81,25 @@ class DisclosureYear:
 def disclosed_from(facts: CommunityFacts, standards: Sequence[StandardVersion], year: int) -> date | None:
     """The first day `on` for which `disclosed_every_period(facts, standards, year, on)` holds, or None.
 
-    It holds from that day on: a disclosure once published stays published, so the answer only grows
-    with `on`, and the day it starts to hold is a disclosure's publication day (found by bisection).
+    A required period is covered from the first publication of a disclosure covering it, and stays
+    covered; so every one is from the latest of those days (`date.min` when none is required), and never
+    while one has none.
     """
-    if disclosed_every_period(facts, standards, year, date.min):
-        return date.min
-    days = sorted({d.published_on for d in facts.disclosures})
-    low, high = 0, len(days)
-    while low < high:
-        middle = (low + high) // 2
-        if disclosed_every_period(facts, standards, year, days[middle]):
-            high = middle
-        else:
-            low = middle + 1
-    return days[low] if low < len(days) else None
+    standard = standard_in_force(standards, date(year, 12, 31))
+    if standard is None:
+        return None
+    latest = date.min
+    for rule in rules_of(standard):
+        if not isinstance(rule, DisclosureEveryPeriod) or not rule.applies(facts):
+            continue
+        for period in periods_of_year(year, rule.period):
+            if facts.registered_on is not None and period.end < facts.registered_on:
+                continue
+            first = first_covered(facts, rule.category, period)
+            if first is None:
+                return None
+            latest = max(latest, first)
+    return latest
 
 
 def disclosure_years(

@@ -7,9 +7,11 @@ standard is revised, so a standard in the log always reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from events.disclosure import DisclosureCategory
@@ -18,7 +20,7 @@ from events.rules import RuleDocument
 from events.standard import Criterion
 from events.supervision import MeetingKind
 from events.training import FIVE_ONES, TrainingKind
-from projections.facts import CommunityFacts
+from projections.facts import CommunityFacts, Finding, derived
 from projections.periods import Granularity, Period
 
 
@@ -78,27 +80,30 @@ class DisclosureEveryPeriod(Rule):
         self.category, self.period, self.lookback, self.grace_days = category, period, lookback, grace_days
 
     def due_periods(self, facts: CommunityFacts, on: date) -> list[Period]:
-        grace = timedelta(days=self.grace_days)
-        candidate = Period.containing(on, self.period)
-        while candidate.end + grace >= on:  # not due yet: still running, or within its grace days
-            candidate = candidate.previous()
         due: list[Period] = []
-        for _ in range(self.lookback):
+        for candidate in _last_due(self.period.value, self.grace_days, self.lookback, on):
             if facts.registered_on is not None and candidate.end < facts.registered_on:
                 break
             due.append(candidate)
-            candidate = candidate.previous()
         return due
 
     def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
-        # A period falls due the day after its grace ends; a disclosure counts from its publication.
+        # A period falls due the day after its grace ends; it is covered from the first publication of a
+        # disclosure covering it (later ones change nothing).
         grace = timedelta(days=self.grace_days + 1)
-        days = {d.published_on for d in facts.disclosures if d.category is self.category}
+        first_covering = derived(facts, ("covered", self.category.value), self._first_covering)
+        days: set[date] = set()
+        for (start, end), day in first_covering.items():
+            period = Period.containing(start, self.period)
+            if (period.start, period.end) == (start, end):
+                days.add(day)
         return days | {p.end + grace for p in periods_between(first - grace, last, self.period)}
 
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
+        first_covering = derived(facts, ("covered", self.category.value), self._first_covering)
         for period in self.due_periods(facts, on):
-            if not covered(facts, self.category, period, on):
+            first = first_covering.get((period.start, period.end))
+            if first is None or first > on:
                 due = period.end + timedelta(days=self.grace_days)
                 return self.unmet(
                     f"no {self.category.value} disclosure for {period} (due {due.isoformat()})",
@@ -106,19 +111,81 @@ class DisclosureEveryPeriod(Rule):
                 )
         return None
 
+    def _first_covering(self, facts: CommunityFacts) -> dict[tuple[date, date], date]:
+        return _first_covering(facts, self.category)
+
+
+@lru_cache(maxsize=4096)
+def _last_due(granularity: str, grace_days: int, lookback: int, on: date) -> tuple[Period, ...]:
+    """The last `lookback` periods of `granularity` (its value: a str hashes faster than the enum) whose
+    due date, `grace_days` after their end, has passed on `on`, latest first."""
+    grace = timedelta(days=grace_days)
+    candidate = Period.containing(on, Granularity(granularity))
+    while candidate.end + grace >= on:  # not due yet: still running, or within its grace days
+        candidate = candidate.previous()
+    due: list[Period] = []
+    for _ in range(lookback):
+        due.append(candidate)
+        candidate = candidate.previous()
+    return tuple(due)
+
 
 def covered(facts: CommunityFacts, category: DisclosureCategory, period: Period, on: date) -> bool:
     """Whether a disclosure of `category` published by `on` covers `period`."""
+    first = first_covered(facts, category, period)
+    return first is not None and first <= on
+
+
+def first_covered(facts: CommunityFacts, category: DisclosureCategory, period: Period) -> date | None:
+    """The first day on which a disclosure of `category` covering `period` was published; None if none
+    covers it."""
+    first_covering = derived(facts, ("covered", category.value), lambda f: _first_covering(f, category))
+    key = (period.start, period.end)
+    if key in first_covering:
+        return first_covering[key]
+    if any(key == (p.start, p.end) for p in (Period.containing(period.start, g) for g in Granularity)):
+        return None
+    # A span of days that is no year, quarter or month (none is, in the rules) is looked for the long way.
+    found: date | None = None
     for disclosure in facts.disclosures:
-        if disclosure.category is not category or disclosure.published_on > on:
+        if disclosure.category is not category:
             continue
         try:
             disclosed = Period.parse(disclosure.period)
         except ValueError:
             continue
-        if period.covers(disclosed):
-            return True
-    return False
+        if period.covers(disclosed) and (found is None or disclosure.published_on < found):
+            found = disclosure.published_on
+    return found
+
+
+def _first_covering(facts: CommunityFacts, category: DisclosureCategory) -> dict[tuple[date, date], date]:
+    """For each year, quarter and month that some disclosure of `category` covers, by its first and last
+    days (which tell them apart), the first day one covering it was published (a disclosure whose period
+    does not read covers none)."""
+    first: dict[tuple[date, date], date] = {}
+    for disclosure in facts.disclosures:
+        if disclosure.category is not category:
+            continue
+        try:
+            disclosed = Period.parse(disclosure.period)
+        except ValueError:
+            continue
+        # Every period that covers `disclosed` holds its first day: the one of each granularity that does.
+        for granularity in Granularity:
+            period = Period.containing(disclosed.start, granularity)
+            if period.covers(disclosed):
+                key = (period.start, period.end)
+                known = first.get(key)
+                if known is None or disclosure.published_on < known:
+                    first[key] = disclosure.published_on
+    return first
+
+
+def _last_before(days: Sequence[date], on: date) -> date | None:
+    """The last of the sorted `days` on or before `on`, or None."""
+    index = bisect_right(days, on)
+    return days[index - 1] if index else None
 
 
 class TrainingsEachYear(Rule):
@@ -133,10 +200,20 @@ class TrainingsEachYear(Rule):
         self.kinds, self.window_days = kinds, window_days
 
     def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
-        # A training counts from the day it is held until it leaves the window; a young community is
-        # required to have held them all from the day the window first fits after its registration.
+        # A training counts from the day it is held until it leaves the window: a kind is held in the
+        # window from a training after none was, until the window passes the last of a run of trainings
+        # each held within the window of the one before. A young community is required to have held them
+        # all from the day the window first fits after its registration.
         window = timedelta(days=self.window_days)
-        days = {day for t in facts.trainings for day in (t.held_on, t.held_on + window)}
+        held_on = derived(facts, "training days", _training_days)
+        days: set[date] = set()
+        for kind in self.kinds:
+            held = held_on.get(kind, [])
+            for index, day in enumerate(held):
+                if index == 0 or held[index - 1] + window <= day:
+                    days.add(day)
+                if index == len(held) - 1 or held[index + 1] > day + window:
+                    days.add(day + window)
         if facts.registered_on is not None:
             days.add(facts.registered_on + window - timedelta(days=1))
         return days
@@ -145,11 +222,11 @@ class TrainingsEachYear(Rule):
         window_start = on - timedelta(days=self.window_days - 1)
         if facts.registered_on is not None and facts.registered_on > window_start:
             return None
+        held_on = derived(facts, "training days", _training_days)
         for kind in self.kinds:
-            held = [t.held_on for t in facts.trainings if t.kind is kind and t.held_on <= on]
-            if held and max(held) >= window_start:
+            last = _last_before(held_on.get(kind, ()), on)
+            if last is not None and last >= window_start:
                 continue
-            last = max(held) if held else None
             if last is None:
                 # Required from the day the window first fits after registration; unmet ever since.
                 start = facts.registered_on or window_start
@@ -165,6 +242,14 @@ class TrainingsEachYear(Rule):
         return None
 
 
+def _training_days(facts: CommunityFacts) -> dict[TrainingKind, list[date]]:
+    """The days on which each kind of training was held, in order."""
+    days: dict[TrainingKind, list[date]] = {}
+    for training in facts.trainings:
+        days.setdefault(training.kind, []).append(training.held_on)
+    return {kind: sorted(held) for kind, held in days.items()}
+
+
 class RuleCurrent(Rule):
     """The latest version of `document` adopted by the date is at most `max_age_years` old."""
 
@@ -178,18 +263,34 @@ class RuleCurrent(Rule):
         return {day for r in versions for day in (r.adopted_on, add_years(r.adopted_on, self.max_age_years))}
 
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
-        adopted = [r for r in facts.rules if r.document is self.document and r.adopted_on <= on]
+        adopted_on, latest_by = derived(
+            facts, ("latest", self.document.value), lambda f: _latest(f, self.document)
+        )
+        adopted = bisect_right(adopted_on, on)
         if not adopted:
             return self.unmet(f"no {self.document.value} has been adopted", facts.registered_on)
-        latest = max(adopted, key=lambda r: (r.version, r.adopted_on))
-        expires = add_years(latest.adopted_on, self.max_age_years)
+        # The highest version adopted by the date (and of those, the latest adopted).
+        version, adopted_at = latest_by[adopted - 1]
+        expires = add_years(adopted_at, self.max_age_years)
         if on >= expires:
             return self.unmet(
-                f"{self.document.value} version {latest.version}, adopted {latest.adopted_on.isoformat()}, "
+                f"{self.document.value} version {version}, adopted {adopted_at.isoformat()}, "
                 f"is more than {self.max_age_years} years old",
                 expires,
             )
         return None
+
+
+def _latest(facts: CommunityFacts, document: RuleDocument) -> tuple[list[date], list[tuple[int, date]]]:
+    """The adoption days of `document`'s versions in order, and beside each, the greatest (version,
+    adoption day) of the versions adopted up to it."""
+    adopted = sorted((r.adopted_on, r.version) for r in facts.rules if r.document is document)
+    days: list[date] = []
+    latest_by: list[tuple[int, date]] = []
+    for day, version in adopted:
+        days.append(day)
+        latest_by.append(max((version, day), latest_by[-1]) if latest_by else (version, day))
+    return days, latest_by
 
 
 class MeetingsEveryPeriod(Rule):
@@ -201,26 +302,42 @@ class MeetingsEveryPeriod(Rule):
         self.meeting, self.period, self.lookback = meeting, period, lookback
 
     def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
-        # The period judged moves on the last day of each period (it is complete from the end of it).
-        days = {m.held_on for m in facts.meetings if m.kind is self.meeting}
-        return days | {p.end for p in periods_between(first, last, self.period)}
+        # The periods judged move on the last day of each period (it is complete from the end of it);
+        # they are complete, so every meeting held in them was held by the day judged, whenever it was.
+        return {p.end for p in periods_between(first, last, self.period)}
 
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
-        candidate = Period.containing(on, self.period)
-        if candidate.end > on:
-            candidate = candidate.previous()
-        for _ in range(self.lookback):
+        held_on = derived(
+            facts, ("meeting days", self.meeting.value), lambda f: _meeting_days(f, self.meeting)
+        )
+        for candidate in _last_complete(self.period.value, self.lookback, on):
             if facts.registered_on is not None and candidate.end < facts.registered_on:
                 break
-            if not any(
-                m.kind is self.meeting and candidate.start <= m.held_on <= candidate.end
-                for m in facts.meetings
-            ):
+            first = bisect_left(held_on, candidate.start)
+            if first == len(held_on) or held_on[first] > candidate.end:
                 # "As of" a date means the end of that day, so a period is complete, and a missing
                 # meeting missing, from the end of its last day.
                 return self.unmet(f"no {self.meeting.value} meeting held in {candidate}", candidate.end)
-            candidate = candidate.previous()
         return None
+
+
+@lru_cache(maxsize=4096)
+def _last_complete(granularity: str, lookback: int, on: date) -> tuple[Period, ...]:
+    """The last `lookback` periods of `granularity` (its value) complete on `on` (ended on it or before),
+    latest first."""
+    candidate = Period.containing(on, Granularity(granularity))
+    if candidate.end > on:
+        candidate = candidate.previous()
+    complete: list[Period] = []
+    for _ in range(lookback):
+        complete.append(candidate)
+        candidate = candidate.previous()
+    return tuple(complete)
+
+
+def _meeting_days(facts: CommunityFacts, kind: MeetingKind) -> list[date]:
+    """The days on which meetings of `kind` were held, in order."""
+    return sorted(m.held_on for m in facts.meetings if m.kind is kind)
 
 
 class NoOpenFindings(Rule):
@@ -232,25 +349,53 @@ class NoOpenFindings(Rule):
         self.older_than_days = older_than_days
 
     def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
-        overdue = timedelta(days=self.older_than_days + 1)
-        return {r.rectified_on for r in facts.rectifications} | {f.found_on + overdue for f in facts.findings}
+        # A finding is overdue from the day it is too old until it is first rectified; one rectified by
+        # then never is.
+        limit = self.older_than_days
+        days: set[date] = set()
+        for overdue_from, rectified_on, _ in derived(facts, ("overdue", limit), _ever_overdue(limit)):
+            days.add(overdue_from)
+            if rectified_on is not None:
+                days.add(rectified_on)
+        return days
 
     def check(self, facts: CommunityFacts, on: date) -> Unmet | None:
-        rectified = {r.finding_id for r in facts.rectifications if r.rectified_on <= on}
-        overdue = [
-            f
-            for f in facts.findings
-            if f.finding_id not in rectified and f.found_on + timedelta(days=self.older_than_days) < on
-        ]
+        limit = self.older_than_days
+        overdue: list[Finding] = []
+        for overdue_from, rectified_on, finding in derived(facts, ("overdue", limit), _ever_overdue(limit)):
+            if overdue_from > on:
+                break  # the rest are later still
+            if rectified_on is None or rectified_on > on:
+                overdue.append(finding)
         if not overdue:
             return None
-        oldest = min(overdue, key=lambda f: f.found_on)
+        oldest = overdue[0]  # in order of finding, the log's order among findings of one day
         others = f" and {len(overdue) - 1} more" if len(overdue) > 1 else ""
         return self.unmet(
             f"finding {oldest.finding_id} from the spot check of {oldest.found_on.isoformat()} has been open "
             f"for {(on - oldest.found_on).days} days (limit {self.older_than_days}){others}",
             oldest.found_on + timedelta(days=self.older_than_days + 1),
         )
+
+
+def _ever_overdue(
+    older_than_days: int,
+) -> Callable[[CommunityFacts], list[tuple[date, date | None, Finding]]]:
+    """For the findings that are ever more than `older_than_days` old unrectified: the first day each is,
+    the day it was first rectified (None: never), and the finding; in order of the day it was found, and
+    in the log's order among findings of one day."""
+
+    def build(facts: CommunityFacts) -> list[tuple[date, date | None, Finding]]:
+        rectified: dict[str, date] = {}
+        for r in facts.rectifications:
+            if r.finding_id not in rectified or r.rectified_on < rectified[r.finding_id]:
+                rectified[r.finding_id] = r.rectified_on
+        after = timedelta(days=older_than_days + 1)
+        found = sorted(facts.findings, key=lambda f: f.found_on)
+        ever = [(f.found_on + after, rectified.get(f.finding_id), f) for f in found]
+        return [(overdue, done, f) for overdue, done, f in ever if done is None or done > overdue]
+
+    return build
 
 
 class AnnualDutyReport(Rule):
@@ -262,8 +407,9 @@ class AnnualDutyReport(Rule):
         self.due_month, self.due_day = due_month, due_day
 
     def changes(self, facts: CommunityFacts, first: date, last: date) -> set[date]:
-        # The year judged moves the day after each year's due date; a report counts once filed.
-        days = {r.filed_on for r in facts.duty_reports}
+        # The year judged moves the day after each year's due date; a year's report counts once the
+        # first is filed.
+        days = set(derived(facts, "first duty reports", _first_duty_reports).values())
         for year in range(first.year - 1, last.year + 1):
             days.add(date(year, self.due_month, self.due_day) + timedelta(days=1))
         return days
@@ -275,9 +421,19 @@ class AnnualDutyReport(Rule):
         due = date(year + 1, self.due_month, self.due_day)
         if facts.registered_on is not None and facts.registered_on > date(year, 12, 31):
             return None
-        if any(r.year == year and r.filed_on <= on for r in facts.duty_reports):
+        filed = derived(facts, "first duty reports", _first_duty_reports).get(year)
+        if filed is not None and filed <= on:
             return None
         return self.unmet(f"no duty report for {year} (due {due.isoformat()})", due + timedelta(days=1))
+
+
+def _first_duty_reports(facts: CommunityFacts) -> dict[int, date]:
+    """For each year with a duty report, the day the first was filed."""
+    first: dict[int, date] = {}
+    for report in facts.duty_reports:
+        if report.year not in first or report.filed_on < first[report.year]:
+            first[report.year] = report.filed_on
+    return first
 
 
 def periods_between(first: date, last: date, granularity: Granularity) -> list[Period]:

@@ -28,8 +28,23 @@ class Status:
     position: int
 
 
+# id(criteria) -> (those criteria, their rules): equal criteria hash by their canonical JSON, which costs
+# more than a status does to evaluate, so the standards at hand are known by identity first.
+_KNOWN: dict[int, tuple[tuple[Criterion, ...], tuple[Rule, ...]]] = {}
+
+
 def rules_of(standard: StandardVersion) -> tuple[Rule, ...]:
-    return _rules(standard.criteria)
+    """The rules of the standard's criteria, in order."""
+    criteria = standard.criteria
+    known = _KNOWN.get(id(criteria))
+    if known is not None and known[0] is criteria:
+        return known[1]
+    rules = _rules(criteria)
+    if len(_KNOWN) >= 64:
+        _KNOWN.clear()
+    # Holding the criteria keeps their id from being given to others while the entry stands.
+    _KNOWN[id(criteria)] = (criteria, rules)
+    return rules
 
 
 @lru_cache(maxsize=64)

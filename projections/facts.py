@@ -7,9 +7,11 @@ holds, so one set of facts answers both "as of a date" (facts dated on or before
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from events.disclosure import Channel, DisclosureCategory
 from events.hierarchy import (
@@ -169,7 +171,8 @@ class Retirement:
     position: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# A weak reference slot: what is derived from a community's facts (`derived`) lives as long as they do.
+@dataclass(frozen=True, slots=True, kw_only=True, weakref_slot=True)
 class CommunityFacts:
     """Everything recorded about one community, in log order within each kind of fact."""
 
@@ -275,6 +278,35 @@ class CommunityFacts:
             self.duty_reports,
         )
         return max((group[-1].position for group in groups if group), default=0)
+
+
+D = TypeVar("D")
+
+# id(facts) -> (a weak reference to those facts, keyed by that id; what has been derived from them, by key).
+_DERIVED: dict[int, tuple[weakref.KeyedRef[int, CommunityFacts], dict[Hashable, Any]]] = {}
+
+
+def derived(facts: CommunityFacts, key: Hashable, build: Callable[[CommunityFacts], D]) -> D:
+    """`build(facts)`, computed once for these facts (this object) and `key`, and kept while they live.
+
+    Facts are immutable, so anything computed from them alone (an index of their dates, say) stays true
+    for as long as they exist; `key` names what `build` computes, and must name one thing only.
+    """
+    held = _DERIVED.get(id(facts))
+    if held is None or held[0]() is not facts:
+        held = (weakref.KeyedRef(facts, _forget, id(facts)), {})
+        _DERIVED[id(facts)] = held
+    values = held[1]
+    if key not in values:
+        values[key] = build(facts)
+    return cast(D, values[key])
+
+
+def _forget(ref: weakref.KeyedRef[int, CommunityFacts]) -> None:
+    """Drop what was derived from facts that are gone: their id may be given to new facts."""
+    held = _DERIVED.get(ref.key)
+    if held is not None and held[0] is ref:
+        _DERIVED.pop(ref.key, None)
 
 
 class _Positioned(Protocol):
