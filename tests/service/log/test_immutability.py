@@ -80,3 +80,30 @@ async def test_the_table_refuses_bytes_whose_leaf_hash_is_not_theirs_even_with_t
     assert 1 == await owner.fetchval(
         "select count(*) from events where leaf_hash = sha256('\\x00'::bytea || canonical)"
     )
+
+
+# Position 1's row again, at position $1 (its hash still matches its bytes).
+FORGED = (
+    "insert into events (position, stream_id, stream_version, event_id, type, schema_version, payload, "
+    "metadata, recorded_at, canonical, leaf_hash) select $1, stream_id, stream_version + $1, "
+    "gen_random_uuid(), type, schema_version, payload, metadata, recorded_at, canonical, leaf_hash "
+    "from events where position = 1"
+)
+
+
+@pytest.mark.usefixtures("one_event")
+@pytest.mark.parametrize("position", [3, 10**6])
+async def test_the_table_refuses_a_row_that_does_not_extend_the_log_at_its_head(
+    pool: asyncpg.Pool, position: int
+) -> None:
+    with pytest.raises(asyncpg.CheckViolationError, match="extend the log at its head"):
+        await pool.execute(FORGED, position)
+    assert 1 == await pool.fetchval("select count(*) from events")
+
+
+@pytest.mark.usefixtures("one_event")
+async def test_the_next_position_is_accepted(pool: asyncpg.Pool) -> None:
+    await pool.execute(FORGED, 2)
+    assert [1, 2] == [
+        r["position"] for r in await pool.fetch("select position from events order by position")
+    ]
