@@ -184,14 +184,43 @@ async def read_facts(
     }
 
 
-# The lists a community's records are paged in: their query, the cursor's kind, and the fact they hold.
-PAGED: dict[str, tuple[str, type[Any]]] = {
-    "disclosures": ("page_disclosures", Disclosure),
-    "trainings": ("page_trainings", Training),
-    "rules": ("page_rules", RuleVersion),
-    "meetings": ("page_meetings", Meeting),
-    "spot_checks": ("page_spot_checks", SpotCheck),
-    "designations": ("page_designations", Designation),
+# The lists a community's records are paged in: the table, the column dating each record, the column a
+# list may be narrowed to one value of (None: none), and the fact they hold.
+PAGED: dict[str, tuple[str, str, str | None, type[Any]]] = {
+    "disclosures": ("disclosures", "published_on", "category", Disclosure),
+    "trainings": ("trainings", "held_on", "kind", Training),
+    "rules": ("rule_versions", "adopted_on", "document", RuleVersion),
+    "meetings": ("meetings", "held_on", None, Meeting),
+    "spot_checks": ("spot_checks", "checked_on", None, SpotCheck),
+    "designations": ("designations", "designated_on", None, Designation),
+}
+
+
+def _page_statement(table: str, dated: str, narrowed: str | None) -> str:
+    """For each community of $2: its records dated by $3, as the log stood at size $4, of the one kind $5
+    (null: any, where the list has kinds), after position $6: up to $7 + 1 of them in log order (the extra
+    one says whether more follow), with how many there are in all and how many precede the page. The
+    identifiers come from PAGED, never from a request."""
+    kind = f"($5::text is null or t.{narrowed} = $5::text)" if narrowed else "$5::text is null"
+    return f"""
+with chosen as (
+    select t.*, count(*) over w as total, count(*) filter (where t.position <= $6) over w as before,
+           row_number() over (partition by t.community_id, t.position > $6 order by t.position) as n
+    from {table} t
+    where t.generation = $1 and t.community_id = any($2::text[]) and t.{dated} <= $3 and t.position <= $4
+      and {kind}
+    window w as (partition by t.community_id)
+)
+select community_id, max(total) as total, max(before) as before,
+       coalesce(json_agg(c order by c.position) filter (where c.position > $6 and c.n <= $7 + 1), '[]')::text
+           as items
+from chosen c
+group by community_id
+"""
+
+
+_PAGES = {
+    kind: _page_statement(table, dated, narrowed) for kind, (table, dated, narrowed, _) in PAGED.items()
 }
 
 
@@ -219,8 +248,7 @@ async def record_pages(
 ) -> dict[str, RecordPage]:
     """For each community of `ids`: its page of `kind` records dated by `on`, as the log stood at `upto`,
     of the one kind `only` (None: any), after position `after` — one query for all of them."""
-    name, _ = PAGED[kind]
-    rows = await conn.fetch(query(name), generation, list(ids), on, upto, only, after, size)
+    rows = await conn.fetch(_PAGES[kind], generation, list(ids), on, upto, only, after, size)
     found = {
         r["community_id"]: RecordPage(_DECODERS[kind].decode(r["items"]), r["total"], r["before"])
         for r in rows
