@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 import structlog
 from cross_web import HTTPException
 from starlette.applications import Starlette
@@ -145,6 +146,12 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             response = JSONResponse(_error_body("BAD_REQUEST", exc.reason), status_code=exc.status_code)
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> str:
+        """The response (or WebSocket message) as compact JSON, by msgspec: a 100-community answer is encoded
+        in well under a millisecond, where `json.dumps` held the event loop for several. Text, not bytes,
+        so WebSocket messages stay text frames; non-ASCII characters are written as UTF-8, not escaped."""
+        return msgspec.json.encode(data).decode()
 
     def _may_introspect(self, principal: Principal) -> bool:
         return self.anonymous_introspection or principal.kind != "anonymous"
