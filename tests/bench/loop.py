@@ -68,7 +68,7 @@ def watched_serve(argv: Sequence[str], slow: float) -> int:
         began, cpu = time.perf_counter(), time.thread_time()
         original(self)
         took, used = time.perf_counter() - began, time.thread_time() - cpu
-        if took >= slow:
+        if took >= slow or used >= slow / 4:
             if task is not None:
                 coro = task.get_coro()
                 after = waits_at(task) if not task.done() else "end"
@@ -83,12 +83,13 @@ def watched_serve(argv: Sequence[str], slow: float) -> int:
     def collected(phase: str, info: dict[str, Any]) -> None:
         # The cyclic collector's passes land in whatever callback allocates: timed apart.
         if phase == "start":
-            collecting["began"] = time.perf_counter()
+            collecting["began"], collecting["cpu"] = time.perf_counter(), time.thread_time()
             return
         took = time.perf_counter() - collecting.get("began", time.perf_counter())
+        used = time.thread_time() - collecting.get("cpu", time.thread_time())
         if took >= slow / 4:
-            tracked = len(gc.get_objects())
-            line = f"{GC_MARK} {took * 1000:.1f} generation {info['generation']} tracked {tracked}"
+            generation = info["generation"]
+            line = f"{GC_MARK} {took * 1000:.1f} generation {generation} cpu {used * 1000:.1f}"
             print(line, file=sys.stderr, flush=True)
 
     gc.callbacks.append(collected)
@@ -212,19 +213,27 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                                 figures[f"{group}_failures"] = dict(sample.failures)
                         if options.watch:
                             passes = [
-                                (line.split()[3], float(line.split()[1]))
+                                (line.split()[3], float(line.split()[1]), float(line.split()[5]))
                                 for line in phase.timed_log.read_text(errors="replace").splitlines()
                                 if line.startswith(GC_MARK)
                             ]
                             for generation in ("0", "1", "2"):
-                                took = [ms for g, ms in passes if g == generation]
+                                took = [(ms, cpu) for g, ms, cpu in passes if g == generation]
                                 figures[f"gc{generation}_slow_passes"] = len(took)
-                                figures[f"gc{generation}_slow_ms_total"] = round(sum(took), 1)
-                                figures[f"gc{generation}_slowest_ms"] = max(took, default=0.0)
+                                figures[f"gc{generation}_slow_ms_total"] = round(sum(m for m, _ in took), 1)
+                                figures[f"gc{generation}_cpu_ms_total"] = round(sum(c for _, c in took), 1)
+                                figures[f"gc{generation}_max_cpu_ms"] = max((c for _, c in took), default=0.0)
                             slow = slow_lines(phase.timed_log)
                             figures["slow_callbacks"] = len(slow)
                             figures["slow_ms_total"] = round(sum(ms for ms, _, _ in slow), 1)
                             figures["slow_cpu_ms_total"] = round(sum(cpu for _, cpu, _ in slow), 1)
+                            held = sorted((cpu for _, cpu, _ in slow), reverse=True)
+                            # Callbacks by the CPU they held the loop for (wall time also counts the
+                            # other processes on the server's core).
+                            figures["held_cpu_20ms"] = sum(cpu >= 20 for cpu in held)
+                            figures["held_cpu_50ms"] = sum(cpu >= 50 for cpu in held)
+                            figures["held_cpu_max_ms"] = held[0] if held else 0.0
+                            figures["held_cpu_5th_ms"] = held[4] if len(held) > 4 else 0.0
                             grouped: dict[str, list[tuple[float, float]]] = {}
                             for ms, cpu, what in slow:
                                 grouped.setdefault(what, []).append((ms, cpu))
