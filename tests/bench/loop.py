@@ -12,9 +12,16 @@ dashboard clients, `/healthz` polled every 20 ms, 20 mutations a second), or its
 clients sending HEAVY); the servers alternate within each round.
 
 With `--watch` the server runs under this file's watcher (`--watched-serve`): every callback the event loop
-runs is timed, and each that holds it for `--slow` seconds or more is written to the server's output with
-the task and the coroutine frame it stopped at; the run then reports the count and the total of the slow
-ones, grouped by that frame. Timing every callback costs a little, so compare watched runs with watched.
+runs is timed, in wall time and in the loop thread's CPU time, and each that holds the loop for `--slow`
+seconds of wall time (or a quarter of that in CPU) is written to the server's output with its task and the
+coroutine frames it resumed from and stopped at; so is every pass of the cyclic garbage collector of a
+quarter of `--slow` or more, with its generation. The run then reports the collector's passes by
+generation, how many callbacks held the loop for 20 and 50 ms of CPU, the longest and the fifth longest
+(about where a 10 s window's `/healthz` p99 falls, at 500 polls), and the slow callbacks grouped by where
+they ran. CPU time is what the code holds the loop for, whatever else runs on the server's core; timing
+every callback costs a little, so compare watched runs with watched ones.
+
+With `--profile DIR`, py-spy (on PATH) samples each run's server into DIR (raw, per thread).
 
 The last line is one JSON object: per server, the runs' `/healthz` p50, p99 and slowest, the dashboard
 p50/p99 and rate, and their medians.
