@@ -1,9 +1,9 @@
 """Limits on what one request may ask: document tokens, depth, aliases, worst-case cost, page size, time.
 
 Each refusal is a GraphQL error whose `extensions.code` says which limit (TOO_MANY_TOKENS, QUERY_TOO_DEEP,
-TOO_MANY_ALIASES, QUERY_TOO_COMPLEX, PAGE_TOO_LARGE, TIMEOUT; BODY_TOO_LARGE is the HTTP layer's) and whose
-message names the limit and its value. Validation rules are module-level classes, so the validation cache
-keys on them.
+TOO_MANY_ALIASES, QUERY_TOO_COMPLEX, PAGE_TOO_LARGE, TIMEOUT; BODY_TOO_LARGE and RESPONSE_TOO_LARGE are
+the HTTP layer's) and whose message names the limit and its value. Validation rules are module-level
+classes, so the validation cache keys on them.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class Limits:
     max_cost: int = 10_000
     timeout_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
+    # The largest answer sent: fifty times the dashboard's, ten times a page of 100 events in full.
+    max_response_bytes: int = 8 * 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
+import asyncpg
 import msgspec
 
 from events.registry import Event
@@ -46,6 +47,7 @@ from projections.facts import (
 )
 from service.log.reads import Conn
 from service.read.queries import query
+from service.read.slices import in_slices
 
 # CommunityFacts field -> its table (migration 0010) and the fact it holds.
 FACTS: dict[str, tuple[str, type[Any]]] = {
@@ -171,17 +173,25 @@ async def read_facts(
     conn: Conn, generation: int, ids: Sequence[str], known: int | None = None
 ) -> dict[str, CommunityFacts]:
     """The facts of the communities `ids` (as the log stood at size `known`), read from the record tables
-    in one query; a community with no record then is left out."""
+    in one query; a community with no record then is left out. The rows (one per community and kind of
+    fact) are decoded in slices (`in_slices`), giving the event loop a turn between them."""
+    rows = await conn.fetch(query("load_community_records"), generation, list(ids), known or _ALL)
     found: dict[str, dict[str, Any]] = {}
     last: dict[str, int] = {}
-    for row in await conn.fetch(query("load_community_records"), generation, list(ids), known or _ALL):
-        community_id = row["community_id"]
-        found.setdefault(community_id, {})[row["field"]] = _DECODERS[row["field"]].decode(row["items"])
-        last[community_id] = max(last.get(community_id, 0), row["last"])
+    for community_id, field, items, position in await in_slices(rows, _decoded):
+        found.setdefault(community_id, {})[field] = items
+        last[community_id] = max(last.get(community_id, 0), position)
     return {
         community_id: CommunityFacts(community_id=community_id, **fields, position=last[community_id])
         for community_id, fields in found.items()
     }
+
+
+def _decoded(row: asyncpg.Record) -> tuple[str, str, tuple[Any, ...], int]:
+    """One row of `load_community_records`: its community, field, facts and last position."""
+    field: str = row["field"]
+    items: tuple[Any, ...] = _DECODERS[field].decode(row["items"])
+    return row["community_id"], field, items, row["last"]
 
 
 # The lists a community's records are paged in: the table, the column dating each record, the column a

@@ -43,6 +43,7 @@ from service.log.store import EventStore
 from service.read.projector import Projector, rebuild
 from service.read.readmodel import whole_world
 from service.read.reports import ReportError, community_report, coverage_report, disclosure_report, render
+from service.runtime import collector
 from service.runtime.access import add_commands as add_token_commands
 from service.runtime.access import demo_lines, demo_tokens
 from service.runtime.app import DatabaseUrls, create_app
@@ -331,6 +332,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def _serving(server: uvicorn.Server, sock: socket.socket) -> None:
+    """`server.serve(sockets=[sock])`, with the garbage collector settled once it has started: by then the
+    schema, the caches and the lifespan's services exist, and they live as long as the process."""
+    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+    while not server.started and not serving.done():
+        await asyncio.wait([serving], timeout=0.05)
+    if server.started:
+        collector.settle()
+    await serving
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.host is not None:
         settings = dataclasses.replace(settings, host=args.host)
@@ -369,7 +381,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             if demo:
                 print("\n".join(demo), flush=True)
             with contextlib.suppress(_Stop, KeyboardInterrupt):
-                asyncio.run(server.serve(sockets=[sock]))
+                asyncio.run(_serving(server, sock))
         print("Qinglian stopped.", flush=True)
         return 0
     finally:

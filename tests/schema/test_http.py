@@ -12,9 +12,9 @@ from starlette.testclient import TestClient
 
 from events.access import Role, ScopeKind
 from projections.access import Scope
-from schema.app import create_graphql_app
-from schema.limits import DEFAULT_LIMITS
-from service.runtime.app import DatabaseUrls
+from schema.app import create_graphql_app, graphql_routes
+from schema.limits import DEFAULT_LIMITS, Limits
+from service.runtime.app import DatabaseUrls, create_app
 from service.runtime.settings import Settings
 
 # The log as it stands once the app has started: the default standard, recorded at start-up.
@@ -305,3 +305,19 @@ def test_a_subscribe_message_over_the_limit_after_the_handshake_is_refused(clien
         closed.value.code,
         closed.value.reason,
     )
+
+
+def test_an_answer_over_the_response_budget_is_refused_with_its_size(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(database_url=database_url, data_dir=tmp_path, pool_min_size=1, pool_max_size=4)
+    limits = Limits(max_response_bytes=2000)
+    app = create_app(settings, DatabaseUrls(owner=database_url), routes=graphql_routes(settings, limits))
+    with TestClient(app) as client:
+        small = client.post("/graphql", json={"query": "{ __typename }"})
+        large = client.post("/graphql", json={"query": "{ __schema { types { name description } } }"})
+    assert {"data": {"__typename": "Query"}} == small.json()
+    message = refused(large, 200, "RESPONSE_TOO_LARGE")
+    assert "2000" in message
+    extensions = large.json()["errors"][0]["extensions"]
+    assert extensions["size"] > extensions["limit"] == 2000
