@@ -231,15 +231,11 @@ where s.generation = $1 and daterange(s.valid_from, s.valid_to) @> $2::date and 
 
 -- name: coverage_series_known
 -- `coverage_series` as the log stood at size $3: the rows known then (through the index over both ranges),
--- of the communities whose rows are exact at that size -- a computation's span of knowledge holds it (a
--- span still open ends where the community was marked pending, if it is); then, with a null day, those
--- communities, so the caller counts every other one known then from its facts as they stood.
+-- of the communities whose rows are exact at that size (`status_exact_at`, migration 0012); then, with a
+-- null day, those communities, so the caller counts every other one known then from its facts as they
+-- stood.
 with exact as (
-    select v.community_id
-    from status_versions v
-    left join status_pending p on p.generation = v.generation and p.community_id = v.community_id
-    where v.generation = $1 and v.known_from <= $3
-      and $3 < coalesce(v.known_to, p.from_position, 9223372036854775807)
+    select community_id from status_exact_at($1, $3) as community_id
 )
 select d.day, s.town_id, count(*) as communities, count(*) filter (where s.standardized) as standardized,
        null::text as community_id
@@ -255,11 +251,7 @@ select null, null, null, null, community_id from exact;
 -- name: standings_on_known
 -- `standings_on` as the log stood at size $3, for the communities exact at that size (as above).
 with exact as (
-    select v.community_id
-    from status_versions v
-    left join status_pending p on p.generation = v.generation and p.community_id = v.community_id
-    where v.generation = $1 and v.known_from <= $3
-      and $3 < coalesce(v.known_to, p.from_position, 9223372036854775807)
+    select community_id from status_exact_at($1, $3) as community_id
 )
 select s.community_id, s.standardized, s.score
 from status_segments s
@@ -271,11 +263,7 @@ where s.generation = $1 and daterange(s.valid_from, s.valid_to) @> $2::date
 -- `disclosure_series` as the log stood at size $4: the years known then, of the communities exact at that
 -- size (as above); then, with a null day, those communities.
 with exact as (
-    select v.community_id
-    from status_versions v
-    left join status_pending p on p.generation = v.generation and p.community_id = v.community_id
-    where v.generation = $1 and v.known_from <= $4
-      and $4 < coalesce(v.known_to, p.from_position, 9223372036854775807)
+    select community_id from status_exact_at($1, $4) as community_id
 ), complete as (
     select y.town_id, y.disclosed_on, count(*) as n
     from disclosure_years y
