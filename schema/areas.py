@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
+import asyncpg
 import strawberry
 
 from events.disclosure import DisclosureCategory
@@ -13,7 +15,7 @@ from events.hierarchy import CommunityKind, TownKind
 from events.rules import RuleDocument
 from events.training import TrainingKind
 from projections.access import Action, Target
-from projections.community import TownFacts
+from projections.community import TownFacts, World
 from projections.coverage import Share
 from projections.evaluation import Status as StatusValue
 from projections.summaries import rule_history
@@ -100,20 +102,35 @@ class CoveragePoint:
     rate: float = strawberry.field(description="standardized ÷ communities, 0 to 1 (0 when there are none).")
 
 
-async def _series(
-    info: Info, first: date, last: date, every: Step, town_id: str | None, known: int | None
-) -> list[CoveragePoint]:
+# A series' figure on each of its days: (pool, world, generation, days, today) -> one share a day.
+Figures = Callable[[asyncpg.Pool, World, int, list[date], date], Awaitable[list[Share]]]
+
+
+async def _points(
+    info: Info, first: date, last: date, every: Step, known: int | None, figures: Figures
+) -> list[tuple[date, Share]]:
+    """A series' days (checked against the horizon) with the figure of each, on the request's world as
+    the log stood at `known`."""
     context = info.context
     check_horizon(last, context.today())
     days = series_days(first, last, every)
     world = await context.loaders.world_at(known)
     generation = await context.loaders.generation()
-    shares = await coverage_series(
-        context.services.pool, world, generation, days, context.today(), town_id, known
-    )
+    shares = await figures(context.services.pool, world, generation, days, context.today())
+    return list(zip(days, shares, strict=True))
+
+
+async def _series(
+    info: Info, first: date, last: date, every: Step, town_id: str | None, known: int | None
+) -> list[CoveragePoint]:
+    def figures(
+        pool: asyncpg.Pool, world: World, generation: int, days: list[date], today: date
+    ) -> Awaitable[list[Share]]:
+        return coverage_series(pool, world, generation, days, today, town_id, known)
+
     return [
         CoveragePoint(on=day, communities=share.whole, standardized=share.part, rate=share.rate)
-        for day, share in zip(days, shares, strict=True)
+        for day, share in await _points(info, first, last, every, known, figures)
     ]
 
 
@@ -128,17 +145,14 @@ class DisclosureRatePoint:
 async def _disclosure_series(
     info: Info, year: int, first: date, last: date, every: Step, town_id: str | None, known: int | None
 ) -> list[DisclosureRatePoint]:
-    context = info.context
-    check_horizon(last, context.today())
-    days = series_days(first, last, every)
-    world = await context.loaders.world_at(known)
-    generation = await context.loaders.generation()
-    shares = await disclosure_series(
-        context.services.pool, world, generation, year, days, context.today(), town_id, known
-    )
+    def figures(
+        pool: asyncpg.Pool, world: World, generation: int, days: list[date], today: date
+    ) -> Awaitable[list[Share]]:
+        return disclosure_series(pool, world, generation, year, days, today, town_id, known)
+
     return [
         DisclosureRatePoint(on=day, communities=share.whole, disclosed=share.part, rate=share.rate)
-        for day, share in zip(days, shares, strict=True)
+        for day, share in await _points(info, first, last, every, known, figures)
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 import asyncpg
@@ -27,6 +27,8 @@ from service.read.status import horizon
 from service.read.views import AreaFigures, check_year
 
 MAX_POINTS = 1000
+# Per day, per town: [communities counted, of which passing].
+Counts = dict[date, dict[str | None, list[int]]]
 
 
 class Step(enum.Enum):
@@ -92,13 +94,14 @@ async def coverage_figures(
         counts.update({day: {} for day in later})
         async with pool.acquire() as conn:
             every = await known_ids(conn, generation, world.position if known is None else known)
-        await _count_evaluated(pool, world, generation, every, later, counts, known)
+        upto = world.position if known is None else known
+        await _count_evaluated(pool, generation, every, later, counts, upto, _standardized(world))
     return [_area_figures(world, counts[day]) for day in days]
 
 
 async def _counts(
     pool: asyncpg.Pool, world: World, generation: int, days: list[date], known: int | None
-) -> dict[date, dict[str | None, list[int]]]:
+) -> Counts:
     """For each day, per town: [communities in scope, standardized]."""
     # One statement, so the counts and the communities to evaluate are of one snapshot.
     if known is None:
@@ -109,38 +112,52 @@ async def _counts(
         exact = {r["community_id"] for r in rows if r["day"] is None}
         async with pool.acquire() as conn:
             pending = [c for c in await known_ids(conn, generation, known) if c not in exact]
-    counts: dict[date, dict[str | None, list[int]]] = {day: {} for day in days}
+    counts: Counts = {day: {} for day in days}
     for row in rows:
         if row["day"] is not None:
             counts[row["day"]][row["town_id"]] = [row["communities"], row["standardized"]]
 
-    await _count_evaluated(pool, world, generation, pending, days, counts, known)
+    upto = world.position if known is None else known
+    await _count_evaluated(pool, generation, pending, days, counts, upto, _standardized(world))
     return counts
 
 
 async def _count_evaluated(
     pool: asyncpg.Pool,
-    world: World,
     generation: int,
     ids: Iterable[str],
     days: list[date],
-    counts: dict[date, dict[str | None, list[int]]],
-    known: int | None,
+    counts: Counts,
+    upto: int,
+    judged: Callable[[CommunityFacts, date], tuple[str | None, bool] | None],
 ) -> None:
-    """Add the communities `ids`, evaluated on each day from their facts (read in chunks), to `counts`:
-    in slices, since a standard revision leaves every community pending until the keepers have been
-    through them."""
+    """Add the communities `ids`, judged on each day from their facts as the log stood at `upto` (read in
+    chunks), to `counts`: `judged` gives the town a community counts in and whether it passes, or None
+    where it is not counted. In slices, since a standard revision leaves every community pending until
+    the keepers have been through them."""
 
     def count(item: tuple[CommunityFacts, date]) -> None:
         facts, day = item
-        tally = counts[day].setdefault(facts.town_on(day), [0, 0])
-        tally[0] += 1
-        tally[1] += evaluate(facts, world.standard_on(day), day).standardized
+        verdict = judged(facts, day)
+        if verdict is not None:
+            tally = counts[day].setdefault(verdict[0], [0, 0])
+            tally[0] += 1
+            tally[1] += verdict[1]
 
-    # Read as far as `world` goes (see `views.list_communities`).
     async with pool.acquire() as conn:
-        async for chunk in facts_in_chunks(conn, generation, ids, world.position if known is None else known):
-            await in_slices(((f, day) for f in chunk for day in days if f.in_scope_on(day)), count)
+        async for chunk in facts_in_chunks(conn, generation, ids, upto):
+            await in_slices(((f, day) for f in chunk for day in days), count)
+
+
+def _standardized(world: World) -> Callable[[CommunityFacts, date], tuple[str | None, bool] | None]:
+    """Coverage's judgement: in scope on the day, counted in its town then, standardized or not."""
+
+    def judged(facts: CommunityFacts, day: date) -> tuple[str | None, bool] | None:
+        if not facts.in_scope_on(day):
+            return None
+        return facts.town_on(day), evaluate(facts, world.standard_on(day), day).standardized
+
+    return judged
 
 
 async def coverage_series(
@@ -192,21 +209,19 @@ async def disclosure_figures(
         exact = {r["community_id"] for r in rows if r["day"] is None}
         async with pool.acquire() as conn:
             ids = [c for c in await known_ids(conn, generation, known) if c not in exact]
-    counts: dict[date, dict[str | None, list[int]]] = {day: {} for day in days}
+    counts: Counts = {day: {} for day in days}
     for row in rows:
         if row["day"] is not None:
             counts[row["day"]][row["town_id"]] = [row["communities"], row["disclosed"]]
     year_end = date(year, 12, 31)
 
-    def count(item: tuple[CommunityFacts, date]) -> None:
-        facts, day = item
-        tally = counts[day].setdefault(facts.town_on(year_end), [0, 0])
-        tally[0] += 1
-        tally[1] += disclosed_every_period(facts, world.standards, year, day)
+    def judged(facts: CommunityFacts, day: date) -> tuple[str | None, bool] | None:
+        # A year's rate counts the communities in scope at its end, in their town then.
+        if not facts.in_scope_on(year_end):
+            return None
+        return facts.town_on(year_end), disclosed_every_period(facts, world.standards, year, day)
 
-    async with pool.acquire() as conn:
-        async for chunk in facts_in_chunks(conn, generation, ids, size):
-            await in_slices(((f, day) for f in chunk if f.in_scope_on(year_end) for day in days), count)
+    await _count_evaluated(pool, generation, ids, days, counts, size, judged)
     return [_area_figures(world, counts[day]) for day in days]
 
 
