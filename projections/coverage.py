@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from events.disclosure import DisclosureCategory
 from projections.community import StandardVersion, World, standard_in_force
 from projections.criteria import DisclosureEveryPeriod, covered, first_covered
 from projections.evaluation import evaluate, rules_of
 from projections.facts import CommunityFacts
-from projections.periods import periods_of_year
+from projections.periods import Period, periods_of_year
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +54,27 @@ def disclosed_every_period(
     The requirements are the disclosure criteria of the standard in force at the end of the year; periods
     that ended before the community was registered are not required.
     """
+    required = _required(facts, standards, year)
+    if required is None:
+        return False
+    return all(covered(facts, category, period, on) for category, period in required)
+
+
+def _required(
+    facts: CommunityFacts, standards: Sequence[StandardVersion], year: int
+) -> Iterator[tuple[DisclosureCategory, Period]] | None:
+    """The disclosures `year` requires of the community, by category and period, under the standard in
+    force at the year's end (None: no standard); periods that ended before it was registered are not."""
     standard = standard_in_force(standards, date(year, 12, 31))
     if standard is None:
-        return False
-    for rule in rules_of(standard):
-        if not isinstance(rule, DisclosureEveryPeriod) or not rule.applies(facts):
-            continue
-        for period in periods_of_year(year, rule.period):
-            if facts.registered_on is not None and period.end < facts.registered_on:
-                continue
-            if not covered(facts, rule.category, period, on):
-                return False
-    return True
+        return None
+    return (
+        (rule.category, period)
+        for rule in rules_of(standard)
+        if isinstance(rule, DisclosureEveryPeriod) and rule.applies(facts)
+        for period in periods_of_year(year, rule.period)
+        if facts.registered_on is None or period.end >= facts.registered_on
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,20 +95,15 @@ def disclosed_from(facts: CommunityFacts, standards: Sequence[StandardVersion], 
     covered; so every one is from the latest of those days (`date.min` when none is required), and never
     while one has none.
     """
-    standard = standard_in_force(standards, date(year, 12, 31))
-    if standard is None:
+    required = _required(facts, standards, year)
+    if required is None:
         return None
     latest = date.min
-    for rule in rules_of(standard):
-        if not isinstance(rule, DisclosureEveryPeriod) or not rule.applies(facts):
-            continue
-        for period in periods_of_year(year, rule.period):
-            if facts.registered_on is not None and period.end < facts.registered_on:
-                continue
-            first = first_covered(facts, rule.category, period)
-            if first is None:
-                return None
-            latest = max(latest, first)
+    for category, period in required:
+        first = first_covered(facts, category, period)
+        if first is None:
+            return None
+        latest = max(latest, first)
     return latest
 
 

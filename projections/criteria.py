@@ -8,7 +8,7 @@ standard is revised, so a standard in the log always reads.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -20,7 +20,7 @@ from events.rules import RuleDocument
 from events.standard import Criterion
 from events.supervision import MeetingKind
 from events.training import FIVE_ONES, TrainingKind
-from projections.facts import CommunityFacts, Finding, derived
+from projections.facts import CommunityFacts, Disclosure, Finding, derived
 from projections.periods import Granularity, Period
 
 
@@ -147,16 +147,23 @@ def first_covered(facts: CommunityFacts, category: DisclosureCategory, period: P
         return None
     # A span of days that is no year, quarter or month (none is, in the rules) is looked for the long way.
     found: date | None = None
+    for disclosure, disclosed in _disclosed_periods(facts, category):
+        if period.covers(disclosed) and (found is None or disclosure.published_on < found):
+            found = disclosure.published_on
+    return found
+
+
+def _disclosed_periods(
+    facts: CommunityFacts, category: DisclosureCategory
+) -> Iterator[tuple[Disclosure, Period]]:
+    """The disclosures of `category` with the period each covers (one whose period does not read, none)."""
     for disclosure in facts.disclosures:
         if disclosure.category is not category:
             continue
         try:
-            disclosed = Period.parse(disclosure.period)
+            yield disclosure, Period.parse(disclosure.period)
         except ValueError:
             continue
-        if period.covers(disclosed) and (found is None or disclosure.published_on < found):
-            found = disclosure.published_on
-    return found
 
 
 def _first_covering(facts: CommunityFacts, category: DisclosureCategory) -> dict[tuple[date, date], date]:
@@ -164,13 +171,7 @@ def _first_covering(facts: CommunityFacts, category: DisclosureCategory) -> dict
     days (which tell them apart), the first day one covering it was published (a disclosure whose period
     does not read covers none)."""
     first: dict[tuple[date, date], date] = {}
-    for disclosure in facts.disclosures:
-        if disclosure.category is not category:
-            continue
-        try:
-            disclosed = Period.parse(disclosure.period)
-        except ValueError:
-            continue
+    for disclosure, disclosed in _disclosed_periods(facts, category):
         # Every period that covers `disclosed` holds its first day: the one of each granularity that does.
         for granularity in Granularity:
             period = Period.containing(disclosed.start, granularity)
