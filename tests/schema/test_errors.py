@@ -11,6 +11,7 @@ from schema.build import SCHEMA, build_schema
 from schema.context import Context, Services
 from schema.limits import Limits
 from service.commands.handler import Commands
+from service.log.outage import OUTAGE
 from service.log.pool import create_pool
 from service.log.store import EventStore
 from service.read.projector import Projector
@@ -20,11 +21,9 @@ from tests.schema.conftest import Api
 from tests.support.principals import ANONYMOUS, INSPECTOR
 
 
-async def test_an_unexpected_error_is_masked_to_the_client_and_logged_once(database_url: str) -> None:
-    pool = await create_pool(database_url, None, min_size=1, max_size=1)
-    await pool.close()  # every read now fails: a fault the client should not see the details of
+def services_on(pool: asyncpg.Pool) -> Services:
     store = EventStore(pool, CATALOGUE)
-    services = Services(
+    return Services(
         store=store,
         commands=Commands(store, CATALOGUE),
         projector=Projector(pool, CATALOGUE),
@@ -33,14 +32,46 @@ async def test_an_unexpected_error_is_masked_to_the_client_and_logged_once(datab
         tree=LogTree(pool),
         pool=pool,
     )
-    context = Context(services=services, principal=ANONYMOUS, request_id="r-1")
-    with capture_logs() as logs:
-        result = await SCHEMA.execute("{ standards { version } }", context_value=context)
+
+
+async def test_an_unexpected_error_is_masked_to_the_client_and_logged_once(
+    database_url: str, owner: asyncpg.Connection
+) -> None:
+    # A stored document the code cannot read: a fault the client should not see the details of.
+    await owner.execute(
+        "insert into facts (generation, entity, entity_id, position, body) "
+        "select generation, 'standard', '1', 1, '{\"not\": \"a standard\"}' "
+        "from projection_checkpoints where name = 'facts'"
+    )
+    pool = await create_pool(database_url, None, min_size=1, max_size=1)
+    try:
+        context = Context(services=services_on(pool), principal=ANONYMOUS, request_id="r-1")
+        with capture_logs() as logs:
+            result = await SCHEMA.execute("{ standards { version } }", context_value=context)
+    finally:
+        await pool.close()
     assert result.errors is not None
     assert ["Unexpected error."] == [e.message for e in result.errors]
     logged = [entry for entry in logs if entry["event"] == "unexpected error in a resolver"]
     assert 1 == len(logged)
-    assert logged[0]["exc_info"][0] is asyncpg.InterfaceError
+    assert logged[0]["exc_info"][1] is not None
+
+
+async def test_a_database_out_of_reach_is_its_own_error_logged_once_not_a_traceback(
+    database_url: str,
+) -> None:
+    pool = await create_pool(database_url, None, min_size=1, max_size=1)
+    await pool.close()  # every read now fails as if the database were gone
+    context = Context(services=services_on(pool), principal=ANONYMOUS, request_id="r-1")
+    OUTAGE.answered()  # the process's record of outages starts clear, whatever ran before
+    with capture_logs() as logs:
+        first = await SCHEMA.execute("{ standards { version } }", context_value=context)
+        second = await SCHEMA.execute("{ standards { version } }", context_value=context)
+    for result in (first, second):
+        assert result.errors is not None
+        assert ["DATABASE_UNAVAILABLE"] == [(e.extensions or {}).get("code") for e in result.errors]
+    assert [] == [entry for entry in logs if entry["event"] == "unexpected error in a resolver"]
+    assert 1 == len([entry for entry in logs if entry["event"] == "database unavailable"])
 
 
 async def test_each_operation_leaves_one_canonical_log_line(api: Api) -> None:

@@ -68,7 +68,8 @@ async def limited(database_url: str, owner: asyncpg.Connection) -> AsyncIterator
     role = unique_name("qinglian_limited")
     await owner.execute(f"create role {role} login connection limit 1 in role {APP_ROLE}")
     parts = urlsplit(database_url)
-    yield urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port or 5432}"))
+    # The same server, host or socket, as the new login.
+    yield urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
     await owner.execute(f"drop role {role}")
 
 
