@@ -6,11 +6,13 @@ reads the state, calls `check`, and appends only when the list is empty.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from events.codec import canonical_json
 from events.disclosure import DisclosureCorrected, DisclosurePublished
@@ -334,10 +336,22 @@ def _describe(c: str) -> str:
 
 
 def _check_dates(event: Event, today: date, errors: Errors) -> None:
+    # Every date a record holds is of the programme's calendar: the evaluation steps periods and grace days
+    # past its dates, which from a date near the calendar's end (9999-12-31) is no date; and PostgreSQL
+    # would hold date.max and date.min as infinity.
+    first, last = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
+    for name in _field_names(type(event)):
+        value = getattr(event, name)
+        if isinstance(value, date) and not first <= value <= last:
+            errors.append((name, f"must be between {first.isoformat()} and {last.isoformat()}"))
     for name in _HAPPENED:
         value = getattr(event, name, None)
         if isinstance(value, date) and value > today:
             errors.append((name, f"{value.isoformat()} is after today ({today.isoformat()})"))
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(cls))
 
 
 def _check_shapes(event: Event, errors: Errors) -> None:

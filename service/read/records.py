@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import operator
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -167,6 +168,15 @@ async def records_missing(conn: Conn, generation: int, position: int) -> bool:
 _DECODERS = {name: msgspec.json.Decoder(tuple[cls, ...]) for name, (_, cls) in FACTS.items()}  # type: ignore[valid-type]
 # Larger than any log position: "as the log stands".
 _ALL = 2**63 - 1
+# asyncpg stores date.max and date.min as PostgreSQL's infinity and -infinity, which a row's JSON then
+# holds as the strings "infinity" and "-infinity": no RFC 3339 date. A member's value can only be one of
+# them where a quote follows `{` or `,` (inside a JSON string every quote is escaped), so this never
+# matches text.
+_INFINITE_DATE = re.compile(r'([{,]"[a-z_]+":)"(-?)infinity"')
+
+
+def _finite_date(match: re.Match[str]) -> str:
+    return f'{match[1]}"{(date.min if match[2] else date.max).isoformat()}"'
 
 
 async def read_facts(
@@ -188,9 +198,13 @@ async def read_facts(
 
 
 def _decoded(row: asyncpg.Record) -> tuple[str, str, tuple[Any, ...], int]:
-    """One row of `load_community_records`: its community, field, facts and last position."""
+    """One row of `load_community_records`: its community, field, facts and last position. A date stored
+    as infinity (-infinity) is read as date.max (date.min), as asyncpg reads it from a column."""
     field: str = row["field"]
-    items: tuple[Any, ...] = _DECODERS[field].decode(row["items"])
+    text: str = row["items"]
+    if "infinity" in text:
+        text = _INFINITE_DATE.sub(_finite_date, text)
+    items: tuple[Any, ...] = _DECODERS[field].decode(text)
     return row["community_id"], field, items, row["last"]
 
 

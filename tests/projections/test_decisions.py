@@ -97,3 +97,28 @@ def test_lists_longer_than_a_record_holds_in_life_are_refused() -> None:
         findings=tuple(Finding(finding_id=f"f{n}", summary="整改事项") for n in range(5_000)),
     )
     assert ["findings"] == [f for f, _ in check(checked, context())]
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (CommunityRenamed(community_id="yubo", name="虞波", effective_on=date.max), "effective_on"),
+        (CommunityRenamed(community_id="yubo", name="虞波", effective_on=date(3000, 1, 1)), "effective_on"),
+        (
+            CommunityRegistered(
+                community_id="new", town_id="hushan", name="新社区", kind=CommunityKind.COMMUNITY,
+                registered_on=date.min,
+            ),
+            "registered_on",
+        ),
+    ],
+)  # fmt: skip
+def test_a_date_outside_the_programme_years_is_refused(event: CommunityRenamed, field: str) -> None:
+    # A rename effective 9999-12-31 was recorded, and then no status of the community could be evaluated.
+    assert (field, "must be between 1990-01-01 and 2999-12-31") in check(event, context())
+
+
+def test_the_programme_years_ends_are_dates_a_record_may_hold() -> None:
+    for on in (date(1990, 1, 1), date(2999, 12, 31)):
+        event = CommunityRenamed(community_id="yubo", name="虞波社区", effective_on=on)
+        assert not [e for e in check(event, context()) if "between" in e[1]]

@@ -209,3 +209,26 @@ async def test_an_as_of_that_is_not_a_date_is_refused_with_the_reason(demo: Api)
     assert "is not an ISO 8601 date or date-time" in result.errors[0].message
     literal = await demo.execute("{ city(asOf: 20220608) { asOf } }")
     assert literal.errors is not None
+
+
+@pytest.mark.parametrize(
+    ("as_of", "says"),
+    [
+        ("9999-12-31", "outside the programme's years, 1990 to 2999"),
+        ("3000-01-01", "outside the programme's years, 1990 to 2999"),
+        ("0001-01-01", "outside the programme's years, 1990 to 2999"),
+        ("9999-12-31T23:00:00-12:00", "outside the calendar"),
+    ],
+)
+async def test_an_as_of_outside_the_programme_years_is_refused_with_the_reason(
+    demo: Api, as_of: str, says: str
+) -> None:
+    # As of 9999-12-31 the city's coverage was an unexpected error: a status steps past the date.
+    for document in (
+        f'{{ city(asOf: "{as_of}") {{ coverage {{ communities }} }} }}',
+        f'{{ town(id: "gutang", asOf: "{as_of}") {{ coverage {{ communities }} }} }}',
+    ):
+        result = await demo.execute(document)
+        assert result.errors is not None
+        assert says in result.errors[0].message, result.errors
+    assert "2999-12-31" == (await demo.data('{ city(asOf: "2999-12-31") { asOf } }'))["city"]["asOf"]

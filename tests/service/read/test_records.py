@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from datetime import date
 from typing import Any
 
 import asyncpg
 import pytest
 
 from events.catalogue import CATALOGUE
+from events.envelope import ExpectedVersion
+from events.hierarchy import CommunityRenamed
 from projections.community import World
 from service.commands.handler import Commands
 from service.demo.loader import load_demo
@@ -19,6 +22,7 @@ from service.log.store import EventStore
 from service.read.projector import Projector, fill_missing_records, rebuild
 from service.read.readmodel import whole_world
 from service.read.records import COLUMNS, FACTS, read_facts
+from tests.support import domain
 
 
 @pytest.fixture
@@ -116,3 +120,26 @@ async def test_a_communitys_facts_read_from_the_tables_are_its_folded_facts(
             expected = {c: f.up_to(size) for c, f in world.communities.items() if f.up_to(size).registrations}
             assert expected == cut, size
         assert {} == await read_facts(conn, generation, ["nowhere"])
+
+
+async def test_dates_stored_as_infinity_are_read_back_as_the_calendar_ends(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    # Such dates are refused since (projections/decisions.py), but a log may hold them: a rename effective
+    # 9999-12-31 was stored as infinity, and no fact of the community could be read back after it.
+    any_version = ExpectedVersion.any()
+    await store.append("town-a", [domain.town("a")], expected_version=any_version, idempotency_key="t")
+    renames = [
+        CommunityRenamed(community_id="c1", name="后来", effective_on=date.max),
+        CommunityRenamed(community_id="c1", name="起初", effective_on=date.min),
+    ]
+    await store.append(
+        "community-c1",
+        [domain.community("c1", "a"), *renames],
+        expected_version=any_version,
+        idempotency_key="c",
+    )
+    await Projector(pool, CATALOGUE).catch_up()
+    async with pool.acquire() as conn:
+        facts = await read_facts(conn, await live_generation(pool), ["c1"])
+    assert [date.max, date.min] == [named.since for named in facts["c1"].names[-2:]]
