@@ -169,10 +169,18 @@ _DECODERS = {name: msgspec.json.Decoder(tuple[cls, ...]) for name, (_, cls) in F
 # Larger than any log position: "as the log stands".
 _ALL = 2**63 - 1
 # asyncpg stores date.max and date.min as PostgreSQL's infinity and -infinity, which a row's JSON then
-# holds as the strings "infinity" and "-infinity": no RFC 3339 date. A member's value can only be one of
-# them where a quote follows `{` or `,` (inside a JSON string every quote is escaped), so this never
-# matches text.
-_INFINITE_DATE = re.compile(r'([{,]"[a-z_]+":)"(-?)infinity"')
+# holds as the strings "infinity" and "-infinity": no RFC 3339 date. Only the members that are dates are
+# read back so (a member starts where a quote follows `{` or `,`: inside a JSON string every quote is
+# escaped), never a text that happens to say "infinity".
+_DATE_FIELDS = sorted(
+    {
+        name
+        for _, cls in FACTS.values()
+        for name, hint in typing.get_type_hints(cls).items()
+        if hint is date or hint == (date | None)
+    }
+)
+_INFINITE_DATE = re.compile(r'([{,]"(?:' + "|".join(map(re.escape, _DATE_FIELDS)) + r')":)"(-?)infinity"')
 
 
 def _finite_date(match: re.Match[str]) -> str:

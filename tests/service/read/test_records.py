@@ -132,6 +132,8 @@ async def test_dates_stored_as_infinity_are_read_back_as_the_calendar_ends(
     renames = [
         CommunityRenamed(community_id="c1", name="后来", effective_on=date.max),
         CommunityRenamed(community_id="c1", name="起初", effective_on=date.min),
+        # A text that says "infinity" is a text, not a date.
+        CommunityRenamed(community_id="c1", name="infinity", effective_on=date(2022, 1, 1)),
     ]
     await store.append(
         "community-c1",
@@ -142,4 +144,5 @@ async def test_dates_stored_as_infinity_are_read_back_as_the_calendar_ends(
     await Projector(pool, CATALOGUE).catch_up()
     async with pool.acquire() as conn:
         facts = await read_facts(conn, await live_generation(pool), ["c1"])
-    assert [date.max, date.min] == [named.since for named in facts["c1"].names[-2:]]
+    assert [date.max, date.min, date(2022, 1, 1)] == [named.since for named in facts["c1"].names[-3:]]
+    assert "infinity" == facts["c1"].names[-1].name
