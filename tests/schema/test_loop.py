@@ -53,9 +53,19 @@ async def test_an_operation_stopped_at_the_time_limit_leaves_nothing_running(dem
         assert ran < limit + 2.0
         # Every resolver and batch it started was cancelled with it: none goes on using the loop.
         await asyncio.sleep(0)
-        left = {t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()}
+        left = {
+            t
+            for t in asyncio.all_tasks() - before
+            if not t.done() and t is not asyncio.current_task() and not _returns_a_connection(t)
+        }
         assert not left, left
     assert stopped > 0
+
+
+def _returns_a_connection(task: asyncio.Task[Any]) -> bool:
+    """asyncpg's own task giving a connection back to its pool after a cancelled query: the driver's
+    cleanup, which ends on its own, not work of the operation."""
+    return getattr(task.get_coro(), "__qualname__", "") == "PoolConnectionHolder.release"
 
 
 def loop_time() -> float:
