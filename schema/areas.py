@@ -25,6 +25,7 @@ from schema.pagination import Connection, connection
 from schema.scalars import AsOf, TreeSize
 from service.read.paging import Page, after_position, page_size, position_cursor
 from service.read.series import Step, check_horizon, coverage_series, disclosure_series, series_days
+from service.read.slices import pace
 from service.read.views import CITY_ID, CITY_NAME, CommunityView, last_disclosure, towns_on
 
 Info = strawberry.Info[Context, None]
@@ -346,10 +347,14 @@ class Community:
     async def town(self, info: Info) -> Town | None:
         town_id = self.view.facts.town_on(self.view.on)
         facts = await info.context.loaders.town.load(town_id) if town_id is not None else None
+        await pace()
         return Town(facts=facts, on=self.view.on, known=self.known) if facts is not None else None
 
     @strawberry.field(description="Its integrity status on the date.")
-    def status(self) -> Status:
+    async def status(self) -> Status:
+        # A page's statuses (with their unmet criteria) are most of what completing a list of communities
+        # costs: each waits here for a turn of the loop with time left (service/read/slices.py).
+        await pace()
         return status(self.view.status)
 
     @strawberry.field(description="Its latest disclosure published by the date.")
@@ -439,6 +444,8 @@ class Community:
             size,
         )
         found = await info.context.loaders.records.load(key)
+        # Every community of the list gets its page back in the same turn; completing them in turn.
+        await pace()
         chosen = found.items[:size]
         return Page(
             items=tuple((position_cursor(kind, item.position), item) for item in chosen),

@@ -55,6 +55,7 @@ from service.runtime.logging import configure_logging
 from service.runtime.progress import progress_bar
 from service.runtime.settings import Settings, SettingsError
 from service.runtime.target import apply_migrations, database, require_migrated
+from service.runtime.turns import TurnLoop
 from service.transparency.export import ExportError
 from service.transparency.signer import SigningKeyError, SigningRefused, load_signing_key
 from service.transparency.tree import TreeSizeError
@@ -380,8 +381,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             )
             if demo:
                 print("\n".join(demo), flush=True)
-            with contextlib.suppress(_Stop, KeyboardInterrupt):
-                asyncio.run(_serving(server, sock))
+            # The loop that knows its turns, so sliced work shares each turn (service/runtime/turns.py).
+            with contextlib.suppress(_Stop, KeyboardInterrupt), asyncio.Runner(loop_factory=TurnLoop) as run:
+                run.run(_serving(server, sock))
         print("Qinglian stopped.", flush=True)
         return 0
     finally:

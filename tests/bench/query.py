@@ -57,6 +57,11 @@ previous answer is in.
   mix          (part mix) the same, plus 8 clients sending HEAVY with the integrator's token: 100
                communities with status and town and three pages of 10 records each, a worst-case cost of
                9,701 against the limit of 10,000 (schema/cost.py), checked to be answered without errors.
+  idle         (part stall) `qinglian serve`, cache off, demo; only the /healthz poller; no writes. The
+               baseline for the next.
+  stall        (part stall) the same, plus the 8 HEAVY clients of `mix` (each the most costly document the
+               cost limit lets through, sent again as soon as it is answered); no writes, no dashboards.
+               Its /healthz p99 is the figure the 50 ms target is about.
 
 The phases alternate: each round runs every phase chosen, in the order above; `--rounds` (3) rounds. A
 phase's figure is the median of its runs' figures (each run's percentile, rate or RSS); ratios are ratios
@@ -132,7 +137,7 @@ MONTHS = 12
 ROUNDS = 3
 WARMUP_SECONDS = 2.0
 TIMED_SECONDS = 10.0
-PARTS = ("scale", "serve", "writes", "mix")
+PARTS = ("scale", "serve", "writes", "mix", "stall")
 PAGE = 50
 SCALE_CLIENTS = 8
 CLIENTS = 32
@@ -147,7 +152,7 @@ TARGETS: dict[str, float] = {
     "api_over_bare_at_least": 0.2,
     "cached_over_bare_cached_at_least": 0.5,
     "mutation_p99_ms_at_most": 50.0,  # with every mutation settled
-    "healthz_p99_ms_at_most": 50.0,  # under the mix
+    "healthz_p99_ms_at_most": 50.0,  # under the stall: 8 clients sending HEAVY
     "mix_dashboard_p99_over_alone_at_most": 4.0,
 }
 SERVER_CPU, CLIENT_CPU = 0, 1
@@ -851,6 +856,9 @@ def phases(
         add("alone", "mix", "demo", "off", alone, writer="mutations", healthz=True)
         mix = (*alone, Group("heavy", heavy, HEAVY_CLIENTS))
         add("mix", "mix", "demo", "off", mix, writer="mutations", healthz=True)
+    if "stall" in parts:
+        add("idle", "stall", "demo", "off", (), healthz=True)
+        add("stall", "stall", "demo", "off", (Group("heavy", heavy, HEAVY_CLIENTS),), healthz=True)
     return made
 
 
@@ -1159,8 +1167,8 @@ async def checks(every: list[Phase], bench: Bench, sizes: Sequence[int]) -> dict
         assert len(data["towns"]) == TOWNS
         assert len(data["communities"]["edges"]) == min(size, PAGE)
         assert data["city"]["coverage"]["communities"] == size
-    if "mix" in by_name:
-        phase = by_name["mix"]
+    if "mix" in by_name or "stall" in by_name:
+        phase = by_name.get("mix") or by_name["stall"]
         heavy = next(group for group in phase.groups if group.label == "heavy")
         got = (await answer(phase, bench, heavy.request))[1]
         assert "errors" not in got, got["errors"]
@@ -1285,9 +1293,12 @@ def judge(summary: dict[str, Any], sizes: Sequence[int]) -> tuple[dict[str, Any]
         met["mutation_settled_p99"] = (
             p99 <= TARGETS["mutation_p99_ms_at_most"] and summary["writes_settled_fraction"] == 1.0
         )
+    if "stall_healthz_p99_ms" in summary:
+        figures["healthz_p99_ms_stall"] = summary["stall_healthz_p99_ms"]
+        figures["healthz_p99_ms_idle"] = summary["idle_healthz_p99_ms"]
+        met["healthz_p99"] = summary["stall_healthz_p99_ms"] <= TARGETS["healthz_p99_ms_at_most"]
     if "mix_healthz_p99_ms" in summary:
         figures["healthz_p99_ms_mix"] = summary["mix_healthz_p99_ms"]
-        met["healthz_p99"] = summary["mix_healthz_p99_ms"] <= TARGETS["healthz_p99_ms_at_most"]
         alone = summary["alone_dashboard_p99_ms"]
         ratio = summary["mix_dashboard_p99_ms"] / alone if alone else 0.0
         figures["mix_dashboard_p99_over_alone"] = round(ratio, 3)
@@ -1324,6 +1335,16 @@ def print_medians(summary: dict[str, Any], sizes: Sequence[int], rounds: int) ->
         if f"{p}_healthz_p99_ms" in summary:
             line += f"; healthz p99 {get(f'{p}_healthz_p99_ms'):.1f} ms"
         print(line, flush=True)
+    for p in ("idle", "stall"):
+        if f"{p}_healthz_p99_ms" in summary:
+            line = f"{p:<12} median of {rounds}: healthz p50 {get(f'{p}_healthz_p50_ms'):.1f} ms "
+            line += f"p99 {get(f'{p}_healthz_p99_ms'):.1f} ms"
+            if f"{p}_heavy_per_s" in summary:
+                line += (
+                    f"; heavy {get(f'{p}_heavy_per_s'):.1f}/s p50 {get(f'{p}_heavy_p50_ms'):.0f} ms "
+                    f"p99 {get(f'{p}_heavy_p99_ms'):.0f} ms"
+                )
+            print(line, flush=True)
     for p in ("writes", "alone", "mix"):
         if f"{p}_mutation_p99_ms" in summary:
             print(
@@ -1359,7 +1380,7 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
     try:
         urls: dict[str, str] = {}
         tokens = Credentials("", "")
-        if any(part in parts for part in ("serve", "writes", "mix")):
+        if any(part in parts for part in ("serve", "writes", "mix", "stall")):
             names.append(unique_name("qinglian_bench"))
             urls["demo"] = await create_migrated_database(admin_url, names[-1])
             databases["demo"], tokens, built["demo"] = await build_demo(urls["demo"])
