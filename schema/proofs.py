@@ -8,6 +8,7 @@ log's public key.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 
 import strawberry
@@ -22,7 +23,13 @@ class Checkpoint:
     tree_size: int = strawberry.field(
         description="How many events the tree covers (positions 1 to treeSize)."
     )
-    root_hash: str = strawberry.field(description="The RFC 9162 root of those events, hex.")
+    root_hash: str = strawberry.field(
+        description="The RFC 9162 root of those events, hex, as every hash in this API is written."
+    )
+    root_base64: str = strawberry.field(
+        description="The same root, base64: as the note's third line writes it (the signed-note format's "
+        "choice), to compare with the note as text."
+    )
     note: str = strawberry.field(
         description="The signed note, byte for byte as signed (also GET /checkpoint)."
     )
@@ -38,6 +45,7 @@ def checkpoint(stored: StoredCheckpoint) -> Checkpoint:
         origin=stored.checkpoint.origin,
         tree_size=stored.checkpoint.size,
         root_hash=stored.checkpoint.root.hex(),
+        root_base64=base64.b64encode(stored.checkpoint.root).decode(),
         note=stored.note,
         key_id=f"{stored.key_id:08x}",
         verifier_key=stored.verifier_text,

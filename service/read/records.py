@@ -281,8 +281,10 @@ async def record_pages(
     """For each community of `ids`: its page of `kind` records dated by `on`, as the log stood at `upto`,
     of the one kind `only` (None: any), after position `after` — one query for all of them."""
     rows = await conn.fetch(_PAGES[kind], generation, list(ids), on, upto, only, after, size)
-    found = {
-        r["community_id"]: RecordPage(_DECODERS[kind].decode(r["items"]), r["total"], r["before"])
-        for r in rows
-    }
+    decoder = _DECODERS[kind]
+    # Decoded in slices: a list's pages of a heavy kind (meetings with their topics) are milliseconds each.
+    pages = await in_slices(
+        rows, lambda r: (r["community_id"], RecordPage(decoder.decode(r["items"]), r["total"], r["before"]))
+    )
+    found = dict(pages)
     return {c: found.get(c, RecordPage((), 0, 0)) for c in ids}

@@ -52,5 +52,6 @@ async def pace(*, slice_seconds: float = SLICE_SECONDS) -> None:
     loop = asyncio.get_running_loop()
     if not hasattr(loop, "turn_began"):
         return
-    while time.monotonic() - loop.turn_began >= slice_seconds:
+    # A turn of the loop is what is waited for, not an event.
+    while time.monotonic() - loop.turn_began >= slice_seconds:  # noqa: ASYNC110
         await asyncio.sleep(0)

@@ -24,7 +24,7 @@ from service.runtime.arguments import as_of
 from service.runtime.progress import progress_bar
 from service.runtime.settings import Settings
 from service.runtime.target import apply_migrations, database
-from service.transparency.export import export_bundle
+from service.transparency.export import Exported, export_bundle
 from service.transparency.proofs import consistency, inclusion
 from service.transparency.signer import (
     Signer,
@@ -70,8 +70,16 @@ def add_commands(
     export.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     export.add_argument("--from-size", type=int, default=0, metavar="N", help="only the events after N")
     export.add_argument("--key", help="sign a fresh checkpoint first with this key (or QINGLIAN_SIGNING_KEY)")
+    # Only the statuses' day: the bundle always holds the log up to a signed checkpoint. `--as-of`, its
+    # first name, read as if it cut the log; it is still accepted.
     export.add_argument(
-        "--as-of", type=as_of, metavar="DATE", help="status.json's date (default: the last event's day)"
+        "--status-on",
+        "--as-of",
+        dest="status_on",
+        type=as_of,
+        metavar="DATE",
+        help="the day status.json gives each community's status for (default: the last event's day); "
+        "every event up to the checkpoint is exported whatever the day",
     )
     export.add_argument(
         "--restricted",
@@ -98,7 +106,12 @@ def add_commands(
         help="check the bytes, the tree and the signatures only, not the projections",
     )
     verify.add_argument(
-        "--as-of", type=as_of, metavar="DATE", help="the status table's date (default: status.json's)"
+        "--status-on",
+        "--as-of",
+        dest="status_on",
+        type=as_of,
+        metavar="DATE",
+        help="the status table's day (default: status.json's)",
     )
     verify.set_defaults(run=_verify)
     return [checkpoint, inclusion, consistency, export]
@@ -222,18 +235,39 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                     out,
                     from_size=args.from_size,
                     signer=signer,
-                    on=args.as_of,
+                    on=args.status_on,
                     progress=progress,
                     restricted=args.restricted,
                     status_at=args.status_at,
                 )
         finally:
             await pool.close()
-        return f"exported events {done.first_position:,} to {done.tree_size:,} ({done.events:,}) to {out}"
+        return "\n".join(exported_lines(done))
 
     for urls in _urls(settings):
         print(asyncio.run(run(urls)))
     return 0
+
+
+def exported_lines(done: Exported) -> list[str]:
+    """What an export wrote, and what it signed to do so, in words."""
+    lines = []
+    if done.signed is not None:
+        checkpoint, verifier = done.signed.checkpoint, done.signed.verifier
+        lines.append(
+            f"signed a checkpoint of {checkpoint.size:,} events with {verifier.name} "
+            f"(key id {verifier.key_id:08x}): root {checkpoint.root.hex()} "
+            f"(base64 in the note: {base64.b64encode(checkpoint.root).decode()})"
+        )
+    lines.append(
+        f"exported events {done.first_position:,} to {done.tree_size:,} ({done.events:,}) to {done.directory}"
+    )
+    if done.status_on is not None and done.status_size is not None:
+        lines.append(
+            f"status.json: every community's status on {done.status_on.isoformat()}, "
+            f"as the log stood at {done.status_size:,} events"
+        )
+    return lines
 
 
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
@@ -253,7 +287,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
                 directory,
                 key,
                 previous_note=previous,
-                on=args.as_of,
+                on=args.status_on,
                 replay=not args.no_replay,
                 progress=progress,
             )

@@ -1,19 +1,8 @@
 """`qinglian export`: a bundle an inspector can check with no database and no trust in the service.
 
-    events.jsonl     one line per event in position order: exactly the bytes that were hashed, so
-                     leaf i = SHA-256(0x00 || line i)
-    checkpoint       the signed note the events are checked against (its size is the last line's position)
-    key.pub          the signer's C2SP verifier key (check it against one obtained independently)
-    checkpoints/     every earlier checkpoint the same key signed, one note per file, named by tree size
-    leaf-hashes.txt  the leaf hash the database stored when each event was appended, hex, one per line
-    subtrees.txt     the tree's stored subtrees of 16 leaves and more ("level index hash"), as sealed
-    status.json      every community's status as the service's stored projections give it, as the log
-                     stood at the checkpoint's size (or, with --status-at N, at N, an earlier signed size)
-    frontier.txt     (only with --from-size N) the hashes of the complete subtrees of the first N events
-    restricted.jsonl (only with --restricted) the restricted text held beside the log, one line per
-                     sealed field: position, field, salt (hex) and value; each opens the commitment
-                     SHA-256(salt || value) that the event at that position carries
-    README.txt       how to check all of it by hand
+The bundle's files are listed in `FILES` below, which its README.txt carries too. It always holds every
+event up to the checkpoint (after `--from-size N`, if given): a date never cuts the log, it only chooses the
+day status.json gives each community's status for.
 
 leaf-hashes.txt, subtrees.txt and status.json are claims, not evidence: the verifier trusts leaf-hashes.txt
 or subtrees.txt only once they fold to the signed root, and then uses them to name the event (or the
@@ -37,11 +26,35 @@ from projections.localtime import local_date
 from service.read.projector import Projector
 from service.read.readmodel import whole_world
 from service.transparency.queries import query
-from service.transparency.signer import Signer
+from service.transparency.signer import SignedCheckpoint, Signer
 from service.transparency.tree import LogTree
 
 EXPORT_BATCH = 10_000
-README = """\
+FILES = """\
+Files:
+    events.jsonl     one line per event in position order: exactly the bytes that were hashed, so
+                     leaf i = SHA-256(0x00 || line i) (step 1 below)
+    checkpoint       the signed note the events are checked against; its size is the last line's position
+                     (step 3)
+    key.pub          the signer's C2SP verifier key; check it against one obtained independently (step 3)
+    checkpoints/     every earlier checkpoint the same key signed, one note per file, named by tree size
+                     (zero-padded); each must be consistent with the newest (step 4)
+    leaf-hashes.txt  the leaf hash the database stored when each event was appended, hex, one per line; a
+                     claim: trusted only once it folds to the signed root, then used to name an edited line
+    subtrees.txt     (not with --from-size) the tree's stored subtrees of 16 leaves and more, one per line
+                     as "level index hash" (hex); a claim like leaf-hashes.txt, used to name the 16-event
+                     block that differs
+    status.json      (not with --from-size) every community's status on one day (its "on") as the service's
+                     stored projections give it, as the log stood at its "position" (the checkpoint's size,
+                     or an earlier signed size); a claim, to compare with your own replay of events.jsonl
+    frontier.txt     (only with --from-size N) N, then the hashes of the complete subtrees of the first N
+                     events, largest first, hex (step 2)
+    restricted.jsonl (only with --restricted) the restricted text held beside the log, one line per sealed
+                     field: position, field, salt (hex) and value (step 5)
+    README.txt       this file
+"""
+README = (
+    """\
 Qinglian export: the event log up to one signed checkpoint.
 
 Check it with `qinglian verify DIR --key KEY.pub [--previous OLD-CHECKPOINT]`, or by hand:
@@ -66,7 +79,10 @@ Check it with `qinglian verify DIR --key KEY.pub [--previous OLD-CHECKPOINT]`, o
    event's payload holds {"commitment": C} in that field, and C must equal the hex SHA-256 of the salt's
    bytes followed by the value's UTF-8 bytes. Text erased since it was recorded is absent; the events
    still verify without it, as they do without this file at all.
+
 """
+    + FILES
+)
 
 
 class ExportError(Exception):
@@ -79,6 +95,9 @@ class Exported:
     first_position: int
     tree_size: int
     events: int
+    signed: SignedCheckpoint | None  # the checkpoint signed for this export, if a key was given
+    status_on: date | None  # status.json's day, and the log size it stood at (None: no status.json)
+    status_size: int | None
 
 
 async def export_bundle(
@@ -99,8 +118,7 @@ async def export_bundle(
         raise ExportError(f"--from-size must be 0 or more, not {from_size}")
     if status_at is not None and from_size > 0:
         raise ExportError("--status-at needs the whole log: it cannot go with --from-size")
-    if signer is not None:
-        await signer.sign()
+    signed = await signer.sign() if signer is not None else None
     row = await pool.fetchrow(query("latest_checkpoint"))
     if row is None:
         raise ExportError("no checkpoint has been signed yet; run `qinglian checkpoint --key KEY` first")
@@ -113,11 +131,11 @@ async def export_bundle(
     earlier_notes = [
         r for r in await pool.fetch(query("checkpoints_upto"), size) if r["verifier"] == verifier
     ]
-    signed = {size, *(r["tree_size"] for r in earlier_notes)}
-    if status_at is not None and status_at not in signed:
+    sizes = {size, *(r["tree_size"] for r in earlier_notes)}
+    if status_at is not None and status_at not in sizes:
         raise ExportError(
             f"--status-at {status_at} is not a size this key signed a checkpoint at "
-            f"(it signed {', '.join(str(n) for n in sorted(signed))})"
+            f"(it signed {', '.join(str(n) for n in sorted(sizes))})"
         )
     _prepare(out)
     tree = LogTree(pool)
@@ -139,12 +157,15 @@ async def export_bundle(
         (out / "subtrees.txt").write_text(
             "".join(f"{r['level']} {r['index']} {r['hash'].hex()}\n" for r in subtrees), encoding="utf-8"
         )
+    status_on: date | None = None
+    status_size: int | None = None
     if from_size == 0 and size > 0:
-        await _write_status(pool, out, size if status_at is None else status_at, on)
+        status_size = size if status_at is None else status_at
+        status_on = await _write_status(pool, out, status_size, on)
     if restricted:
         await _write_restricted(pool, out, from_size, size)
     (out / "README.txt").write_text(README, encoding="utf-8")
-    return Exported(out, from_size + 1, size, written)
+    return Exported(out, from_size + 1, size, written, signed, status_on, status_size)
 
 
 def _prepare(out: Path) -> None:
@@ -203,8 +224,9 @@ async def _write_restricted(pool: asyncpg.Pool, out: Path, after: int, size: int
                 lines.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
 
 
-async def _write_status(pool: asyncpg.Pool, out: Path, size: int, on: date | None) -> None:
-    """The statuses on `on` (default: the local date the last exported event was recorded)."""
+async def _write_status(pool: asyncpg.Pool, out: Path, size: int, on: date | None) -> date:
+    """The statuses on `on` (default: the local date the last exported event was recorded); returns
+    the day written."""
     await Projector(pool, CATALOGUE).catch_up()
     world = await whole_world(pool)
     if on is None:
@@ -213,3 +235,4 @@ async def _write_status(pool: asyncpg.Pool, out: Path, size: int, on: date | Non
     (out / "status.json").write_text(
         json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8"
     )
+    return on

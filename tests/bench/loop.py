@@ -9,7 +9,8 @@ every run then starts `qinglian serve` (cache off, rate limits off, one uvicorn 
 the given interpreter, so each `--server` is whatever code that interpreter imports (e.g. another
 checkout's virtual environment, installed editable). Each run is `tests.bench.query`'s *alone* phase (24
 dashboard clients, `/healthz` polled every 20 ms, 20 mutations a second), or its *mix* with `--heavy` (and 8
-clients sending HEAVY); the servers alternate within each round.
+clients sending HEAVY), or its *stall* with `--stall` (only the 8 HEAVY clients and the poller, no writes);
+the servers alternate within each round.
 
 With `--watch` the server runs under this file's watcher (`--watched-serve`): every callback the event loop
 runs is timed, in wall time and in the loop thread's CPU time, and each that holds the loop for `--slow`
@@ -163,10 +164,12 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                 options.timed,
             )
             dashboard = q.graphql_request(q.DASHBOARD, operationName="Dashboard")
+            heavy = q.graphql_request(q.HEAVY, f"Bearer {tokens.integrator}", operationName="Heavy")
             groups = [q.Group("dashboard", dashboard, q.DASHBOARD_CLIENTS)]
             if options.heavy:
-                heavy = q.graphql_request(q.HEAVY, f"Bearer {tokens.integrator}", operationName="Heavy")
                 groups.append(q.Group("heavy", heavy, q.HEAVY_CLIENTS))
+            if options.stall:
+                groups = [q.Group("heavy", heavy, q.HEAVY_CLIENTS)]
             env = {
                 "DATABASE_URL": url,
                 "QINGLIAN_LOG_FORMAT": "json",
@@ -197,7 +200,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                             {**env, "QINGLIAN_DATA_DIR": str(Path(tmp) / label)},
                             Path(tmp) / f"{label}-{round_}.log",
                             tuple(groups),
-                            writer="mutations",
+                            writer=None if options.stall else "mutations",
                             healthz=True,
                         )
                         got = await q.timed_run(phase, bench)
@@ -280,6 +283,9 @@ def arguments(argv: Sequence[str]) -> argparse.Namespace:
         "--server", action="append", help="NAME=PYTHON: a build to serve with (default: this interpreter)"
     )
     parser.add_argument("--heavy", action="store_true", help="add 8 clients sending HEAVY (the mix)")
+    parser.add_argument(
+        "--stall", action="store_true", help="only the 8 HEAVY clients, no writes (query's stall phase)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds")
     parser.add_argument("--timed", type=float, default=10.0, help="seconds")

@@ -3,6 +3,7 @@ each event's leaf hash and inclusion proof against the signed root, batched for 
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +15,7 @@ from service.transparency.signer import Signer, SigningKey
 from tests.schema.conftest import Api, Counter
 from tests.support.logs import signing_key
 
-CHECKPOINT = "{ checkpoint { origin treeSize rootHash note keyId verifierKey signedAt } }"
+CHECKPOINT = "{ checkpoint { origin treeSize rootHash rootBase64 note keyId verifierKey signedAt } }"
 PAGE = """
 query ($first: Int) {
   events(first: $first) {
@@ -48,6 +49,9 @@ async def test_the_checkpoint_comes_with_its_parts_and_its_note_verifies(demo: A
     found = (await demo.data(CHECKPOINT))["checkpoint"]
     assert signed.note == found["note"]
     assert (signed.checkpoint.size, signed.checkpoint.root.hex()) == (found["treeSize"], found["rootHash"])
+    # The one root in both spellings, each named: base64 exactly as the note's third line has it.
+    assert found["note"].splitlines()[2] == found["rootBase64"]
+    assert base64.b64decode(found["rootBase64"]).hex() == found["rootHash"]
     assert (f"{key.signer.key_id:08x}", "cixi.example/qinglian") == (found["keyId"], found["origin"])
     open_note(found["note"], [key.signer.verifier])  # raises if it does not verify
 

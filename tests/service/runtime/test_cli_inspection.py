@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import stat
 from pathlib import Path
@@ -56,11 +57,25 @@ async def test_checkpoint_export_and_verify_agree_and_a_proof_checks_out(
     (tmp_path / "first.checkpoint").write_text(first.stdout)
     await fill(store, 30, "b")
 
-    exported = await asyncio.to_thread(run_qinglian, "export", "--out", str(tmp_path / "bundle"), env=env)
+    exported = await asyncio.to_thread(
+        run_qinglian, "export", "--out", str(tmp_path / "bundle"), "--status-on", "2022-06-08", env=env
+    )
     assert 0 == exported.returncode, exported.stderr
-    assert "exported events 1 to 80" in exported.stdout
+    signed, wrote, status = exported.stdout.splitlines()
+    # What it signed, said where it is done: the size, the key and the root in both spellings.
+    note = (tmp_path / "bundle" / "checkpoint").read_text()
+    root = base64.b64decode(note.splitlines()[2])
+    key_id = parse_verifier_key(public.read_text().strip()).key_id
+    assert signed == (
+        f"signed a checkpoint of 80 events with {ORIGIN} (key id {key_id:08x}): root {root.hex()} "
+        f"(base64 in the note: {note.splitlines()[2]})"
+    )
+    assert wrote.startswith("exported events 1 to 80 (80) to ")
+    assert status == "status.json: every community's status on 2022-06-08, as the log stood at 80 events"
+    # The day chooses the statuses only: every event up to the checkpoint is in the bundle.
     lines = (tmp_path / "bundle" / "events.jsonl").read_bytes().split(b"\n")
     assert (80, b"") == (len(lines) - 1, lines[-1])
+    assert "2022-06-08" == json.loads((tmp_path / "bundle" / "status.json").read_text())["on"]
 
     verified = await asyncio.to_thread(
         run_qinglian,

@@ -21,7 +21,7 @@ from events.catalogue import CATALOGUE
 from service.commands.erasure import erase
 from service.commands.handler import Commands
 from service.log.store import EventStore
-from service.transparency.export import export_bundle
+from service.transparency.export import FILES, export_bundle
 from service.transparency.signer import Signer, SigningKey
 from service.transparency.tree import LogTree
 from service.transparency.verify import VerifyFailed, verify_bundle
@@ -371,3 +371,20 @@ async def test_export_restricted_and_verify_on_the_command_line(
         env=child_env(),
     )
     assert len(texts) == json.loads(as_json.stdout)["restricted_values"]
+
+
+async def test_the_bundle_readme_explains_every_file_the_bundle_holds(
+    pool: asyncpg.Pool, texts: dict[int, str], key: SigningKey, tmp_path: Path
+) -> None:
+    whole = await export(pool, tmp_path / "whole", key)
+    later = tmp_path / "later"
+    await export_bundle(pool, later, from_size=2, signer=Signer(pool, LogTree(pool), key), restricted=True)
+    # A file's entry starts at the fifth column; its description's further lines are indented deeper.
+    explained = {line.split()[0] for line in FILES.splitlines()[1:] if line[4] != " "}
+    for bundle in (whole, later):
+        readme = (bundle / "README.txt").read_text(encoding="utf-8")
+        assert FILES in readme
+        held = {path.name + ("/" if path.is_dir() else "") for path in bundle.iterdir()}
+        assert held <= explained, held - explained
+    # Between them the two bundles hold every kind of file the list names.
+    assert {p.name + ("/" if p.is_dir() else "") for b in (whole, later) for p in b.iterdir()} == explained
