@@ -25,6 +25,8 @@ class Status:
     met: tuple[str, ...]
     unmet: tuple[Unmet, ...]
     standard_version: int | None
+    # The last log position among the community's facts dated on or before `on`: a later record, or
+    # one dated after `on`, does not move it.
     position: int
 
 
@@ -70,11 +72,11 @@ def evaluate(facts: CommunityFacts, standard: StandardVersion | None, on: date) 
             (),
             (Unmet("scope", "scope", why, None),),
             version,
-            facts.position,
+            facts.position_on(on),
         )
     if standard is None:
         unmet = Unmet("standard", "standard", f"no standard is in force on {on.isoformat()}", None)
-        return Status(facts.community_id, on, True, False, 0.0, (), (unmet,), None, facts.position)
+        return Status(facts.community_id, on, True, False, 0.0, (), (unmet,), None, facts.position_on(on))
     met: list[str] = []
     unmet_list: list[Unmet] = []
     for rule in rules_of(standard):
@@ -96,5 +98,5 @@ def evaluate(facts: CommunityFacts, standard: StandardVersion | None, on: date) 
         tuple(met),
         tuple(unmet_list),
         version,
-        facts.position,
+        facts.position_on(on),
     )

@@ -8,6 +8,7 @@ holds, so one set of facts answers both "as of a date" (facts dated on or before
 from __future__ import annotations
 
 import weakref
+from bisect import bisect_right
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -214,10 +215,25 @@ class CommunityFacts:
     def name_on(self, day: date) -> str | None:
         """The name in effect on `day` (the latest effective date wins, whenever it was recorded); before
         the first name took effect, the first name."""
+        named = self._named_on(day)
+        return named.name if named is not None else None
+
+    def name_en_on(self, day: date) -> str | None:
+        """The English gloss given with the name in effect on `day`, if one was."""
+        named = self._named_on(day)
+        return named.name_en if named is not None else None
+
+    def _named_on(self, day: date) -> Named | None:
         current = [n for n in self.names if n.since <= day]
         if current:
-            return max(current, key=lambda n: (n.since, n.position)).name
-        return self.names[0].name if self.names else None
+            return max(current, key=lambda n: (n.since, n.position))
+        return self.names[0] if self.names else None
+
+    def position_on(self, day: date) -> int:
+        """The last log position among the facts dated on or before `day` (0 if none is): what the
+        community's status on that day follows from, as far as its own records go."""
+        days, positions = derived(self, "position_on", _positions_by_day)
+        return positions[bisect_right(days, day) - 1] if days and days[0] <= day else 0
 
     def town_on(self, day: date) -> str | None:
         """The town the community belonged to on `day`, by effective dates, whenever they were recorded."""
@@ -307,6 +323,47 @@ def _forget(ref: weakref.KeyedRef[int, CommunityFacts]) -> None:
     held = _DERIVED.get(ref.key)
     if held is not None and held[0] is ref:
         _DERIVED.pop(ref.key, None)
+
+
+# CommunityFacts field -> the attribute of its facts holding the day each holds from.
+DATED_BY: dict[str, str] = {
+    "registrations": "since",
+    "names": "since",
+    "memberships": "since",
+    "retirements": "since",
+    "disclosures": "published_on",
+    "corrections": "corrected_on",
+    "trainings": "held_on",
+    "rules": "adopted_on",
+    "meetings": "held_on",
+    "spot_checks": "checked_on",
+    "findings": "found_on",
+    "rectifications": "rectified_on",
+    "reports": "received_on",
+    "report_closures": "closed_on",
+    "designations": "designated_on",
+    "talents": "recognized_on",
+    "duty_reports": "filed_on",
+}
+
+
+def _positions_by_day(facts: CommunityFacts) -> tuple[list[date], list[int]]:
+    """Every day a fact holds from, ascending, with the last position among the facts dated by then."""
+    dated = sorted(
+        (getattr(item, attribute), item.position)
+        for field, attribute in DATED_BY.items()
+        for item in getattr(facts, field)
+    )
+    days: list[date] = []
+    positions: list[int] = []
+    for day, position in dated:
+        highest = max(position, positions[-1]) if positions else position
+        if days and days[-1] == day:
+            positions[-1] = highest
+        else:
+            days.append(day)
+            positions.append(highest)
+    return days, positions
 
 
 class _Positioned(Protocol):

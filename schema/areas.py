@@ -21,11 +21,13 @@ from projections.evaluation import Status as StatusValue
 from projections.summaries import rule_history
 from schema import records
 from schema.context import Context
+from schema.log import Event
 from schema.pagination import Connection, connection
 from schema.scalars import AsOf, TreeSize
 from service.read.paging import Page, after_position, page_size, position_cursor
 from service.read.series import Step, check_horizon, coverage_series, disclosure_series, series_days
 from service.read.slices import pace
+from service.read.trail import stream_page
 from service.read.views import CITY_ID, CITY_NAME, CommunityView, last_disclosure, towns_on
 
 Info = strawberry.Info[Context, None]
@@ -316,6 +318,10 @@ class Community:
     def name(self) -> str | None:
         return self.view.facts.name_on(self.view.on)
 
+    @strawberry.field(description="The English gloss given with that name, if one was.")
+    def name_en(self) -> str | None:
+        return self.view.facts.name_en_on(self.view.on)
+
     @strawberry.field(description="Community or village.")
     def kind(self) -> CommunityKind:
         return self.view.facts.kind
@@ -453,6 +459,21 @@ class Community:
             has_previous=found.before > 0,
             total=found.total,
         )
+
+    @strawberry.field(
+        description="Its stream's full trail, oldest first, whatever the date asked: the events of "
+        "`community-<id>`, as `history(streamId:)` gives them, for those who may read its records."
+    )
+    async def history(self, info: Info, first: First = None, after: After = None) -> Connection[Event] | None:
+        facts = self.view.facts
+        # Authorized as `history(streamId:)` is: by the town the community belongs to today.
+        info.context.require(
+            Action.READ_RECORDS,
+            Target(community_id=facts.community_id, town_id=facts.town_on(info.context.today())),
+        )
+        stream = f"community-{facts.community_id}"
+        page = await stream_page(info.context.services.store, stream, first=first, after=after)
+        return connection(page, lambda rec: Event(rec=rec))
 
     def _require_records(self, info: Info) -> None:
         """A community's records are for those who may read them: its clerks, inspectors, integrators and

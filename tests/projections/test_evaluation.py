@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -12,7 +13,7 @@ from events.registry import Event
 from events.standard import Criterion, StandardRevised
 from events.training import TrainingKind
 from projections.evaluation import evaluate
-from projections.facts import CommunityFacts
+from projections.facts import DATED_BY, CommunityFacts
 from tests.projections.build import (
     criterion,
     day,
@@ -98,6 +99,43 @@ def test_the_status_names_the_community_date_version_and_position() -> None:
     facts = community(rule_adopted(C, 1, day("2021-01-01")))
     status = evaluate(facts, standard(RULES, version=3), ON)
     assert (C, ON, 3, 2) == (status.community_id, status.on, status.standard_version, status.position)
+
+
+def test_the_position_is_the_last_record_dated_by_the_day_asked() -> None:
+    # Positions 1 (registered long ago), 2 (a training held 2021-06-01), 3 (rules adopted 2021-01-01,
+    # recorded after the training), 4 (rules adopted 2023-01-01, after ON).
+    facts = facts_of(
+        C,
+        registered(C),
+        trained(C, TrainingKind.INTEGRITY_COURSE, day("2021-06-01")),
+        rule_adopted(C, 1, day("2021-01-01")),
+        rule_adopted(C, 2, day("2023-01-01")),
+    )
+    assert 4 == facts.position
+    assert 3 == evaluate(facts, standard(RULES), ON).position  # not the adoption dated after ON
+    assert 1 == evaluate(facts, standard(RULES), day("2020-12-31")).position
+    assert 3 == evaluate(facts, standard(RULES), day("2021-01-01")).position  # back-dated, recorded later
+    assert 4 == evaluate(facts, standard(RULES), day("2023-01-01")).position
+    assert 0 == evaluate(facts, standard(RULES), day("1999-01-01")).position  # nothing dated by then
+
+
+@FAST
+@given(event_logs(), some_days())
+def test_position_on_is_the_highest_position_of_the_facts_dated_by_then(log: Log, days: list[date]) -> None:
+    for facts in fold(log).communities.values():
+        for on in days:
+            dated = [
+                item.position
+                for field, attribute in DATED_BY.items()
+                for item in getattr(facts, field)
+                if getattr(item, attribute) <= on
+            ]
+            assert max(dated, default=0) == facts.position_on(on)
+
+
+def test_every_kind_of_fact_has_the_day_it_holds_from() -> None:
+    kinds = {f.name for f in dataclasses.fields(CommunityFacts) if f.name not in ("community_id", "position")}
+    assert kinds == set(DATED_BY)
 
 
 @pytest.mark.parametrize(

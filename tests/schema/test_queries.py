@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.schema.conftest import Api
+from tests.support.principals import ANONYMOUS
 
 PAGE = """query($first: Int, $after: String, $order: CommunityOrderBy, $filter: CommunityFilterInput) {
   communities(asOf: "2022-06-08", first: $first, after: $after, orderBy: $order, filter: $filter) {
@@ -232,3 +233,46 @@ async def test_an_as_of_outside_the_programme_years_is_refused_with_the_reason(
         assert result.errors is not None
         assert says in result.errors[0].message, result.errors
     assert "2999-12-31" == (await demo.data('{ city(asOf: "2999-12-31") { asOf } }'))["city"]["asOf"]
+
+
+async def test_a_community_carries_its_english_gloss_and_its_own_history(demo: Api) -> None:
+    data = await demo.data(
+        """{ community(id: "shuyuan") { name nameEn history(first: 100) { totalCount edges { node {
+             position streamId type } } } }
+           history(streamId: "community-shuyuan", first: 100) { totalCount edges { node {
+             position streamId type } } } }"""
+    )
+    community = data["community"]
+    assert community["nameEn"]  # the demo registers every community with its English gloss
+    assert community["nameEn"] != community["name"]
+    # The same trail as the stream's, without the client spelling out the stream's name.
+    assert data["history"] == community["history"]
+    assert {"community-shuyuan"} == {e["node"]["streamId"] for e in community["history"]["edges"]}
+
+
+async def test_a_community_history_is_for_those_who_may_read_its_records(demo: Api) -> None:
+    result = await demo.execute(
+        '{ community(id: "shuyuan") { name history(first: 1) { totalCount } } }', principal=ANONYMOUS
+    )
+    assert result.data is not None
+    assert result.data["community"]["history"] is None
+    assert result.data["community"]["name"]
+    assert result.errors is not None
+    assert ["NOT_AUTHORIZED"] == [(e.extensions or {}).get("code") for e in result.errors]
+
+
+async def test_status_position_is_the_last_record_dated_by_the_day_asked(demo: Api) -> None:
+    query = """query($on: AsOf) { community(id: "shuyuan", asOf: $on) { status { position } }
+        history(streamId: "community-shuyuan", first: 100) { edges { node { position payload } } } }"""
+    early = await demo.data(query, {"on": "2021-03-31"})
+    late = await demo.data(query, {"on": "2022-06-08"})
+    events = {e["node"]["position"]: e["node"]["payload"] for e in early["history"]["edges"]}
+    at = early["community"]["status"]["position"]
+    # The event it names is dated by the day asked (each payload's *_on field is its day)...
+    assert any(k.endswith("_on") and v <= "2021-03-31" for k, v in events[at].items())
+    # ...and every later event of the stream is dated after it.
+    for position, payload in events.items():
+        if position > at:
+            assert not any(k.endswith("_on") and v <= "2021-03-31" for k, v in payload.items()), payload
+    # Records were made after 2021-03-31: the earlier day's status follows from an earlier position.
+    assert early["community"]["status"]["position"] < late["community"]["status"]["position"]
