@@ -229,3 +229,14 @@ def test_the_page_may_reach_the_websocket_endpoint_for_subscriptions(offline: Of
     assert ANSWER == answer
     assert [f"ws://{urlsplit(server).netloc}/graphql"] == offline.sockets
     offline.assert_stayed_home()
+
+
+def test_a_page_whose_scripts_did_not_load_says_what_to_do_instead(offline: Offline, server: str) -> None:
+    """A proxy that drops GraphiQL's script leaves a page that says so and how to query, not a blank one."""
+    page = offline.page
+    page.route("**/graphql/assets/graphiql.min.js*", lambda route: route.abort("failed"))
+    page.goto(f"{server}/graphql")
+    note = page.locator("#graphiql")
+    note.filter(has_text="did not load").wait_for(state="visible")
+    assert "POST a JSON body" in note.inner_text()
+    assert [] == offline.refused
