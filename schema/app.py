@@ -14,6 +14,8 @@ Every request is authenticated before anything else runs (service/access): an `A
 credential becomes a principal, no credential is the anonymous principal (where the service allows one),
 and a bad credential is refused with HTTP 401 and `extensions.code` UNAUTHENTICATED — over WebSocket, the
 connection is closed with 4401. No header other than `Authorization` says anything about the caller.
+
+A browser's GET of /graphql gets GraphiQL, whose files the service serves itself (schema/ide.py).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from schema.build import UNAVAILABLE_MESSAGE, QinglianSchema, build_schema
 from schema.cache import Plan, ResponseCache, make_key, read_request
 from schema.cache import Request as CacheRequest
 from schema.context import Context, Services
+from schema.ide import GraphiQLFiles, shipped
 from schema.limits import DEFAULT_LIMITS, Limits
 from service.access.errors import AnonymousRefused, Unauthenticated
 from service.log.clock import utc_now
@@ -92,9 +95,11 @@ class GraphQLView(GraphQL[Context, None]):
         cache: ResponseCache | None = None,
         clock: Callable[[], datetime] = utc_now,
         anonymous_introspection: bool = True,
+        ide: GraphiQLFiles | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.anonymous_introspection = anonymous_introspection
+        self.ide = ide if ide is not None else shipped()
         self.cache = cache
         self.clock = clock
         self.max_tokens = schema.limits.max_tokens
@@ -279,6 +284,10 @@ class GraphQLView(GraphQL[Context, None]):
             cache="hit",
         )
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from this server's own files, not strawberry's page, which loads them from a CDN."""
+        return self.ide.render(request.url.path)
+
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
             request.scope.setdefault("state", {})[HAD_ERRORS] = True
@@ -447,7 +456,11 @@ def graphql_routes(settings: Settings, limits: Limits = DEFAULT_LIMITS) -> list[
         build_schema(limits), cache=cache, anonymous_introspection=settings.anonymous_introspection
     )
     view = Guard(graphql, limits.max_body_bytes)
-    return [Route("/graphql", view), WebSocketRoute("/graphql", view)]
+    return [
+        Route("/graphql", view),
+        WebSocketRoute("/graphql", view),
+        Route("/graphql/assets/{name}", graphql.ide.serve, methods=["GET", "HEAD"]),
+    ]
 
 
 def create_graphql_app(settings: Settings, database: DatabaseUrls) -> Starlette:

@@ -4,6 +4,8 @@ hostile input — each refused with a clear GraphQL-shaped error, never a 500.""
 from __future__ import annotations
 
 import functools
+import html
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,56 @@ def test_graphiql_is_served_on_get(client: TestClient) -> None:
     response = client.get("/graphql", headers={"Accept": "text/html"})
     assert 200 == response.status_code
     assert "graphiql" in response.text.lower()
+
+
+def test_graphiql_loads_only_files_this_server_serves(client: TestClient) -> None:
+    page = client.get("/graphql", headers={"Accept": "text/html"})
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self';" in policy
+    assert "http" not in policy
+    # Every src and href but the empty icon (which stops the browser asking for /favicon.ico).
+    loaded = [url for url in re.findall(r'(?:src|href)="([^"]*)"', page.text) if url != "data:,"]
+    assert 6 == len(loaded)
+    assert [] == [url for url in loaded if not url.startswith("/graphql/assets/") or "//" in url]
+    for url in loaded:
+        asset = client.get(html.unescape(url))
+        assert 200 == asset.status_code, url
+        assert asset.content
+        assert asset.headers["content-type"].startswith(("text/javascript", "text/css"))
+        assert "immutable" in asset.headers["cache-control"]
+        assert "nosniff" == asset.headers["x-content-type-options"]
+
+
+def test_graphiql_serves_its_listed_files_with_their_types(client: TestClient) -> None:
+    script = client.get("/graphql/assets/graphiql.min.js")
+    assert "text/javascript; charset=utf-8" == script.headers["content-type"]
+    assert b"window.GraphiQL" in script.content
+    style = client.get("/graphql/assets/graphiql.min.css")
+    assert "text/css; charset=utf-8" == style.headers["content-type"]
+    assert "max-age=31536000" in style.headers["cache-control"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/graphql/assets/nothing.js",
+        # In the folder, but not a file the page loads.
+        "/graphql/assets/graphiql.html",
+        "/graphql/assets/README.md",
+        "/graphql/assets/LICENSE.react",
+        # Out of the folder, as a client sends it (encoded, so no client tidies it away).
+        "/graphql/assets/..%2Fschema.graphql",
+        "/graphql/assets/..%2F..%2Fpyproject.toml",
+        "/graphql/assets/%2E%2E/app.py",
+        "/graphql/assets/",
+        "/graphql/assets/.",
+    ],
+)
+def test_graphiql_refuses_any_other_file_with_404(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert 404 == response.status_code, path
+    assert b"schema" not in response.content
 
 
 def test_a_query_over_get_works(client: TestClient) -> None:
