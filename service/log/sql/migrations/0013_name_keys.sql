@@ -1,0 +1,11 @@
+-- 0013 name keys
+-- Intent: communities listed by name in pinyin order (拼音排序), the order a Chinese reader expects, not in
+-- code point order. Each name row holds the key it sorts by (projections/ordering.py: its syllables with
+-- their tones, from pypinyin, compared by code point), written by the projector with the row, so the key
+-- of the name on a date is read from the same row as the name, and a rebuild writes the next generation's
+-- keys beside the live ones. Rows written before have none: the service rebuilds once on start
+-- (`fill_missing_records`), and until then a list sorts them by the name itself.
+-- Lock cost: adds a nullable column without a default: a catalogue change under a brief ACCESS EXCLUSIVE
+-- lock on community_names, no rewrite.
+
+alter table community_names add column name_key text;
