@@ -9,3 +9,5 @@
 -- lock on community_names, no rewrite.
 
 alter table community_names add column name_key text;
+
+comment on column community_names.name_key is 'What lists sort the name by: its pinyin, syllable by syllable with tones (长丰村: chang2 feng1 cun1), compared in code point order, then the name, then the community id.';
