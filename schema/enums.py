@@ -121,7 +121,12 @@ _describe(
     CommunityOrder,
     "What a list of communities is sorted by (ties broken by id).",
     {
-        "name": "The community's name as of the date asked (名称).",
+        "name": (
+            "The community's name as of the date asked (名称), in pinyin order (拼音排序): syllable "
+            "by syllable, each by its letters then its tone, a polyphone read as in its phrase "
+            "(长丰 changfeng); other text with case and accents ignored, digits before letters; names "
+            "with the same pinyin by the name's code points, then by id."
+        ),
         "score": "The share of the standard's criteria met (得分).",
         "last_activity": "The last day the community recorded something (最近活动).",
     },

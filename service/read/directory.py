@@ -32,6 +32,8 @@ class Entry:
     community_id: str
     kind: CommunityKind
     name: str | None
+    # What the name sorts by (`projections.ordering.name_key`): the stored key of the name on the date.
+    name_key: str
     town_id: str | None
     levels: frozenset[Level]
 
@@ -39,15 +41,15 @@ class Entry:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Choice:
     """Which communities in scope a list takes, before anything about their status: the filters (None:
-    any; `name_contains` matched case-insensitively), the order by name (then id), where to start (the
-    name and id of the item just before) and how many (None: all)."""
+    any; `name_contains` matched case-insensitively), the order by name (its pinyin key, then the name,
+    then id), where to start (the key, name and id of the item just before) and how many (None: all)."""
 
     town: str | None = None
     kind: CommunityKind | None = None
     designation: Level | None = None
     name_contains: str | None = None
     descending: bool = False
-    after: tuple[str, str] | None = None
+    after: tuple[str, str, str] | None = None
     limit: int | None = None
 
 
@@ -66,7 +68,7 @@ async def community_page(
 ) -> Chosen:
     """The communities in scope on `on` (as the log stood at size `known`) that `choice` takes: chosen,
     sorted and cut in one statement, so a page costs the page, not a row per community in Python."""
-    after_name, after_id = choice.after if choice.after is not None else (None, None)
+    after_key, after_name, after_id = choice.after if choice.after is not None else (None, None, None)
     rows = await conn.fetch(
         query("community_page"),
         generation,
@@ -77,6 +79,7 @@ async def community_page(
         choice.designation.value if choice.designation is not None else None,
         choice.name_contains,
         choice.descending,
+        after_key,
         after_name,
         after_id,
         choice.limit,
@@ -87,15 +90,21 @@ async def community_page(
             r["community_id"],
             CommunityKind(r["kind"]),
             r["name"],
+            r["key"],
             r["town_id"],
             frozenset(Level(level) for level in r["levels"]),
         )
         for r in rows
         if r["community_id"] is not None
     ]
-    # The statement's order is by name in code point order, then id: Python's own order of strings.
-    entries.sort(key=lambda e: (e.name or "", e.community_id), reverse=choice.descending)
+    # The statement compares the key, the name and the id in code point order: Python's own order of strings.
+    entries.sort(key=order_by_name, reverse=choice.descending)
     return Chosen(entries, counts["total"], counts["before"])
+
+
+def order_by_name(entry: Entry) -> tuple[str, str, str]:
+    """What a list by name compares, in this order: the name's pinyin key, the name, the id."""
+    return (entry.name_key, entry.name or "", entry.community_id)
 
 
 async def known_ids(conn: Conn, generation: int, known: int | None = None) -> list[str]:

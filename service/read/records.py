@@ -46,6 +46,7 @@ from projections.facts import (
     Talent,
     Training,
 )
+from projections.ordering import name_key
 from service.log.reads import Conn
 from service.read.queries import query
 from service.read.slices import in_slices
@@ -77,6 +78,8 @@ COLUMNS: dict[str, list[str]] = {
     for table, cls in FACTS.values()
 }
 COLUMNS["findings"].append("ordinal")
+# A name's row also holds the key lists sort it by (migration 0013), computed here once, not per read.
+COLUMNS["community_names"].append("name_key")
 
 
 def record_rows(generation: int, events: Iterable[tuple[int, Event]]) -> dict[str, list[tuple[Any, ...]]]:
@@ -95,6 +98,9 @@ def record_rows(generation: int, events: Iterable[tuple[int, Event]]) -> dict[st
                 # A spot check's findings share its position: their order among themselves is kept too.
                 for ordinal, item in enumerate(items):
                     table.append((generation, community_id, *columns(item), ordinal))
+            elif name == "names":
+                for item in items:
+                    table.append((generation, community_id, *columns(item), name_key(item.name)))
             else:
                 for item in items:
                     table.append((generation, community_id, *columns(item)))
@@ -158,8 +164,8 @@ async def drop_records(conn: Conn, generation: int) -> None:
 
 async def records_missing(conn: Conn, generation: int, position: int) -> bool:
     """Whether the projection of `generation`, at `position`, has passed a community's registration but
-    holds no record: a database migrated to 0010 whose live generation was projected before, which a
-    rebuild fills."""
+    holds no record (a database migrated to 0010 whose live generation was projected before), or holds
+    names without their sort key (one migrated to 0013): either a rebuild fills."""
     missing: bool = await conn.fetchval(query("records_missing"), generation, position)
     return missing
 

@@ -32,8 +32,9 @@ T = TypeVar("T")
 CITY_ID = "cixi"
 CITY_NAME = "慈溪市"
 MAX_NAME_FILTER = 200
-# What communities sort by: a number (the score) and a text (a name or an ISO date); the other is constant.
-SortKey: TypeAlias = tuple[float, str]
+# What communities sort by: a number (the score) and two texts (a name's pinyin key and the name itself, or
+# an ISO date and ""); what the order does not use is constant.
+SortKey: TypeAlias = tuple[float, str, str]
 # Years a disclosure rate may be asked for: the programme's calendar, not arbitrary integers.
 FIRST_YEAR, LAST_YEAR = 1990, 2999
 
@@ -101,8 +102,9 @@ async def list_communities(
     standings: Standings | None = None,
     known: int | None = None,
 ) -> Page[CommunityView]:
-    """The communities in scope on `on` that pass `where`, sorted by `order` then id, after `after` (as the
-    log stood at size `known`; `world` holds the towns and standards as it stood then).
+    """The communities in scope on `on` that pass `where`, sorted by `order` then id (by name: in pinyin
+    order, `projections.ordering`, then by the name itself, then id), after `after` (as the log stood at
+    size `known`; `world` holds the towns and standards as it stood then).
 
     A list by name with no filter on status is chosen whole in SQL (`directory.community_page`): the
     filters, the order, the cursor and the page in one statement. Otherwise the candidates that pass the
@@ -125,8 +127,12 @@ async def list_communities(
         if order is CommunityOrder.NAME and where.standardized is None:
             resume = None
             if start_key is not None:
-                (_, name), ident = start_key
-                resume = (_check_text("after", name) or "", _check_text("after", ident) or "")
+                (_, key, name), ident = start_key
+                resume = (
+                    _check_text("after", key) or "",
+                    _check_text("after", name) or "",
+                    _check_text("after", ident) or "",
+                )
             chosen = await community_page(
                 conn, generation, on, replace(choice, descending=descending, after=resume, limit=size), upto
             )
@@ -226,11 +232,12 @@ def _has_surrogate(value: str) -> bool:
 
 def _sort_key(entry: Entry, score: float, activity: Mapping[str, date], order: CommunityOrder) -> SortKey:
     if order is CommunityOrder.NAME:
-        return (0.0, entry.name or "")
+        # As `community_page` orders (`directory.order_by_name`), so both paths give one order.
+        return (0.0, entry.name_key, entry.name or "")
     if order is CommunityOrder.SCORE:
-        return (score, "")
+        return (score, "", "")
     day = activity.get(entry.community_id)
-    return (0.0, day.isoformat() if day is not None else "")
+    return (0.0, day.isoformat() if day is not None else "", "")
 
 
 def _cursor(order: CommunityOrder, descending: bool, key: SortKey, ident: str) -> str:
@@ -240,14 +247,14 @@ def _cursor(order: CommunityOrder, descending: bool, key: SortKey, ident: str) -
 def _read_cursor(cursor: str, order: CommunityOrder, descending: bool) -> tuple[SortKey, str]:
     parts = decode_cursor(cursor)
     expected: list[JSON] = ["communities", order.value, "desc" if descending else "asc"]
-    if len(parts) != 6 or parts[:3] != expected:
+    if len(parts) != 7 or parts[:3] != expected:
         raise QueryError("after", "is not a cursor of this list in this order")
-    number, text, ident = parts[3:]
+    number, text, tie, ident = parts[3:]
     if not isinstance(number, int | float) or isinstance(number, bool):
         raise QueryError("after", "is not a cursor of this list in this order")
-    if not isinstance(text, str) or not isinstance(ident, str):
+    if not isinstance(text, str) or not isinstance(tie, str) or not isinstance(ident, str):
         raise QueryError("after", "is not a cursor of this list in this order")
-    return (float(number), text), ident
+    return (float(number), text, tie), ident
 
 
 @dataclass(frozen=True, slots=True)

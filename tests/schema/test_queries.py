@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from projections.ordering import name_key
 from tests.schema.conftest import Api
 from tests.support.principals import ANONYMOUS
 
@@ -30,11 +31,17 @@ async def all_pages(api: Api, first: int, **variables: Any) -> list[dict[str, An
         after = page["pageInfo"]["endCursor"]
 
 
-async def test_paging_through_communities_visits_each_once_in_name_order(demo: Api) -> None:
-    nodes = await all_pages(demo, 30)
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+async def test_paging_through_communities_visits_each_once_in_pinyin_order(demo: Api, direction: str) -> None:
+    nodes = await all_pages(demo, 30, order={"field": "NAME", "direction": direction})
     ids = [n["id"] for n in nodes]
     assert 100 == len(ids) == len(set(ids))
-    assert [(n["name"], n["id"]) for n in nodes] == sorted((n["name"], n["id"]) for n in nodes)
+    keys = [(name_key(n["name"]), n["name"], n["id"]) for n in nodes]
+    assert keys == sorted(keys, reverse=direction == "DESC")
+    # Not code point order, which the demo's names alone already contradict.
+    assert [(n["name"], n["id"]) for n in nodes] != sorted(
+        ((n["name"], n["id"]) for n in nodes), reverse=direction == "DESC"
+    )
 
 
 @pytest.mark.parametrize("direction", ["ASC", "DESC"])
@@ -69,6 +76,8 @@ async def test_a_cursor_of_another_order_or_garbage_is_refused_as_bad_user_input
         {"after": "not a cursor!"},
         {"after": "W10"},
         {"after": "x" * 5000},
+        # A cursor of the list by name as it was sorted by code point: (name, id) with no pinyin key.
+        {"after": forge(["communities", "name", "asc", 0, "舒苑社区", "shuyuan"])},
     ):
         result = await demo.execute(PAGE, {"first": 1, **variables})
         assert result.errors is not None, variables
@@ -84,7 +93,8 @@ def forge(parts: list[Any]) -> str:
 
 async def test_a_forged_cursor_or_filter_the_database_cannot_compare_is_bad_user_input(demo: Api) -> None:
     # Well-formed cursors of the list by name, holding text no name has: NUL, an unpaired surrogate.
-    forged = [forge(["communities", "name", "asc", 0, text, "x"]) for text in ("a\x00b", "\ud800")]
+    forged = [forge(["communities", "name", "asc", 0, text, "", "x"]) for text in ("a\x00b", "\ud800")]
+    forged += [forge(["communities", "name", "asc", 0, "", text, "x"]) for text in ("a\x00b", "\ud800")]
     cases: list[dict[str, Any]] = [{"after": cursor} for cursor in forged]
     cases += [{"filter": {"nameContains": "舒\x00苑"}}, {"filter": {"nameContains": "\udfff"}}]
     for variables in cases:
@@ -93,7 +103,7 @@ async def test_a_forged_cursor_or_filter_the_database_cannot_compare_is_bad_user
         assert "BAD_USER_INPUT" == (result.errors[0].extensions or {}).get("code"), variables
         assert "NUL" in result.errors[0].message
     # A cursor between two names continues after where it would stand.
-    between = forge(["communities", "name", "asc", 0, "", ""])
+    between = forge(["communities", "name", "asc", 0, "", "", ""])
     assert (await demo.data(PAGE, {"first": 3, "after": between}))["communities"] == (
         await demo.data(PAGE, {"first": 3})
     )["communities"]

@@ -301,9 +301,11 @@ with a as (delete from community_registrations where generation = $1),
 delete from duty_reports where generation = $1;
 
 -- name: records_missing
--- The projection has passed a community's registration ($2: its position) but holds no record.
-select exists (select 1 from events where type = 'CommunityRegistered' and position <= $2)
-   and not exists (select 1 from community_registrations where generation = $1);
+-- The projection has passed a community's registration ($2: its position) but holds no record, or holds a
+-- name without its sort key (written before migration 0013).
+select (exists (select 1 from events where type = 'CommunityRegistered' and position <= $2)
+        and not exists (select 1 from community_registrations where generation = $1))
+    or exists (select 1 from community_names where generation = $1 and name_key is null);
 
 -- name: load_community_records
 -- The facts of the communities $2 as the log stood at size $3, from the record tables: per community and
@@ -378,14 +380,15 @@ group by community_id;
 
 -- name: community_page
 -- The communities in scope on day $2 as the log stood at size $3 (registered by then, and not retired by
--- then by its first retirement), with the kind of their first registration, their name and town on the
--- day (the latest effective date wins, then the later record; before any name took effect, the first
--- name) and the designation levels held by the day; those passing the filters $4-$7 (null: any): town,
--- kind, a designation level, a text the name contains (case-insensitively). Sorted by name (code point
--- order, as the cursor compares; no name sorts as '') then id, descending if $8; after the cursor's
--- name $9 and id $10 (null: from the start); at most $11 of them (null: all). Each row also carries how
--- many pass the filters in all and how many of those precede the cursor. One pass over each table
--- (`distinct on`), not a lookup per community.
+-- then by its first retirement), with the kind of their first registration, their name and its sort key
+-- and their town on the day (the latest effective date wins, then the later record; before any name took
+-- effect, the first name) and the designation levels held by the day; those passing the filters $4-$7
+-- (null: any): town, kind, a designation level, a text the name contains (case-insensitively). Sorted by
+-- the name's pinyin key (projections/ordering.py; a row written before migration 0013 has none and sorts
+-- by its name), then the name, then id, each in code point order as the cursor compares (no name sorts
+-- as ''), descending if $8; after the cursor's key $9, name $10 and id $11 (null: from the start); at
+-- most $12 of them (null: all). Each row also carries how many pass the filters in all and how many of
+-- those precede the cursor. One pass over each table (`distinct on`), not a lookup per community.
 with registered as (
     select distinct on (community_id) community_id, kind, since
     from community_registrations where generation = $1 and position <= $3
@@ -395,7 +398,7 @@ with registered as (
     from community_retirements where generation = $1 and position <= $3
     order by community_id, position
 ), named as (
-    select distinct on (community_id) community_id, name
+    select distinct on (community_id) community_id, name, name_key
     from community_names where generation = $1 and position <= $3
     order by community_id, since <= $2 desc, case when since <= $2 then since end desc,
              case when since <= $2 then -position else position end
@@ -409,7 +412,8 @@ with registered as (
     group by community_id
 ), chosen as (
     select r.community_id collate "C" as community_id, r.kind, n.name, p.town_id,
-           coalesce(d.levels, '{}') as levels, coalesce(n.name, '') collate "C" as key
+           coalesce(d.levels, '{}') as levels, coalesce(n.name_key, n.name, '') collate "C" as key,
+           coalesce(n.name, '') collate "C" as tie
     from registered r
     left join retired x on x.community_id = r.community_id
     left join named n on n.community_id = r.community_id
@@ -421,23 +425,24 @@ with registered as (
       and ($6::text is null or $6::text = any(d.levels))
       and ($7::text is null or strpos(lower(coalesce(n.name, '')), lower($7::text)) > 0)
 ), page as (
-    select c.community_id, c.kind, c.name, c.town_id, c.levels
+    select c.community_id, c.kind, c.name, c.key, c.town_id, c.levels
     from chosen c
     where $9::text is null
-       or case when $8::boolean then (c.key, c.community_id) < ($9::text, $10::text)
-               else (c.key, c.community_id) > ($9::text, $10::text) end
-    order by case when $8::boolean then c.key end desc, case when $8::boolean then c.community_id end desc,
-             c.key, c.community_id
-    limit $11::bigint
+       or case when $8::boolean then (c.key, c.tie, c.community_id) < ($9::text, $10::text, $11::text)
+               else (c.key, c.tie, c.community_id) > ($9::text, $10::text, $11::text) end
+    order by case when $8::boolean then c.key end desc, case when $8::boolean then c.tie end desc,
+             case when $8::boolean then c.community_id end desc, c.key, c.tie, c.community_id
+    limit $12::bigint
 )
 -- The page's rows (in no particular order: the caller sorts them, as the cursor compares), then one row
 -- without a community that counts.
-select community_id, kind, name, town_id, levels, null::bigint as total, null::bigint as before from page
+select community_id, kind, name, key, town_id, levels, null::bigint as total, null::bigint as before
+from page
 union all
-select null, null, null, null, null, count(*),
+select null, null, null, null, null, null, count(*),
        count(*) filter (where $9::text is not null and case when $8::boolean
-                        then (c.key, c.community_id) >= ($9::text, $10::text)
-                        else (c.key, c.community_id) <= ($9::text, $10::text) end)
+                        then (c.key, c.tie, c.community_id) >= ($9::text, $10::text, $11::text)
+                        else (c.key, c.tie, c.community_id) <= ($9::text, $10::text, $11::text) end)
 from chosen c;
 
 -- name: community_ids_known

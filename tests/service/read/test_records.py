@@ -16,6 +16,7 @@ from events.catalogue import CATALOGUE
 from events.envelope import ExpectedVersion
 from events.hierarchy import CommunityRenamed
 from projections.community import World
+from projections.ordering import name_key
 from service.commands.handler import Commands
 from service.demo.loader import load_demo
 from service.log.store import EventStore
@@ -47,7 +48,7 @@ def expected_rows(world: World, field: str) -> list[tuple[Any, ...]]:
 
 
 async def stored_rows(pool: asyncpg.Pool, table: str, generation: int) -> list[tuple[Any, ...]]:
-    columns = ", ".join(c for c in COLUMNS[table][1:] if c != "ordinal")
+    columns = ", ".join(c for c in COLUMNS[table][1:] if c not in ("ordinal", "name_key"))
     found = await pool.fetch(f"select {columns} from {table} where generation = $1", generation)
     return sorted((tuple(r) for r in found), key=repr)
 
@@ -93,6 +94,28 @@ async def test_a_database_projected_before_the_tables_gets_them_by_one_rebuild(
     assert live == generation + 1
     for field, (table, _) in FACTS.items():
         assert expected_rows(world, field) == await stored_rows(pool, table, live), table
+    assert not await fill_missing_records(pool, CATALOGUE)
+
+
+async def test_each_name_holds_its_pinyin_key_and_a_database_without_keys_gets_them_by_one_rebuild(
+    pool: asyncpg.Pool, owner: asyncpg.Connection, world: World
+) -> None:
+    async def keys(generation: int) -> dict[str, str | None]:
+        rows = await pool.fetch(
+            "select name, name_key from community_names where generation = $1", generation
+        )
+        return {r["name"]: r["name_key"] for r in rows}
+
+    generation = await live_generation(pool)
+    stored = await keys(generation)
+    assert stored == {name: name_key(name) for name in stored}
+    assert stored["长丰村"] == "chang2 feng1 cun1"  # the demo's 长丰, read cháng as a place name
+    # A database migrated to 0013 whose names were written before: no keys, which one rebuild writes.
+    await owner.execute("update community_names set name_key = null where name like '长%'")
+    assert await fill_missing_records(pool, CATALOGUE)
+    live = await live_generation(pool)
+    assert live == generation + 1
+    assert await keys(live) == stored
     assert not await fill_missing_records(pool, CATALOGUE)
 
 
