@@ -22,13 +22,13 @@ from projections.criteria import (
     NoOpenFindings,
     RuleCurrent,
     TrainingsEachYear,
-    Unmet,
     add_years,
     parse_rule,
 )
 from projections.evaluation import evaluate
 from projections.facts import CommunityFacts
 from projections.periods import Granularity, Period
+from projections.unmet import Unmet
 from tests.projections.build import (
     LONG_AGO,
     criterion,
