@@ -148,7 +148,7 @@ _describe(
     Lang,
     "A language of the words the API renders: messages and labels.",
     {
-        "zh": "Chinese, simplified (简体中文).",
+        "zh": "Chinese (中文), in simplified characters.",
         "en": "English (英文).",
     },
 )
@@ -157,16 +157,16 @@ _describe(
     "Why a criterion is not met; each reason sets its own parameters (UnmetParameters), named here.",
     {
         "disclosure_missing": "A disclosure missing past its due date (未按期公开): category, period, due.",
-        "training_never_held": "A kind of education never held in the window (未开展): training, "
+        "training_never_held": "A kind of education never held in the window (未开展廉政教育): training, "
         "windowDays, on.",
-        "training_lapsed": "A kind of education last held before the window (逾期): training, "
+        "training_lapsed": "A kind of education last held before the window (廉政教育逾期): training, "
         "windowDays, on, lastHeldOn.",
-        "rule_never_adopted": "A document of the rules never adopted (未制定): document.",
-        "rule_outdated": "A document's current version too old (超期未修订): document, version, adoptedOn, "
-        "maxAgeYears.",
-        "meeting_missing": "No meeting of a kind in a complete period (未按期召开): meeting, period.",
-        "finding_open": "A finding unrectified past its limit (逾期未整改): findingId, foundOn, daysOpen, "
-        "limitDays, more, on.",
+        "rule_never_adopted": "A document of the rules never adopted (制度未制定): document.",
+        "rule_outdated": "A document's current version too old (制度超期未修订): document, version, "
+        "adoptedOn, maxAgeYears.",
+        "meeting_missing": "No meeting of a kind in a complete period (未按期召开会议): meeting, period.",
+        "finding_open": "A finding unrectified past its limit (问题逾期未整改): findingId, foundOn, "
+        "daysOpen, limitDays, more, on.",
         "duty_report_missing": "No duty report for a year past its due date (未述职述廉): year, due.",
         "not_registered": "The community was not registered on the date (未登记).",
         "retired": "The community had been retired by the date (已退出).",
