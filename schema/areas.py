@@ -147,7 +147,10 @@ class AwaitedRecord:
 class Unmet:
     value: strawberry.Private[UnmetValue]
 
-    @strawberry.field(description="The criterion's id in the standard (scope and standard: not in one).")
+    @strawberry.field(
+        description="The criterion's id in the standard; scope (in the programme on the date) and "
+        "standard (a standard in force) are in none."
+    )
     def criterion(self) -> str:
         return self.value.criterion_id
 
@@ -167,7 +170,7 @@ class Unmet:
         assert self.value.reason is not None
         return self.value.reason
 
-    @strawberry.field(description="What the reason names: the period, the due date, the document ….")
+    @strawberry.field(description="What the reason names: the period, the due date, the document and so on.")
     def parameters(self) -> UnmetParameters:
         return UnmetParameters(value=self.value.particulars)
 
