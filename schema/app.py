@@ -411,7 +411,13 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                # Messages and texts default to the language Accept-Language chooses: a shared HTTP cache
+                # must keep the answers apart by it.
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                    (b"vary", b"Accept-Language"),
+                ]
             await send(message)
 
         try:

@@ -256,7 +256,9 @@ def test_over_http_accept_language_chooses_the_words_and_the_cache_keeps_each_la
 
     def finance_title(accept_language: str | None) -> str:
         headers = {"Accept-Language": accept_language} if accept_language is not None else {}
-        answer = client.post("/graphql", json={"query": query}, headers=headers).json()
+        response = client.post("/graphql", json={"query": query}, headers=headers)
+        assert "Accept-Language" in response.headers.get("vary", "")
+        answer = response.json()
         found: dict[str, str] = {c["id"]: c["title"]["text"] for c in answer["data"]["standard"]["criteria"]}
         return found["finance-quarterly"]
 
