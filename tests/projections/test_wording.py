@@ -14,8 +14,9 @@ from events.catalogue import CATALOGUE
 from events.codec import JSON
 from events.disclosure import DisclosureCategory
 from events.hierarchy import CommunityKind
+from events.payloads import from_json_text
 from events.rules import RuleDocument
-from events.standard import BUILT_IN_TEXTS, KIND_TEXTS, Criterion, StandardRevised, Text, texts_of
+from events.standard import BUILT_IN_TEXTS, KIND_TEXTS, StandardRevised, Text, texts_of
 from events.supervision import MeetingKind
 from events.training import TrainingKind
 from projections.community import StandardVersion
@@ -200,5 +201,10 @@ def test_a_standard_revised_before_criteria_had_texts_reads_with_the_built_in_te
     assert BUILT_IN_TEXTS["duty-report"] == (known.title, known.description)
     assert KIND_TEXTS["no_open_findings"] == (own.title, own.description)
     # A standard the projections stored before criteria had texts reads with the same texts.
-    bare = Criterion(criterion_id="duty-report", kind="annual_duty_report", params={})
+    stored = (
+        '{"version":1,"effective_from":"2021-01-01","title":"t","position":1,'
+        '"criteria":[{"criterion_id":"duty-report","kind":"annual_duty_report","params":{}}]}'
+    )
+    (bare,) = from_json_text(StandardVersion, stored).criteria
+    assert (None, None) == (bare.title, bare.description)
     assert BUILT_IN_TEXTS["duty-report"] == texts_of(bare)
