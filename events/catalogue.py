@@ -16,6 +16,7 @@ from events.hierarchy import (
 from events.recognition import DemonstrationPointDesignated, DutyReportFiled, LeadingTalentRecognized
 from events.registry import Event, Registry
 from events.rules import RuleRevised
+from events.standard import UPCASTERS as STANDARD_UPCASTERS
 from events.standard import StandardRevised
 from events.supervision import (
     UPCASTERS,
@@ -61,7 +62,7 @@ CATALOGUE = Registry(
         AccessRevoked,
     ),
     # (TYPE, version read) -> pure function returning the payload one version up.
-    upcasters={**UPCASTERS},
+    upcasters={**UPCASTERS, **STANDARD_UPCASTERS},
 )
 
 

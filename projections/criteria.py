@@ -1,15 +1,14 @@
 """The kinds of criterion a standard may use, read from their data and checked against a community's facts.
 
-Each rule answers for one community on one local date: met, not applicable, or unmet with a sentence
-saying what is missing and the date from which it has been missing. Parameters are validated when a
-standard is revised, so a standard in the log always reads.
+Each rule answers for one community on one local date: met, not applicable, or unmet with what is missing
+(a reason and its particulars, `projections/unmet.py`) and the date from which it has been missing.
+Parameters are validated when a standard is revised, so a standard in the log always reads.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -17,11 +16,12 @@ from typing import Any
 from events.disclosure import DisclosureCategory
 from events.hierarchy import CommunityKind
 from events.rules import RuleDocument
-from events.standard import Criterion
+from events.standard import Criterion, Text, texts_of
 from events.supervision import MeetingKind
 from events.training import FIVE_ONES, TrainingKind
 from projections.facts import CommunityFacts, Disclosure, Finding, derived
 from projections.periods import Granularity, Period
+from projections.unmet import Particulars, Reason, Unmet
 
 
 class CriterionError(ValueError):
@@ -33,21 +33,12 @@ class CriterionError(ValueError):
         super().__init__(f"{path}: {reason}")
 
 
-@dataclass(frozen=True, slots=True)
-class Unmet:
-    """Why a criterion is not met, and since when."""
-
-    criterion_id: str
-    kind: str
-    detail: str
-    since: date | None
-
-
 class Rule:
     """A parsed criterion."""
 
     kind: str = ""
     criterion_id: str = ""
+    title: Text | None = None
     applies_to: CommunityKind | None = None
 
     def applies(self, facts: CommunityFacts) -> bool:
@@ -61,8 +52,8 @@ class Rule:
         (a superset is fine: a status timeline evaluates each and keeps only real changes)."""
         raise NotImplementedError
 
-    def unmet(self, detail: str, since: date | None) -> Unmet:
-        return Unmet(self.criterion_id, self.kind, detail, since)
+    def unmet(self, reason: Reason, since: date | None, **particulars: Any) -> Unmet:
+        return Unmet(self.criterion_id, self.kind, since, reason, Particulars(**particulars), self.title)
 
 
 class DisclosureEveryPeriod(Rule):
@@ -106,8 +97,11 @@ class DisclosureEveryPeriod(Rule):
             if first is None or first > on:
                 due = period.end + timedelta(days=self.grace_days)
                 return self.unmet(
-                    f"no {self.category.value} disclosure for {period} (due {due.isoformat()})",
+                    Reason.DISCLOSURE_MISSING,
                     due + timedelta(days=1),
+                    category=self.category,
+                    period=str(period),
+                    due=due,
                 )
         return None
 
@@ -232,13 +226,19 @@ class TrainingsEachYear(Rule):
                 # Required from the day the window first fits after registration; unmet ever since.
                 start = facts.registered_on or window_start
                 return self.unmet(
-                    f"no {kind.value} training held in the {self.window_days} days to {on.isoformat()}",
+                    Reason.TRAINING_NEVER_HELD,
                     start + timedelta(days=self.window_days - 1),
+                    on=on,
+                    training=kind,
+                    window_days=self.window_days,
                 )
             return self.unmet(
-                f"no {kind.value} training held in the {self.window_days} days to {on.isoformat()}; "
-                f"the last was on {last.isoformat()}",
+                Reason.TRAINING_LAPSED,
                 last + timedelta(days=self.window_days),
+                on=on,
+                training=kind,
+                window_days=self.window_days,
+                last_held_on=last,
             )
         return None
 
@@ -269,15 +269,18 @@ class RuleCurrent(Rule):
         )
         adopted = bisect_right(adopted_on, on)
         if not adopted:
-            return self.unmet(f"no {self.document.value} has been adopted", facts.registered_on)
+            return self.unmet(Reason.RULE_NEVER_ADOPTED, facts.registered_on, document=self.document)
         # The highest version adopted by the date (and of those, the latest adopted).
         version, adopted_at = latest_by[adopted - 1]
         expires = add_years(adopted_at, self.max_age_years)
         if on >= expires:
             return self.unmet(
-                f"{self.document.value} version {version}, adopted {adopted_at.isoformat()}, "
-                f"is more than {self.max_age_years} years old",
+                Reason.RULE_OUTDATED,
                 expires,
+                document=self.document,
+                version=version,
+                adopted_on=adopted_at,
+                max_age_years=self.max_age_years,
             )
         return None
 
@@ -318,7 +321,9 @@ class MeetingsEveryPeriod(Rule):
             if first == len(held_on) or held_on[first] > candidate.end:
                 # "As of" a date means the end of that day, so a period is complete, and a missing
                 # meeting missing, from the end of its last day.
-                return self.unmet(f"no {self.meeting.value} meeting held in {candidate}", candidate.end)
+                return self.unmet(
+                    Reason.MEETING_MISSING, candidate.end, meeting=self.meeting, period=str(candidate)
+                )
         return None
 
 
@@ -371,11 +376,15 @@ class NoOpenFindings(Rule):
         if not overdue:
             return None
         oldest = overdue[0]  # in order of finding, the log's order among findings of one day
-        others = f" and {len(overdue) - 1} more" if len(overdue) > 1 else ""
         return self.unmet(
-            f"finding {oldest.finding_id} from the spot check of {oldest.found_on.isoformat()} has been open "
-            f"for {(on - oldest.found_on).days} days (limit {self.older_than_days}){others}",
+            Reason.FINDING_OPEN,
             oldest.found_on + timedelta(days=self.older_than_days + 1),
+            on=on,
+            finding_id=oldest.finding_id,
+            found_on=oldest.found_on,
+            days_open=(on - oldest.found_on).days,
+            limit_days=self.older_than_days,
+            more=len(overdue) - 1,
         )
 
 
@@ -425,7 +434,7 @@ class AnnualDutyReport(Rule):
         filed = derived(facts, "first duty reports", _first_duty_reports).get(year)
         if filed is not None and filed <= on:
             return None
-        return self.unmet(f"no duty report for {year} (due {due.isoformat()})", due + timedelta(days=1))
+        return self.unmet(Reason.DUTY_REPORT_MISSING, due + timedelta(days=1), year=year, due=due)
 
 
 def _first_duty_reports(facts: CommunityFacts) -> dict[int, date]:
@@ -469,6 +478,7 @@ def parse_rule(criterion: Criterion, path: str = "criterion") -> Rule:
     rule = reader(params)
     params.finish()
     rule.criterion_id = criterion.criterion_id
+    rule.title = texts_of(criterion)[0]
     return rule
 
 

@@ -28,7 +28,7 @@ from events.hierarchy import (
 from events.recognition import DemonstrationPointDesignated, DutyReportFiled, LeadingTalentRecognized
 from events.registry import Event
 from events.rules import RuleRevised
-from events.standard import StandardRevised
+from events.standard import BUILT_IN_TEXTS, Criterion, StandardRevised, Text
 from events.supervision import FindingRectified, MeetingHeld, ReportClosed, ReportReceived, SpotCheckRecorded
 from events.training import TrainingHeld
 from projections.community import StandardVersion
@@ -275,6 +275,28 @@ def _check_standard(event: StandardRevised, standards: tuple[StandardVersion, ..
         if criterion.criterion_id in seen:
             errors.append((f"criteria[{index}].criterion_id", f"{criterion.criterion_id!r} is used twice"))
         seen.add(criterion.criterion_id)
+        _check_texts(criterion, f"criteria[{index}]", errors)
+
+
+def _check_texts(criterion: Criterion, path: str, errors: Errors) -> None:
+    """A criterion's title and description, each in both languages: what a reader of the status sees of
+    it. One line of visible text for a title; for a description, any text but the invisible."""
+    for name, most in (("title", MAX_TITLE), ("description", MAX_TEXT)):
+        text = getattr(criterion, name)
+        if text is None:
+            errors.append((f"{path}.{name}", "is required: a text in Chinese (zh) and English (en)"))
+            continue
+        for lang in ("zh", "en"):
+            value: str = getattr(text, lang)
+            where = f"{path}.{name}.{lang}"
+            if not 0 < len(value.strip()) <= most:
+                errors.append((where, f"must be 1 to {most} characters"))
+            elif (
+                bad := next((c for c in value if _unseen(c) and (name == "title" or c != "\n")), None)
+            ) is not None:
+                errors.append(
+                    (where, f"must hold visible characters only, not U+{ord(bad):04X} ({_describe(bad)})")
+                )
 
 
 # Fields holding a date on which something happened: none may be after the day it is recorded.
@@ -297,7 +319,10 @@ _HAPPENED = (
 
 def normalized(event: Event) -> Event:
     """`event` with its names and titles in Unicode normalization form C: the same text typed on two
-    keyboards (a precomposed é, or e and a combining accent) is stored, compared and hashed as one."""
+    keyboards (a precomposed é, or e and a combining accent) is stored, compared and hashed as one. A
+    standard's criteria given without texts take the built-in texts of their ids, where there are any."""
+    if isinstance(event, StandardRevised):
+        event = replace(event, criteria=tuple(_with_texts(c) for c in event.criteria))
     changes = {
         name: unicodedata.normalize("NFC", value)
         for name in _DISPLAYED
@@ -305,6 +330,21 @@ def normalized(event: Event) -> Event:
         and not unicodedata.is_normalized("NFC", value)
     }
     return replace(event, **changes) if changes else event  # type: ignore[type-var]
+
+
+def _with_texts(criterion: Criterion) -> Criterion:
+    """`criterion` with the built-in title and description of its id where it has none, in form C."""
+    title, description = criterion.title, criterion.description
+    if (title is None or description is None) and criterion.criterion_id in BUILT_IN_TEXTS:
+        built_in = BUILT_IN_TEXTS[criterion.criterion_id]
+        title, description = title or built_in[0], description or built_in[1]
+    return replace(criterion, title=_nfc(title), description=_nfc(description))
+
+
+def _nfc(text: Text | None) -> Text | None:
+    if text is None:
+        return None
+    return Text(zh=unicodedata.normalize("NFC", text.zh), en=unicodedata.normalize("NFC", text.en))
 
 
 def _check_displayed(event: Event, errors: Errors) -> None:

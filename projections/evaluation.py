@@ -8,8 +8,9 @@ from functools import lru_cache
 
 from events.standard import Criterion
 from projections.community import StandardVersion
-from projections.criteria import Rule, Unmet, parse_rule
+from projections.criteria import Rule, parse_rule
 from projections.facts import CommunityFacts
+from projections.unmet import SCOPE_TITLE, STANDARD_TITLE, Particulars, Reason, Unmet
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +61,9 @@ def evaluate(facts: CommunityFacts, standard: StandardVersion | None, on: date) 
     version = standard.version if standard is not None else None
     if not facts.in_scope_on(on):
         if facts.registered_on is None or facts.registered_on > on:
-            why = "not registered on this date"
+            why = Reason.NOT_REGISTERED
         else:
-            why = "retired on this date"
+            why = Reason.RETIRED
         return Status(
             facts.community_id,
             on,
@@ -70,12 +71,12 @@ def evaluate(facts: CommunityFacts, standard: StandardVersion | None, on: date) 
             False,
             0.0,
             (),
-            (Unmet("scope", "scope", why, None),),
+            (Unmet("scope", "scope", None, why, title=SCOPE_TITLE),),
             version,
             facts.position_on(on),
         )
     if standard is None:
-        unmet = Unmet("standard", "standard", f"no standard is in force on {on.isoformat()}", None)
+        unmet = Unmet("standard", "standard", None, Reason.NO_STANDARD, Particulars(on=on), STANDARD_TITLE)
         return Status(facts.community_id, on, True, False, 0.0, (), (unmet,), None, facts.position_on(on))
     met: list[str] = []
     unmet_list: list[Unmet] = []

@@ -10,6 +10,7 @@ import strawberry
 
 from events.access import Role
 from events.errors import ValidationError as Invalid
+from events.standard import Text
 from projections.access import Action, Grant, Target, decide
 from schema.areas import Info
 from schema.results import FieldError, NotAuthorized, ValidationError
@@ -31,6 +32,15 @@ class GrantedRole(enum.Enum):
     ADMIN = strawberry.enum_value(
         "admin", description="The registry, the standard, designations and grants (管理员)."
     )
+
+
+# The roles' labels (Query.enumLabels).
+ROLE_LABELS: dict[str, Text] = {
+    "clerk": Text(zh="社区工作人员", en="Clerk"),
+    "inspector": Text(zh="监督检查人员", en="Inspector"),
+    "integrator": Text(zh="系统对接方", en="Integrator"),
+    "admin": Text(zh="管理员", en="Administrator"),
+}
 
 
 @strawberry.input(description="A token to issue: its role, a clerk's scope, a label and an expiry.")

@@ -51,7 +51,7 @@ from projections.localtime import local_date
 from schema.build import UNAVAILABLE_MESSAGE, QinglianSchema, build_schema
 from schema.cache import Plan, ResponseCache, make_key, read_request
 from schema.cache import Request as CacheRequest
-from schema.context import Context, Services
+from schema.context import Context, Services, preferred_lang
 from schema.ide import GraphiQLFiles, shipped
 from schema.limits import DEFAULT_LIMITS, Limits
 from service.access.errors import AnonymousRefused, Unauthenticated
@@ -234,7 +234,9 @@ class GraphQLView(GraphQL[Context, None]):
                 return await self.run(request)
         moment = self.clock()
         # Keyed by what the caller may see, so no answer reaches a caller who may not see all of it.
-        key = make_key(query, principal.view(), checkpoint, local_date(moment))
+        # And by the language its messages default to, which its Accept-Language header chooses.
+        lang = preferred_lang(request.headers.get("accept-language"))
+        key = make_key(query, principal.view(), checkpoint, local_date(moment), lang.value)
         body = cache.get(key)
         flight = cache.flight(key) if body is None else None
         if flight is not None:
@@ -317,6 +319,7 @@ class GraphQLView(GraphQL[Context, None]):
             principal=principal,
             request_id=request_id,
             may_introspect=self._may_introspect(principal),
+            lang=preferred_lang(request.headers.get("accept-language")),
         )
         if isinstance(pinned, _Pinned):
             context.loaders.pin_world(pinned.world, pinned.generation)
@@ -417,7 +420,13 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                # Messages and texts default to the language Accept-Language chooses: a shared HTTP cache
+                # must keep the answers apart by it.
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                    (b"vary", b"Accept-Language"),
+                ]
             await send(message)
 
         try:

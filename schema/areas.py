@@ -13,17 +13,23 @@ import strawberry
 from events.disclosure import DisclosureCategory
 from events.hierarchy import CommunityKind, TownKind
 from events.rules import RuleDocument
+from events.standard import Text
+from events.supervision import MeetingKind
 from events.training import TrainingKind
 from projections.access import Action, Target
 from projections.community import TownFacts, World
 from projections.coverage import Share
 from projections.evaluation import Status as StatusValue
 from projections.summaries import rule_history
+from projections.unmet import Awaited, Particulars, Reason, RecordType
+from projections.unmet import Unmet as UnmetValue
+from projections.wording import message
 from schema import records
 from schema.context import Context
 from schema.log import Event
 from schema.pagination import Connection, connection
 from schema.scalars import AsOf, TreeSize
+from schema.words import LangArg, LocalizedText, lang_of
 from service.read.paging import Page, after_position, page_size, position_cursor
 from service.read.series import Step, check_horizon, coverage_series, disclosure_series, series_days
 from service.read.slices import pace
@@ -36,12 +42,162 @@ Year = Annotated[int, strawberry.argument(description="The calendar year.")]
 After = Annotated[str | None, strawberry.argument(description="Continue after this cursor.")]
 
 
+@strawberry.type(
+    description="What an unmet criterion's reason names, as typed values: each reason (UnmetReason) sets its "
+    "own, and the rest are null."
+)
+class UnmetParameters:
+    value: strawberry.Private[Particulars]
+
+    @strawberry.field(description="The date judged: a window or a count of days runs to it.")
+    def on(self) -> date | None:
+        return self.value.on
+
+    @strawberry.field(description="The category of disclosure missing.")
+    def category(self) -> DisclosureCategory | None:
+        return self.value.category
+
+    @strawberry.field(description='The period missing: "2022", "2022-Q2" or "2022-06".')
+    def period(self) -> str | None:
+        return self.value.period
+
+    @strawberry.field(description="The date by which the record missing was due.")
+    def due(self) -> date | None:
+        return self.value.due
+
+    @strawberry.field(description="The kind of integrity education missing.")
+    def training(self) -> TrainingKind | None:
+        return self.value.training
+
+    @strawberry.field(description="How many days the education must have been held within.")
+    def window_days(self) -> int | None:
+        return self.value.window_days
+
+    @strawberry.field(description="When that kind of education was last held.")
+    def last_held_on(self) -> date | None:
+        return self.value.last_held_on
+
+    @strawberry.field(description="The document of the rules missing or out of date.")
+    def document(self) -> RuleDocument | None:
+        return self.value.document
+
+    @strawberry.field(description="The current version of that document.")
+    def version(self) -> int | None:
+        return self.value.version
+
+    @strawberry.field(description="When that version was adopted.")
+    def adopted_on(self) -> date | None:
+        return self.value.adopted_on
+
+    @strawberry.field(description="How many years old a version may be.")
+    def max_age_years(self) -> int | None:
+        return self.value.max_age_years
+
+    @strawberry.field(description="The kind of meeting missing.")
+    def meeting(self) -> MeetingKind | None:
+        return self.value.meeting
+
+    @strawberry.field(description="The oldest finding left unrectified past its limit.")
+    def finding_id(self) -> str | None:
+        return self.value.finding_id
+
+    @strawberry.field(description="The date of the spot check that found it.")
+    def found_on(self) -> date | None:
+        return self.value.found_on
+
+    @strawberry.field(description="How many days it has been open on the date judged.")
+    def days_open(self) -> int | None:
+        return self.value.days_open
+
+    @strawberry.field(description="How many days a finding may stay open.")
+    def limit_days(self) -> int | None:
+        return self.value.limit_days
+
+    @strawberry.field(description="How many other findings are unrectified past their limit.")
+    def more(self) -> int | None:
+        return self.value.more
+
+    @strawberry.field(description="The year of the duty report missing.")
+    def year(self) -> int | None:
+        return self.value.year
+
+
+@strawberry.type(description="The record that would meet an unmet criterion.")
+class AwaitedRecord:
+    value: strawberry.Private[Awaited]
+
+    @strawberry.field(description="Its kind.")
+    def record(self) -> RecordType:
+        return self.value.record
+
+    @strawberry.field(description="The event that records it, e.g. DisclosurePublished.")
+    def event_type(self) -> str:
+        return self.value.event_type
+
+    @strawberry.field(description='The period it must cover, if any: "2022", "2022-Q2" or "2022-06".')
+    def period(self) -> str | None:
+        return self.value.period
+
+    @strawberry.field(
+        description="The last day it was due by, where the criterion sets one (a training or a new version "
+        "of a rule meets it whenever it comes)."
+    )
+    def due(self) -> date | None:
+        return self.value.due
+
+
 @strawberry.type(description="A criterion of the standard that a community does not meet, and why.")
 class Unmet:
-    criterion: str = strawberry.field(description="The criterion's id in the standard.")
-    kind: str = strawberry.field(description="The criterion's kind, e.g. disclosure_every_period.")
-    detail: str = strawberry.field(description="What is missing.")
-    since: date | None = strawberry.field(description="The local date from which it has been unmet.")
+    value: strawberry.Private[UnmetValue]
+
+    @strawberry.field(
+        description="The criterion's id in the standard; scope (in the programme on the date) and "
+        "standard (a standard in force) are in none."
+    )
+    def criterion(self) -> str:
+        return self.value.criterion_id
+
+    @strawberry.field(description="The criterion's kind, e.g. disclosure_every_period.")
+    def kind(self) -> str:
+        return self.value.kind
+
+    @strawberry.field(description="The criterion's title, as the standard applied gives it.")
+    def title(self) -> LocalizedText:
+        found = self.value.title
+        return LocalizedText(value=found or Text(zh=self.value.criterion_id, en=self.value.criterion_id))
+
+    @strawberry.field(description="Why it is not met.")
+    def reason(self) -> Reason:
+        # The statuses the API shows are evaluated, and every unmet criterion evaluated has its reason:
+        # only a stored status segment has none, and none is shown.
+        assert self.value.reason is not None
+        return self.value.reason
+
+    @strawberry.field(description="What the reason names: the period, the due date, the document and so on.")
+    def parameters(self) -> UnmetParameters:
+        return UnmetParameters(value=self.value.particulars)
+
+    @strawberry.field(description="The local date from which it has been unmet.")
+    def since(self) -> date | None:
+        return self.value.since
+
+    @strawberry.field(description="The record that would meet it; null where none would (scope).")
+    def waits_for(self) -> AwaitedRecord | None:
+        awaited = self.value.waits_for
+        return AwaitedRecord(value=awaited) if awaited is not None else None
+
+    @strawberry.field(
+        description="What is missing, as a sentence in the language asked for (by default the request's)."
+    )
+    def message(self, info: Info, lang: LangArg = None) -> str:
+        return message(self.value, lang_of(info, lang))
+
+    @strawberry.field(
+        description="What is missing, in English, with the log's snake_case terms.",
+        deprecation_reason="Use message(lang:), parameters and waitsFor.",
+    )
+    def detail(self) -> str:
+        return self.value.detail
 
 
 @strawberry.type(
@@ -66,9 +222,7 @@ def status(value: StatusValue) -> Status:
         in_scope=value.in_scope,
         score=value.score,
         met=list(value.met),
-        unmet=[
-            Unmet(criterion=u.criterion_id, kind=u.kind, detail=u.detail, since=u.since) for u in value.unmet
-        ],
+        unmet=[Unmet(value=u) for u in value.unmet],
         standard_version=value.standard_version,
         as_of=value.on,
         position=value.position,
@@ -495,6 +649,7 @@ class Community:
 
 __all__ = [
     "AsOf",
+    "AwaitedRecord",
     "City",
     "Community",
     "Coverage",
@@ -504,5 +659,6 @@ __all__ = [
     "Status",
     "Town",
     "Unmet",
+    "UnmetParameters",
     "status",
 ]

@@ -39,9 +39,9 @@ from graphql import (
 
 from service.read.projector import Checkpoint
 
-# Root fields answered from the request's world (the projections) alone.
+# Root fields answered from the request's world (the projections) alone, or from nothing read at all.
 FROM_PROJECTIONS = frozenset(
-    {"city", "towns", "town", "community", "communities", "standard", "standards", "__typename"}
+    {"city", "towns", "town", "community", "communities", "standard", "standards", "enumLabels", "__typename"}
 )
 MAX_ENTRIES = 1024
 MAX_BYTES = 32 * 1024 * 1024
@@ -60,6 +60,8 @@ class Key:
     generation: int
     position: int
     day: date
+    # The language messages default to (the request's Accept-Language).
+    lang: str = "en"
 
     @property
     def checkpoint(self) -> tuple[int, int]:
@@ -161,7 +163,7 @@ def _from_projections(
     return True
 
 
-def make_key(request: Request, role: str, checkpoint: Checkpoint, day: date) -> Key:
+def make_key(request: Request, role: str, checkpoint: Checkpoint, day: date, lang: str = "en") -> Key:
     return Key(
         request.document,
         request.variables,
@@ -170,6 +172,7 @@ def make_key(request: Request, role: str, checkpoint: Checkpoint, day: date) -> 
         checkpoint.generation,
         checkpoint.position,
         day,
+        lang,
     )
 
 

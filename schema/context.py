@@ -1,4 +1,5 @@
-"""What every resolver gets: the services, the caller (a principal), the request id, and its loaders.
+"""What every resolver gets: the services, the caller (a principal), the request id, the language it reads
+(`lang`, from its Accept-Language header), and its loaders.
 
 The world is read once per request (one query for the projection's checkpoint, and the changed facts if it
 moved), so every resolver of one operation sees the same snapshot and a page costs the same whatever its
@@ -21,6 +22,7 @@ from projections.access import Action, Principal, Target, decide
 from projections.community import TownFacts, World, known_at
 from projections.facts import CommunityFacts
 from projections.localtime import local_date
+from projections.wording import Lang
 from service.access.authenticator import Authenticator
 from service.commands.handler import Commands
 from service.log.clock import utc_now
@@ -198,6 +200,29 @@ class Loaders:
         return [found[key] for key in keys]
 
 
+def preferred_lang(accept_language: str | None) -> Lang:
+    """The language of the words a request reads where it asks for none: Chinese if its Accept-Language
+    header ranks any Chinese (zh, zh-CN, zh-Hant …) above every English, English otherwise (no header, or
+    neither language in it). Ranges are ranked by their q-values, ties in the order given; q=0 refuses."""
+    ranked: list[tuple[float, int, Lang]] = []
+    for index, item in enumerate((accept_language or "").split(",")):
+        tag, *params = (part.strip() for part in item.split(";"))
+        primary = tag.lower().split("-")[0]
+        if primary not in ("zh", "en"):
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0  # a malformed weight counts as a refusal, not as a preference
+        if quality > 0:
+            ranked.append((-quality, index, Lang(primary)))
+    return min(ranked)[2] if ranked else Lang.EN
+
+
 @dataclass(slots=True, kw_only=True)
 class Context:
     services: Services
@@ -205,6 +230,8 @@ class Context:
     request_id: str
     # False where anonymous introspection is switched off and the caller is anonymous.
     may_introspect: bool = True
+    # The language of messages and labels where a field's `lang` argument is left out.
+    lang: Lang = Lang.EN
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -76,6 +76,8 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("City", "towns"): 30,
     ("Query", "standards"): 10,
     ("Standard", "criteria"): 20,
+    ("Query", "enumLabels"): 20,
+    ("EnumLabels", "values"): 20,
     ("Status", "unmet"): 20,
     ("Disclosure", "corrections"): 10,
     ("SpotCheck", "findings"): 20,

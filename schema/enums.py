@@ -1,7 +1,9 @@
 """The domain's enumerations as GraphQL enums, each value described with its Chinese term.
 
-The enums are the core's own (`events.*`), so values pass between the API and the commands unchanged;
-this module only gives them GraphQL names and descriptions.
+The enums are the core's own (`events.*`, `projections.*`), so values pass between the API and the commands
+unchanged; this module only gives them GraphQL names and descriptions. Their labels in Chinese and English
+(`Query.enumLabels`) are the core's too (`projections.wording.LABELS`), but for the enums that only sort
+or step a list, labelled here (`LABELS`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from events.disclosure import Channel, DisclosureCategory
 from events.hierarchy import CommunityKind, TownKind
 from events.recognition import Level
 from events.rules import RuleDocument
+from events.standard import Text
 from events.supervision import MeetingKind
 from events.training import TrainingKind
+from projections.unmet import Reason, RecordType
+from projections.wording import Lang
 from service.read.series import Step
 from service.read.views import CommunityOrder
 
@@ -144,3 +149,61 @@ _describe(
     },
     name="SeriesStep",
 )
+_describe(
+    Lang,
+    "A language of the words the API renders: messages and labels.",
+    {
+        "zh": "Chinese (中文), in simplified characters.",
+        "en": "English (英文).",
+    },
+)
+_describe(
+    Reason,
+    "Why a criterion is not met; each reason sets its own parameters (UnmetParameters), named here.",
+    {
+        "disclosure_missing": "A disclosure missing past its due date (未按期公开): category, period, due.",
+        "training_never_held": "A kind of education never held in the window (未开展廉政教育): training, "
+        "windowDays, on.",
+        "training_lapsed": "A kind of education last held before the window (廉政教育逾期): training, "
+        "windowDays, on, lastHeldOn.",
+        "rule_never_adopted": "A document of the rules never adopted (制度未制定): document.",
+        "rule_outdated": "A document's current version too old (制度超期未修订): document, version, "
+        "adoptedOn, maxAgeYears.",
+        "meeting_missing": "No meeting of a kind in a complete period (未按期召开会议): meeting, period.",
+        "finding_open": "A finding unrectified past its limit (问题逾期未整改): findingId, foundOn, "
+        "daysOpen, limitDays, more, on.",
+        "duty_report_missing": "No duty report for a year past its due date (未述职述廉): year, due.",
+        "not_registered": "The community was not registered on the date (未登记).",
+        "retired": "The community had been retired by the date (已退出).",
+        "no_standard": "No standard was in force on the date (无生效标准): on.",
+    },
+    name="UnmetReason",
+)
+_describe(
+    RecordType,
+    "A kind of record, as an unmet criterion waits for one.",
+    {
+        "disclosure": "A disclosure (公开): publishDisclosure.",
+        "training": "Integrity education held (廉政教育): recordTraining.",
+        "rule_version": "A new version of a community's rules (制度修订): reviseRule.",
+        "meeting": "A meeting held (会议): recordMeeting.",
+        "rectification": "A finding rectified (问题整改): recordRectification.",
+        "duty_report": "A duty report filed (述职述廉): fileDutyReport.",
+        "standard": "A version of the standard (标准修订): reviseStandard.",
+    },
+)
+
+
+def _labels(**pairs: tuple[str, str]) -> dict[str, Text]:
+    return {value: Text(zh=zh, en=en) for value, (zh, en) in pairs.items()}
+
+
+# The labels of the enums that are not the domain's: how a list is sorted or a series stepped, a language.
+LABELS: dict[type[enum.Enum], dict[str, Text]] = {
+    OrderDirection: _labels(asc=("升序", "Ascending"), desc=("降序", "Descending")),
+    CommunityOrder: _labels(
+        name=("名称", "Name"), score=("得分", "Score"), last_activity=("最近活动", "Last activity")
+    ),
+    Step: _labels(day=("日", "Day"), week=("周", "Week"), month=("月", "Month"), quarter=("季度", "Quarter")),
+    Lang: _labels(zh=("中文", "Chinese"), en=("英文", "English")),
+}

@@ -185,11 +185,27 @@ class FileDutyReportInput:
     reporter_role: str = strawberry.field(description="The role that reported, e.g. 社区书记.")
 
 
-@strawberry.input(description="One criterion of a standard: a kind of rule and its parameters.")
+@strawberry.input(description="A text in Chinese and in English.")
+class LocalizedTextInput:
+    zh: str = strawberry.field(description="In Chinese.")
+    en: str = strawberry.field(description="In English.")
+
+
+@strawberry.input(description="One criterion of a standard: a kind of rule, its parameters and its texts.")
 class CriterionInput:
     criterion_id: str = strawberry.field(description="Its id within the standard.")
     kind: str = strawberry.field(description="The kind of rule, e.g. disclosure_every_period.")
     params: JSON = strawberry.field(description="The rule's parameters, e.g. {category: finance}.")
+    title: LocalizedTextInput | None = strawberry.field(
+        default=None,
+        description="Its title (at most 200 characters in each language). Left out, the built-in title of "
+        "a criterion id of the default standard; required for any other id.",
+    )
+    description: LocalizedTextInput | None = strawberry.field(
+        default=None,
+        description="What it requires, for a reader (at most 2,000 characters in each language). Left out, "
+        "the built-in description of a criterion id of the default standard; required for any other id.",
+    )
 
 
 @strawberry.input(description="A new version of the standard.")

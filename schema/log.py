@@ -8,11 +8,14 @@ import strawberry
 from graphql import GraphQLError
 
 from events.envelope import Recorded
+from events.standard import Criterion as CriterionValue
+from events.standard import texts_of
 from projections.access import Action, public_payload, restricted_fields
 from projections.community import StandardVersion
 from schema.context import Context
 from schema.proofs import InclusionProof, inclusion_proof
 from schema.scalars import JSON
+from schema.words import LocalizedText
 from service.read.restricted import HeldText, held_text, text_field
 
 
@@ -207,6 +210,10 @@ class Criterion:
     id: strawberry.ID = strawberry.field(description="The criterion's id within the standard.")
     kind: str = strawberry.field(description="The kind of rule, e.g. disclosure_every_period.")
     params: JSON = strawberry.field(description="The rule's parameters.")
+    title: LocalizedText = strawberry.field(description="Its title, in Chinese and English.")
+    description: LocalizedText = strawberry.field(
+        description="What it requires, in Chinese and English, for a reader."
+    )
 
 
 @strawberry.type(description="A version of the standard (规范化建设标准) that defines standardized.")
@@ -218,14 +225,22 @@ class Standard:
     position: int = strawberry.field(description="The log position of the revision that recorded it.")
 
 
+def _criterion(value: CriterionValue) -> Criterion:
+    title, description = texts_of(value)
+    return Criterion(
+        id=strawberry.ID(value.criterion_id),
+        kind=value.kind,
+        params=JSON(dict(value.params)),
+        title=LocalizedText(value=title),
+        description=LocalizedText(value=description),
+    )
+
+
 def standard(value: StandardVersion) -> Standard:
     return Standard(
         version=value.version,
         effective_from=value.effective_from,
         title=value.title,
-        criteria=[
-            Criterion(id=strawberry.ID(c.criterion_id), kind=c.kind, params=JSON(dict(c.params)))
-            for c in value.criteria
-        ],
+        criteria=[_criterion(c) for c in value.criteria],
         position=value.position,
     )

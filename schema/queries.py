@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import functools
+from collections.abc import Mapping
 from typing import Annotated
 
 import strawberry
@@ -10,7 +12,11 @@ import strawberry
 from events.catalogue import STANDARD_STREAM
 from events.hierarchy import CommunityKind
 from events.recognition import Level
+from events.standard import Text
 from projections.access import Action, Target
+from projections.wording import LABELS
+from schema import enums
+from schema.access import ROLE_LABELS, GrantedRole
 from schema.areas import After, City, Community, First, Info, Town
 from schema.enums import OrderDirection
 from schema.log import Event, EventFilter, Standard, standard
@@ -24,6 +30,7 @@ from schema.proofs import (
     inclusion_proof,
 )
 from schema.scalars import AsOf, TreeSize
+from schema.words import EnumLabels, enum_labels
 from service.read.directory import town_of
 from service.read.paging import QueryError
 from service.read.series import standings_on
@@ -249,6 +256,18 @@ class Query:
     async def standards(self, info: Info) -> list[Standard]:
         world = await info.context.loaders.world()
         return [standard(s) for s in world.standards]
+
+    @strawberry.field(
+        description="Every enumeration of the schema with each value's label in Chinese and English, for "
+        "showing values and filling choices: one query, the same for everyone, fit to fetch once and keep."
+    )
+    def enum_labels(self) -> list[EnumLabels]:
+        tables: list[tuple[type[enum.Enum], Mapping[str, Text]]] = [
+            *LABELS.items(),
+            *enums.LABELS.items(),
+            (GrantedRole, ROLE_LABELS),
+        ]
+        return enum_labels(tables)
 
     @strawberry.field(description="The newest signed checkpoint; null until one is signed.")
     async def checkpoint(self, info: Info) -> Checkpoint | None:

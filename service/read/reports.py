@@ -19,6 +19,7 @@ from typing import Any, Literal
 from projections.community import World
 from projections.coverage import AreaShare, coverage, disclosure_rate
 from projections.evaluation import Status, evaluate
+from projections.wording import Lang, message
 
 Format = Literal["table", "csv", "json"]
 CITY_ID = "cixi"
@@ -124,7 +125,9 @@ def community_report(world: World, community_id: str, on: date) -> Report:
         "town": {"id": town_id, "name": town.name if town is not None else None},
         **status_json(status),
     }
-    rows = tuple((u.criterion_id, u.detail, u.since.isoformat() if u.since else "") for u in status.unmet)
+    rows = tuple(
+        (u.criterion_id, message(u, Lang.EN), u.since.isoformat() if u.since else "") for u in status.unmet
+    )
     verdict = "standardized" if status.standardized else "not standardized"
     return Report(
         title=(
@@ -151,6 +154,8 @@ def status_json(status: Status) -> dict[str, Any]:
                 "criterion": u.criterion_id,
                 "kind": u.kind,
                 "detail": u.detail,
+                "reason": u.reason.value if u.reason is not None else None,
+                "message": {lang.value: message(u, lang) for lang in Lang},
                 "since": u.since.isoformat() if u.since else None,
             }
             for u in status.unmet

@@ -29,11 +29,11 @@ import structlog
 from events.payloads import from_json
 from projections.community import StandardVersion
 from projections.coverage import disclosure_years
-from projections.criteria import Unmet
 from projections.evaluation import Status
 from projections.facts import CommunityFacts
 from projections.localtime import local_date
 from projections.timeline import Segment, extended, shape
+from projections.unmet import Unmet
 from service.log.clock import utc_now
 from service.log.reads import Conn
 from service.log.watcher import HeadWatcher
@@ -110,7 +110,7 @@ def segment_of(row: asyncpg.Record) -> Segment:
     """A stored segment read back: its status holds what the segment keeps constant (`shape`), and no
     wording, which only `evaluate` on a given day gives."""
     unmet = tuple(
-        Unmet(u["criterion"], u["kind"], "", date.fromisoformat(u["since"]) if u["since"] else None)
+        Unmet(u["criterion"], u["kind"], date.fromisoformat(u["since"]) if u["since"] else None)
         for u in json.loads(row["unmet"])
     )
     status = Status(

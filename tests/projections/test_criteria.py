@@ -11,7 +11,7 @@ from events.disclosure import DisclosureCategory
 from events.hierarchy import CommunityKind
 from events.registry import Event
 from events.rules import RuleDocument
-from events.standard import Criterion
+from events.standard import KIND_TEXTS, Criterion
 from events.supervision import MeetingKind
 from events.training import FIVE_ONES, TrainingKind
 from projections.criteria import (
@@ -22,13 +22,13 @@ from projections.criteria import (
     NoOpenFindings,
     RuleCurrent,
     TrainingsEachYear,
-    Unmet,
     add_years,
     parse_rule,
 )
 from projections.evaluation import evaluate
 from projections.facts import CommunityFacts
 from projections.periods import Granularity, Period
+from projections.unmet import Unmet
 from tests.projections.build import (
     LONG_AGO,
     criterion,
@@ -609,10 +609,12 @@ def test_the_highest_version_in_force_wins_even_if_recorded_earlier() -> None:
 )
 def test_parse_rule_fills_in_the_defaults(kind: str, params: dict[str, Any], expected: object) -> None:
     rule = parse_rule(criterion("k1", kind, **params))
-    assert (type(expected), vars(expected), "k1") == (
+    # An id with no texts of its own and none built in is titled as its kind.
+    assert (type(expected), vars(expected), "k1", KIND_TEXTS[kind][0]) == (
         type(rule),
-        {k: v for k, v in vars(rule).items() if k != "criterion_id"},
+        {k: v for k, v in vars(rule).items() if k not in ("criterion_id", "title")},
         rule.criterion_id,
+        rule.title,
     )
 
 

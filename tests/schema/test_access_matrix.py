@@ -40,6 +40,7 @@ QUERIES: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
     ),
     "standard": ("{ standard { version } }", EVERYONE, EVERYONE),
     "standards": ("{ standards { version } }", EVERYONE, EVERYONE),
+    "enumLabels": ("{ enumLabels { name } }", EVERYONE, EVERYONE),
     "checkpoint": ("{ checkpoint { treeSize } }", EVERYONE, EVERYONE),
     "inclusionProof": ("{ inclusionProof(position: 1, treeSize: 2) { leafHash } }", EVERYONE, EVERYONE),
     "consistencyProof": ("{ consistencyProof(fromSize: 1, toSize: 2) { toRootHash } }", EVERYONE, EVERYONE),

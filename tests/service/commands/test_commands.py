@@ -17,7 +17,7 @@ from events.errors import ValidationError, VersionConflict
 from events.hierarchy import CommunityRetired
 from events.recognition import LeadingTalentRecognized, Level
 from events.rules import RuleDocument
-from events.standard import Criterion, StandardRevised
+from events.standard import Criterion, StandardRevised, Text
 from events.supervision import ReportReceived
 from events.training import TrainingKind
 from projections.standards import DEFAULT_STANDARD
@@ -240,6 +240,10 @@ async def test_the_default_standard_is_installed_once(commands: Commands, store:
     assert None is await install_default_standard(commands, store)
 
 
+# A criterion's texts, given so that the errors are the parameters' alone (texts: tests/schema/test_words.py).
+TEXTS = {"title": Text(zh="标题", en="Title"), "description": Text(zh="说明", en="What it requires.")}
+
+
 async def test_a_standard_revision_is_validated_criterion_by_criterion(
     commands: Commands, store: EventStore
 ) -> None:
@@ -249,8 +253,10 @@ async def test_a_standard_revision_is_validated_criterion_by_criterion(
         effective_from=date(2022, 7, 1),
         title="v2",
         criteria=(
-            Criterion(criterion_id="a", kind="disclosure_every_period", params={"category": "gossip"}),
-            Criterion(criterion_id="a", kind="astrology", params={}),
+            Criterion(
+                criterion_id="a", kind="disclosure_every_period", params={"category": "gossip"}, **TEXTS
+            ),
+            Criterion(criterion_id="a", kind="astrology", params={}, **TEXTS),
         ),
     )
     errors = await refused(commands, bad)

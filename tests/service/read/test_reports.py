@@ -82,6 +82,12 @@ def test_the_community_report_explains_every_unmet_criterion(world: World) -> No
     assert ("shuyuan", "gutang", False) == (document["id"], document["town"]["id"], document["standardized"])
     assert document["unmet"]
     assert all(u["detail"] and u["criterion"] for u in document["unmet"])
+    # Each says what is missing in Chinese and in English; the table reads the English.
+    for unmet in document["unmet"]:
+        assert unmet["reason"]
+        assert unmet["message"]["zh"] != unmet["message"]["en"]
+        assert any("\u4e00" <= c <= "\u9fff" for c in unmet["message"]["zh"]), unmet
+    assert [u["message"]["en"] for u in document["unmet"]] == [row[1] for row in report.rows]
     assert "not standardized as of 2022-06-08" in report.title
     with pytest.raises(ReportError, match="unknown community 'nope'"):
         community_report(world, "nope", ON)
