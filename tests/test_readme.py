@@ -187,6 +187,17 @@ class Part:
         return self.words[i:]
 
     @property
+    def prefix(self) -> dict[str, str]:
+        """The `NAME=value` words before the command, as the environment they set."""
+        found: dict[str, str] = {}
+        for word in self.words:
+            if not ASSIGNMENT.match(word):
+                break
+            name, value = word.split("=", 1)
+            found[name] = value
+        return found
+
+    @property
     def kind(self) -> str:
         cmd = self.command
         if not cmd:
@@ -396,6 +407,8 @@ class Demo:
     argv: list[str]  # the README's serve line
     tokens: dict[str, str]  # by label, as serve --demo printed them
     workdir: Path
+    admin_url: str
+    template_db: str
     created: list[str] = field(default_factory=list)  # --name of each `token create`
     listed: str = ""  # the last `token list` output
 
@@ -433,7 +446,7 @@ def demo(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFact
     line = _serve_demo_line()
     workdir = tmp_path_factory.mktemp("readme")
     try:
-        with launched(workdir, _command_env(url), *line.command[1:], "--port", "0") as service:
+        with launched(workdir, _command_env(url, **line.prefix), *line.command[1:], "--port", "0") as service:
             service.wait_until_listening(DEMO_TIMEOUT)
             tokens: dict[str, str] = {}
             deadline = time.monotonic() + DEMO_TIMEOUT
@@ -447,7 +460,7 @@ def demo(admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFact
                     break
             ready, _ = service.ready(DEMO_TIMEOUT)
             assert 200 == ready.status_code, ready.text
-            yield Demo(service, url, line.command, tokens, workdir)
+            yield Demo(service, url, line.words, tokens, workdir, admin_url, template_db)
             assert_stopped_cleanly(service, service.stop(SIGTERM))
     finally:
         asyncio.run(drop_database(admin_url, name))
@@ -539,15 +552,22 @@ def _run_qinglian(demo: Demo, part: Part, text: str, variables: dict[str, str]) 
 
 
 def _run_serve(demo: Demo, part: Part) -> None:
-    if part.command == demo.argv:
+    if part.words == demo.argv:
         # The server every block talks to was started from this very line.
         assert 200 == demo.service.get("/readyz").status_code
         return
-    with launched(demo.workdir, _command_env(demo.url), *part.command[1:], "--port", "0") as service:
-        service.wait_until_listening(DEMO_TIMEOUT)
-        ready, _ = service.ready(DEMO_TIMEOUT)
-        assert 200 == ready.status_code, ready.text
-        assert 0 == service.stop(SIGTERM), service.stderr()
+    # Any other serve line gets a database of its own: a second --demo would revoke the tokens in use.
+    name = unique_name("qinglian_readme_serve")
+    url = asyncio.run(create_database(demo.admin_url, name, template=demo.template_db))
+    try:
+        env = _command_env(url, **part.prefix)
+        with launched(demo.workdir, env, *part.command[1:], "--port", "0") as service:
+            service.wait_until_listening(DEMO_TIMEOUT)
+            ready, _ = service.ready(DEMO_TIMEOUT)
+            assert 200 == ready.status_code, ready.text
+            assert 0 == service.stop(SIGTERM), service.stderr()
+    finally:
+        asyncio.run(drop_database(demo.admin_url, name))
 
 
 def _run_curl(demo: Demo, part: Part, variables: dict[str, str]) -> None:
@@ -587,15 +607,16 @@ def _run_curl(demo: Demo, part: Part, variables: dict[str, str]) -> None:
     assert 1 == len(urls), f"README.md:{part.line}: {urls}"
     assert urls[0].startswith(README_BASE), f"README.md:{part.line}: {urls}"
     url = demo.base_url + urls[0].removeprefix(README_BASE)
-    if get:
+    if get or not (data or encoded):  # curl sends a GET unless given data without -G
         params = tuple([(k, v) for k, _, v in (d.partition("=") for d in data)] + encoded)
         response = httpx.get(url, params=params, headers=headers, timeout=HTTP_TIMEOUT)
     else:
-        assert data, f"README.md:{part.line}: {args}"
         assert not encoded, f"README.md:{part.line}: {args}"
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         response = httpx.post(url, content="&".join(data).encode(), headers=headers, timeout=HTTP_TIMEOUT)
     assert 200 == response.status_code, f"README.md:{part.line}: {response.text}"
+    if not urls[0].startswith(README_BASE + "/graphql"):
+        return
     answer = response.json()
     assert "errors" not in answer, f"README.md:{part.line}: {answer}"
     assert answer["data"], f"README.md:{part.line}: {answer}"
