@@ -6,6 +6,7 @@ A ```json block right after one holds its variables, unless it has only `data` a
 is the answer, and the real answer must hold everything it shows. More clauses in the first-line comment,
 after `;`: `answers TYPE` (the root field's `__typename`), `fails with CODE` (an error with that
 `extensions.code`; without it, no error is allowed) and `sent twice, the second answer has "replayed": true`.
+A block whose variables give `after` is asked again with its answer's `pageInfo.endCursor`: the next page.
 
 ```sh blocks run line by line, in README order, in one folder per run, against the same database:
 - `qinglian …` lines through bash (redirections and `NAME=value` prefixes as written), exit status 0; a
@@ -506,6 +507,22 @@ def test_graphql_block_answers_as_the_readme_says(demo: Demo, op: Operation) -> 
             (second,) = again.values()
             assert (False, True) == (root["replayed"], second["replayed"]), (root, second)
             assert {**root, "replayed": True} == {**second, "settled": root.get("settled")}
+    if op.variables is not None and "after" in op.variables:
+        _follow_the_next_page(demo, op, answer["data"])
+
+
+def _follow_the_next_page(demo: Demo, op: Operation, data: dict[str, Any]) -> None:
+    """As the README says: the page's `pageInfo.endCursor` as `after` gives the next page."""
+    (connection,) = data.values()
+    assert connection["pageInfo"]["hasNextPage"], "the example should have a next page to follow"
+    after = connection["pageInfo"]["endCursor"]
+    following = _post(demo, replace(op, variables={**(op.variables or {}), "after": after})).json()
+    assert "errors" not in following, following
+    (next_page,) = following["data"].values()
+    first_ids = [edge["node"]["id"] for edge in connection["edges"]]
+    next_ids = [edge["node"]["id"] for edge in next_page["edges"]]
+    assert next_ids
+    assert not set(first_ids) & set(next_ids)
 
 
 def _check_figures(part: Part, output: str) -> None:
