@@ -11,7 +11,8 @@ A block whose variables give `after` is asked again with its answer's `pageInfo.
 ```sh blocks run line by line, in README order, in one folder per run, against the same database:
 - `qinglian …` lines through bash (redirections and `NAME=value` prefixes as written), exit status 0; a
   comment's figures and Chinese names must appear in the output (`# 慈溪市 100 communities, 93 standardized`);
-  the `serve --demo` line is the server above, any other `serve` line is started and stopped once ready;
+  the `serve --demo` line is the server above; any other `serve` line starts on a database of its own and
+  is stopped once ready;
 - `curl …` lines parsed by bash (quotes, `$TOKEN`), then sent by this test with their method, headers and
   body to the server above (`http://127.0.0.1:8000` becomes its address): HTTP 200 and no errors;
 - `NAME=…` lines are values the reader copies from an earlier output; this test fills them:
