@@ -107,6 +107,7 @@ from schema.build import SCHEMA
 from schema.cost import document_cost
 from service.access.tokens import Tokens
 from service.commands.handler import Commands
+from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.clock import utc_now
 from service.log.pool import create_pool
@@ -1101,7 +1102,7 @@ async def build_demo(url: str) -> tuple[Database, Credentials, dict[str, Any]]:
     store = EventStore(pool, CATALOGUE)
     try:
         began = time.perf_counter()
-        await load_demo(Commands(store, CATALOGUE), store)
+        await load_demo(Commands(store, CATALOGUE), store, until=ARTICLE_END)
         loaded = time.perf_counter() - began
         tokens = Tokens(pool, store)
         integrator = await tokens.create(
