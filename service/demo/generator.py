@@ -1,14 +1,18 @@
-"""The demo data set (DESIGN §2): 慈溪市's 19 towns, 100 communities and eighteen months of their records.
+"""The demo data set (DESIGN §2): 慈溪市's 19 towns, 100 communities and their records from 2021-01-01 to a
+last day (today, when it is loaded). The story is told in docs/demo.md.
 
-`generate_demo(seed)` is pure: the same seed always gives the same commands, in the same order, under the
-same idempotency keys. `load_demo` (loader.py) records them through `Commands.record`, as a clerk would.
-The names it draws from are in names.py.
+`generate_demo(seed, until=…)` is pure: the same seed and last day always give the same commands, in the
+same order, under the same idempotency keys, and a later last day only appends the days between.
+`load_demo` (loader.py) records them through `Commands.record`, as a clerk would. The names it draws from
+are in names.py.
 
 Nothing about the figures is stored. The activity is shaped so that the projections compute what the
 source article reports (seed/cixi-integrity-community-article.txt): as of 2022-06-08 the city's
 standardization coverage is 93 of 100 communities, and every community disclosed its residents' affairs and
 its finances in every quarter of 2021. The seven communities that fall short each miss a different criterion
-of the default standard, for a reason a civil-affairs bureau would recognise (`FAILURES`).
+of the default standard, for a reason a civil-affairs bureau would recognise (`FAILURES`). After the
+article's eighteen months every community keeps to the standard's routine, and five troubles go round
+(`TROUBLES`): on any day, one community falls short for each (`Demo.failing_on`).
 
 What is real and what is not. The towns and subdistricts are 慈溪市's own; three communities are named in the
 article (古塘街道舒苑社区, the 宁波市级 demonstration point; 浒山街道虞波社区; 白沙路街道白果树社区), as are
@@ -101,7 +105,8 @@ class DemoCommand(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """Why one of the seven communities is not standardized on 2022-06-08: the criterion it misses."""
+    """Why a community is not standardized: the criterion it misses, and the reason, as of the day it
+    begins (one of the seven of 2022-06-08, or a trouble after the article)."""
 
     criterion_id: str
     reason: str
@@ -575,7 +580,7 @@ _BACKFILL = (date(2021, 1, 4), date(2021, 1, 29))
 
 
 class _Activity:
-    """Eighteen months of one community's records, each on its own day, in an order the commands accept."""
+    """One community's records, each on its own day, in an order the commands accept."""
 
     def __init__(self, plan: _Plan, seed: int, log: _Log) -> None:
         self.plan = plan
