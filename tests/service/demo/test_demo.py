@@ -344,6 +344,24 @@ async def test_a_later_load_tops_the_demo_up_with_the_days_since(
     assert_the_articles_figures(world, demo())
 
 
+async def test_a_load_through_the_commands_one_by_one_is_recognised_and_completed(store: EventStore) -> None:
+    # As the demo was once loaded, each command under its own key; this one stopped part of the way.
+    commands = Commands(store, CATALOGUE, clock=lambda: LAST_MOMENT)
+    await install_default_standard(commands, store)
+    for command in demo().commands[:400]:
+        await commands.record(
+            command.event,
+            idempotency_key=command.idempotency_key,
+            metadata=command.metadata,
+            openings=command.openings,
+        )
+
+    loaded = await load_demo(commands, store)
+
+    assert (len(demo().commands) - 400, 400) == (loaded.written, loaded.replayed)
+    assert 1 + len(demo().commands) == await store.head()
+
+
 async def test_the_demo_refuses_a_log_holding_other_records(store: EventStore) -> None:
     commands = Commands(store, CATALOGUE)
     await commands.record(domain.town("gutang"), idempotency_key="a clerk's own town")
