@@ -3,8 +3,8 @@ last day (today, when it is loaded). The story is told in docs/demo.md.
 
 `generate_demo(seed, until=…)` is pure: the same seed and last day always give the same commands, in the
 same order, under the same idempotency keys, and a later last day only appends the days between.
-`load_demo` (loader.py) records them through `Commands.record`, as a clerk would. The names it draws from
-are in names.py.
+`load_demo` (loader.py) checks each by the rules a clerk's command is checked by, and imports them. The
+names it draws from are in names.py.
 
 Nothing about the figures is stored. The activity is shaped so that the projections compute what the
 source article reports (seed/cixi-integrity-community-article.txt): as of 2022-06-08 the city's
