@@ -25,6 +25,7 @@ are marked synthetic: the article does not list them).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections.abc import Mapping
@@ -310,7 +311,16 @@ def generate_demo(seed: int = DEFAULT_SEED, *, until: date) -> Demo:
         failing={p.community.community_id: p.failure for p in plans if p.failure is not None},
         transfer=transfer,
         demonstration_points=points,
-        episodes=tuple(sorted(episodes, key=lambda e: (e.start, e.community_id))),
+        episodes=tuple(
+            sorted(
+                (
+                    dataclasses.replace(e, stop=None if e.stop is None or e.stop > until else e.stop)
+                    for e in episodes
+                    if e.start <= until
+                ),
+                key=lambda e: (e.start, e.community_id),
+            )
+        ),
     )
 
 
@@ -445,8 +455,8 @@ class _Troubles:
     lapses: dict[TrainingKind, list[tuple[date, date]]] = field(default_factory=dict)
 
 
-def _troubles(seed: int, plans: list[_Plan], until: date) -> tuple[dict[str, _Troubles], list[Episode]]:
-    """The troubles after the article that begin by `until`: which communities take their turn, and when.
+def _troubles(seed: int, plans: list[_Plan], horizon: date) -> tuple[dict[str, _Troubles], list[Episode]]:
+    """The troubles after the article that begin by `horizon`: which communities take their turn, and when.
 
     Each kind passes from one community to the next: the day one meets the criterion again is the day the
     next falls short of it, so on any day one community falls short for each (once the kind has begun).
@@ -469,7 +479,7 @@ def _troubles(seed: int, plans: list[_Plan], until: date) -> tuple[dict[str, _Tr
 
     # 财务公开: a quarter's finance disclosure missed, published when the next community misses its own.
     quarter, index = Period.quarter(2022, 2), 0
-    while (due := quarter.end + timedelta(days=15)) < until:
+    while (due := quarter.end + timedelta(days=15)) < horizon:
         following = quarter.next().end + timedelta(days=16)
         reason = f"财务公开: the finance disclosure for {quarter} was not published by its due date, {due}"
         turn(TROUBLES[0], index, reason, due + timedelta(days=1), following).late_finance[str(quarter)] = (
@@ -479,7 +489,7 @@ def _troubles(seed: int, plans: list[_Plan], until: date) -> tuple[dict[str, _Tr
 
     # 居民代表会议: one community a year holds its first-quarter meeting only in April.
     year = 2023
-    while (start := date(year, 3, 31)) <= until:
+    while (start := date(year, 3, 31)) <= horizon:
         reason = f"居民代表会议: no representatives meeting in {year}-Q1; it was postponed to April"
         turn(TROUBLES[1], year - 2023, reason, start, date(year + 1, 3, 31)).no_spring_meeting.add(year)
         year += 1
@@ -489,7 +499,7 @@ def _troubles(seed: int, plans: list[_Plan], until: date) -> tuple[dict[str, _Tr
         return _working_day(quarter.start + timedelta(days=9))
 
     quarter, index = Period.quarter(2022, 3), 0
-    while (checked := check_day(quarter)) <= until:
+    while (checked := check_day(quarter)) <= horizon:
         rectified = check_day(quarter.next()) + timedelta(days=31)
         reason = (
             f"回头看: a finding of the spot check of {checked} is open after 30 days, awaiting repair funds"
@@ -501,7 +511,7 @@ def _troubles(seed: int, plans: list[_Plan], until: date) -> tuple[dict[str, _Tr
 
     # 述职述廉: a secretary replaced mid-year, and that year's duty report never filed.
     year = 2023
-    while (start := date(year, 4, 1)) <= until:
+    while (start := date(year, 4, 1)) <= horizon:
         reason = f"述职述廉: the secretary changed in {year - 1} and no duty report for {year - 1} was filed"
         turn(TROUBLES[3], year - 2023, reason, start, date(year + 1, 4, 1)).unfiled.add(year - 1)
         year += 1
@@ -511,7 +521,7 @@ def _troubles(seed: int, plans: list[_Plan], until: date) -> tuple[dict[str, _Tr
         return date(2023 + (index + 1) // 2, 7 if index % 2 == 0 else 1, 10)
 
     index = 0
-    while (last := lapse_day(index) - timedelta(days=365)) <= until:
+    while (last := lapse_day(index) - timedelta(days=365)) <= horizon:
         kind = FIVE_ONES[index % len(FIVE_ONES)]
         again = lapse_day(index + 1)
         reason = f"五个一: the {kind.value} training was last held on {last}, and not again within the year"
@@ -1022,8 +1032,6 @@ class _Activity:
             self.recovered = date(2023, 3, 31)  # 2022-Q1 is no longer among the last four quarters
         elif failure is DUTY_REPORT_MISSING:
             self.recovered = date(2023, 4, 1)  # the year judged is 2022 from then
-        if self.recovered is not None and self.recovered > until:
-            self.recovered = None
 
     def strand(self, name: str) -> random.Random:
         return random.Random(f"{self.seed}/{self.cid}/{name}")  # noqa: S311 - demo data, not cryptography
