@@ -1114,7 +1114,7 @@ async def build_demo(url: str) -> tuple[Database, Credentials, dict[str, Any]]:
     finally:
         await store.close()
         await pool.close()
-    print(f"demo loaded through the commands in {loaded:.1f} s", flush=True)
+    print(f"demo (the article's eighteen months) loaded in {loaded:.1f} s", flush=True)
     db, facts = await project(url, "demo")
     return db, Credentials(integrator.token, clerk.token), {"load_seconds": round(loaded, 2), **facts}
 
