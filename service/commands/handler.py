@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from cachetools import LRUCache
@@ -186,6 +186,10 @@ class Commands:
         community_id = stream_of(event).removeprefix("community-")
         facts, version = await self._community(community_id)
         return Context(today=today, community=facts, towns=known), version
+
+    def today(self) -> date:
+        """Today in the city, by the commands' clock: no record may be dated after it."""
+        return local_date(self._clock())
 
     async def town_of(self, community_id: str) -> str | None:
         """The town a community is in today, by the log; None for a community never registered."""

@@ -1,14 +1,18 @@
-"""The demo data set (DESIGN §2): 慈溪市's 19 towns, 100 communities and eighteen months of their records.
+"""The demo data set (DESIGN §2): 慈溪市's 19 towns, 100 communities and their records from 2021-01-01 to a
+last day (today, when it is loaded). The story is told in docs/demo.md.
 
-`generate_demo(seed)` is pure: the same seed always gives the same commands, in the same order, under the
-same idempotency keys. `load_demo` (loader.py) records them through `Commands.record`, as a clerk would.
-The names it draws from are in names.py.
+`generate_demo(seed, until=…)` is pure: the same seed and last day always give the same commands, in the
+same order, under the same idempotency keys, and a later last day only appends the days between.
+`load_demo` (loader.py) checks each by the rules a clerk's command is checked by, and imports them. The
+names it draws from are in names.py.
 
 Nothing about the figures is stored. The activity is shaped so that the projections compute what the
 source article reports (seed/cixi-integrity-community-article.txt): as of 2022-06-08 the city's
 standardization coverage is 93 of 100 communities, and every community disclosed its residents' affairs and
 its finances in every quarter of 2021. The seven communities that fall short each miss a different criterion
-of the default standard, for a reason a civil-affairs bureau would recognise (`FAILURES`).
+of the default standard, for a reason a civil-affairs bureau would recognise (`FAILURES`). After the
+article's eighteen months every community keeps to the standard's routine, and five troubles go round
+(`TROUBLES`): on any day, one community falls short for each (`Demo.failing_on`).
 
 What is real and what is not. The towns and subdistricts are 慈溪市's own; three communities are named in the
 article (古塘街道舒苑社区, the 宁波市级 demonstration point; 浒山街道虞波社区; 白沙路街道白果树社区), as are
@@ -21,10 +25,11 @@ are marked synthetic: the article does not list them).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import NamedTuple
 
@@ -51,6 +56,7 @@ from events.supervision import (
     SpotCheckRecorded,
 )
 from events.training import FIVE_ONES, TrainingHeld, TrainingKind
+from projections.criteria import add_years
 from projections.periods import Period
 from service.demo.names import (
     ARTICLE,
@@ -74,11 +80,15 @@ from service.demo.names import (
 )
 
 DEFAULT_SEED = 20220608
-# The programme's records start with the standard, and end with the last day of the demo.
+# The programme's records start with the standard.
 FIRST_DAY = date(2021, 1, 1)
-LAST_DAY = date(2022, 6, 30)
+# The article's eighteen months end here; the records after it are the city's ongoing routine, up to the
+# day the demo is generated for (`until`, today when it is loaded).
+ARTICLE_END = date(2022, 6, 30)
 # The day of the article's figures.
 AS_OF = date(2022, 6, 8)
+# The first day of the ongoing records.
+ONGOING = ARTICLE_END + timedelta(days=1)
 
 
 # -- the shape of the demo ----------------------------------------------------------------------------------
@@ -96,7 +106,8 @@ class DemoCommand(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """Why one of the seven communities is not standardized on 2022-06-08: the criterion it misses."""
+    """Why a community is not standardized: the criterion it misses, and the reason, as of the day it
+    begins (one of the seven of 2022-06-08, or a trouble after the article)."""
 
     criterion_id: str
     reason: str
@@ -138,6 +149,37 @@ FAILURES = (
 
 
 @dataclass(frozen=True, slots=True)
+class Episode:
+    """A community falling short of one criterion from `start` until `stop` (the first day it meets it
+    again; None when that is after the demo's last day). The seven of the article's day start on AS_OF."""
+
+    community_id: str
+    failure: Failure
+    start: date
+    stop: date | None
+
+    def on(self, day: date) -> bool:
+        return self.start <= day and (self.stop is None or day < self.stop)
+
+
+# After the article, a handful of communities fall short at any one time, one for each of these criteria:
+# each trouble passes from one community to the next on the day the last one is over (TROUBLE_POOL
+# communities take their turn at each).
+TROUBLES = (
+    "finance-quarterly",
+    "representatives-quarterly",
+    "findings-rectified",
+    "duty-report",
+    "five-ones",
+)
+TROUBLE_POOL = 8
+TROUBLES_AHEAD = timedelta(days=400)
+# The day the article's unpublished 2022-Q1 finance disclosure is published, late: when the next community's
+# missing one falls due.
+FINANCE_CAUGHT_UP = Period.quarter(2022, 2).end + timedelta(days=16)
+
+
+@dataclass(frozen=True, slots=True)
 class DemoTown:
     town_id: str
     name: str  # 古塘街道
@@ -165,9 +207,10 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class Demo:
-    """The demo for one seed: its commands in recording order, and what it was built to show."""
+    """The demo for one seed and last day: its commands in recording order, and what it was built to show."""
 
     seed: int
+    until: date
     commands: tuple[DemoCommand, ...]
     towns: tuple[DemoTown, ...]
     communities: tuple[DemoCommunity, ...]
@@ -176,13 +219,27 @@ class Demo:
     transfer: Transfer
     # Community ids by designation level: one prefecture-level point, five city-level ones.
     demonstration_points: Mapping[Level, tuple[str, ...]]
+    # Who falls short of what, and when, from AS_OF on.
+    episodes: tuple[Episode, ...]
+
+    def failing_on(self, day: date) -> dict[str, Failure]:
+        """The communities not standardized on `day` (from AS_OF to `until`), and why."""
+        if not AS_OF <= day <= self.until:
+            raise ValueError(f"the demo tells who falls short from {AS_OF} to {self.until}, not on {day}")
+        return {e.community_id: e.failure for e in self.episodes if e.on(day)}
 
 
 # -- generation ----------------------------------------------------------------------------------------------
 
 
-def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
-    """The whole demo for `seed`: pure and deterministic."""
+def generate_demo(seed: int = DEFAULT_SEED, *, until: date) -> Demo:
+    """The demo for `seed`, its records up to `until`: pure and deterministic.
+
+    The records up to a day are the same whatever the last day, in the same order under the same keys: a
+    demo generated to a later day is the earlier one with the days between appended.
+    """
+    if until < ARTICLE_END:
+        raise ValueError(f"the demo runs at least to {ARTICLE_END}, the end of the article's records")
     rng = random.Random(seed)  # noqa: S311 - demo data, not cryptography
     towns = tuple(
         DemoTown(
@@ -195,6 +252,10 @@ def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
     )
     communities = _communities(rng)
     plans = _plans(rng, communities)
+    # A trouble changes records from up to three months before it begins (a first-quarter meeting not
+    # held): the troubles are laid out well past the last day, so the records up to it are the same as
+    # in a demo run to any later day.
+    troubles, episodes = _troubles(seed, plans, until + TROUBLES_AHEAD)
     log = _Log()
     for town in towns:
         log.add(
@@ -226,10 +287,15 @@ def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
             source=None if community.synthetic else ARTICLE,
         )
     for plan in plans:
-        _Activity(plan, seed, log).generate()
+        activity = _Activity(plan, seed, log)
+        activity.generate()
+        activity.ongoing(until, troubles.get(plan.community.community_id, _Troubles()))
+        if plan.failure is not None:
+            episodes.append(Episode(plan.community.community_id, plan.failure, AS_OF, activity.recovered))
+    # A key numbers a command in recording order: a later last day only appends, so keys stay put.
     commands = tuple(
         DemoCommand(event, f"demo-{seed}-{n:05d}", metadata, openings)
-        for n, (event, metadata, openings) in enumerate(log.ordered())
+        for n, (event, metadata, openings) in enumerate(log.ordered(until))
     )
     transfer = next(p.transfer for p in plans if p.transfer is not None)
     points: dict[Level, tuple[str, ...]] = {}
@@ -238,12 +304,23 @@ def generate_demo(seed: int = DEFAULT_SEED) -> Demo:
             points[plan.designation] = (*points.get(plan.designation, ()), plan.community.community_id)
     return Demo(
         seed=seed,
+        until=until,
         commands=commands,
         towns=towns,
         communities=communities,
         failing={p.community.community_id: p.failure for p in plans if p.failure is not None},
         transfer=transfer,
         demonstration_points=points,
+        episodes=tuple(
+            sorted(
+                (
+                    dataclasses.replace(e, stop=None if e.stop is None or e.stop > until else e.stop)
+                    for e in episodes
+                    if e.start <= until
+                ),
+                key=lambda e: (e.start, e.community_id),
+            )
+        ),
     )
 
 
@@ -362,6 +439,104 @@ def _spread(rng: random.Random, pool: list[DemoCommunity], count: int, taken: se
     return chosen
 
 
+@dataclass(slots=True)
+class _Troubles:
+    """Where one community departs from the routine after the article, to fall short for a while."""
+
+    # Quarters whose finance disclosure misses its due date, and the day each is published late.
+    late_finance: dict[str, date] = field(default_factory=dict)
+    # Years without a representatives meeting in the first quarter (it is held in early April).
+    no_spring_meeting: set[int] = field(default_factory=set)
+    # Spot checks with a finding rectified only months later: the day of the check, of the rectification.
+    stalled_findings: list[tuple[date, date]] = field(default_factory=list)
+    # Years whose duty report is never filed.
+    unfiled: set[int] = field(default_factory=set)
+    # Trainings of a kind held on a day, then not again until a day more than a year later.
+    lapses: dict[TrainingKind, list[tuple[date, date]]] = field(default_factory=dict)
+
+
+def _troubles(seed: int, plans: list[_Plan], horizon: date) -> tuple[dict[str, _Troubles], list[Episode]]:
+    """The troubles after the article that begin by `horizon`: which communities take their turn, and when.
+
+    Each kind passes from one community to the next: the day one meets the criterion again is the day the
+    next falls short of it, so on any day one community falls short for each (once the kind has begun).
+    """
+    rng = random.Random(f"{seed}/troubles")  # noqa: S311 - demo data, not cryptography
+    quiet = sorted(
+        p.community.community_id
+        for p in plans
+        if p.community.synthetic and p.failure is None and p.designation is None and p.transfer is None
+    )
+    rng.shuffle(quiet)
+    pools = {kind: quiet[n * TROUBLE_POOL : (n + 1) * TROUBLE_POOL] for n, kind in enumerate(TROUBLES)}
+    troubles: dict[str, _Troubles] = {}
+    episodes: list[Episode] = []
+
+    def turn(kind: str, index: int, reason: str, start: date, stop: date) -> _Troubles:
+        community_id = pools[kind][index % TROUBLE_POOL]
+        episodes.append(Episode(community_id, Failure(kind, reason), start, stop))
+        return troubles.setdefault(community_id, _Troubles())
+
+    # 财务公开: a quarter's finance disclosure missed, published when the next community misses its own.
+    quarter, index = Period.quarter(2022, 2), 0
+    while (due := quarter.end + timedelta(days=15)) < horizon:
+        following = quarter.next().end + timedelta(days=16)
+        reason = f"财务公开: the finance disclosure for {quarter} was not published by its due date, {due}"
+        turn(TROUBLES[0], index, reason, due + timedelta(days=1), following).late_finance[str(quarter)] = (
+            following
+        )
+        quarter, index = quarter.next(), index + 1
+
+    # 居民代表会议: one community a year holds its first-quarter meeting only in April.
+    year = 2023
+    while (start := date(year, 3, 31)) <= horizon:
+        reason = f"居民代表会议: no representatives meeting in {year}-Q1; it was postponed to April"
+        turn(TROUBLES[1], year - 2023, reason, start, date(year + 1, 3, 31)).no_spring_meeting.add(year)
+        year += 1
+
+    # 回头看: a finding left open for months, a quarter at a time.
+    def check_day(quarter: Period) -> date:
+        return _working_day(quarter.start + timedelta(days=9))
+
+    quarter, index = Period.quarter(2022, 3), 0
+    while (checked := check_day(quarter)) <= horizon:
+        rectified = check_day(quarter.next()) + timedelta(days=31)
+        reason = (
+            f"回头看: a finding of the spot check of {checked} is open after 30 days, awaiting repair funds"
+        )
+        turn(TROUBLES[2], index, reason, checked + timedelta(days=31), rectified).stalled_findings.append(
+            (checked, rectified)
+        )
+        quarter, index = quarter.next(), index + 1
+
+    # 述职述廉: a secretary replaced mid-year, and that year's duty report never filed.
+    year = 2023
+    while (start := date(year, 4, 1)) <= horizon:
+        reason = f"述职述廉: the secretary changed in {year - 1} and no duty report for {year - 1} was filed"
+        turn(TROUBLES[3], year - 2023, reason, start, date(year + 1, 4, 1)).unfiled.add(year - 1)
+        year += 1
+
+    # 五个一: one of the five trainings not held again within the year, twice a year a community.
+    def lapse_day(index: int) -> date:
+        return date(2023 + (index + 1) // 2, 7 if index % 2 == 0 else 1, 10)
+
+    index = 0
+    while (last := lapse_day(index) - timedelta(days=365)) <= horizon:
+        kind = FIVE_ONES[index % len(FIVE_ONES)]
+        again = lapse_day(index + 1)
+        reason = f"五个一: the {kind.value} training was last held on {last}, and not again within the year"
+        turn(TROUBLES[4], index, reason, lapse_day(index), again).lapses.setdefault(kind, []).append(
+            (last, again)
+        )
+        index += 1
+    return troubles, episodes
+
+
+def _working_day(day: date) -> date:
+    """`day`, or the Monday after it when it falls on a weekend."""
+    return day + timedelta(days=(7 - day.weekday()) % 7) if day.weekday() >= 5 else day
+
+
 class _Log:
     """Commands, each with the day a clerk would have recorded it; ordered by day, ties as added."""
 
@@ -382,8 +557,10 @@ class _Log:
             metadata["source"] = source
         self._entries.append((recorded_on, len(self._entries), event, metadata, openings))
 
-    def ordered(self) -> list[tuple[Event, Mapping[str, JSON], tuple[Opening, ...]]]:
-        return [(e[2], e[3], e[4]) for e in sorted(self._entries, key=lambda e: e[:2])]
+    def ordered(self, until: date) -> list[tuple[Event, Mapping[str, JSON], tuple[Opening, ...]]]:
+        """The commands recorded by `until`, in order."""
+        entries = sorted((e for e in self._entries if e[0] <= until), key=lambda e: e[:2])
+        return [(e[2], e[3], e[4]) for e in entries]
 
 
 def _sealed(field: str, text: str, *identity: object) -> tuple[Sealed, Opening]:
@@ -413,7 +590,7 @@ _BACKFILL = (date(2021, 1, 4), date(2021, 1, 29))
 
 
 class _Activity:
-    """Eighteen months of one community's records, each on its own day, in an order the commands accept."""
+    """One community's records, each on its own day, in an order the commands accept."""
 
     def __init__(self, plan: _Plan, seed: int, log: _Log) -> None:
         self.plan = plan
@@ -424,6 +601,12 @@ class _Activity:
         self.log = log
         self.village = plan.community.kind is CommunityKind.VILLAGE
         self.body = "村民代表会议" if self.village else "居民代表会议"
+        # What the routine after the article continues from: each document's latest (version, adoption
+        # day), each of the five trainings' last day.
+        self.adopted: dict[RuleDocument, tuple[int, date]] = {}
+        self.last_held: dict[TrainingKind, date] = {}
+        # The day the article's failing community meets its criterion again (None: after the last day).
+        self.recovered: date | None = None
 
     def add(self, recorded_on: date, event: Event, *, openings: tuple[Opening, ...] = ()) -> None:
         self.log.add(recorded_on, event, openings=openings)
@@ -473,6 +656,7 @@ class _Activity:
 
     def rule(self, document: RuleDocument, version: int, adopted_on: date) -> None:
         recorded_on = adopted_on if adopted_on >= FIRST_DAY else _day(self.rng, *_BACKFILL)
+        self.adopted[document] = max(self.adopted.get(document, (0, adopted_on)), (version, adopted_on))
         self.add(
             recorded_on,
             RuleRevised(
@@ -516,7 +700,7 @@ class _Activity:
             self.disclose(DisclosureCategory.ANNUAL_PLAN, str(year), published, Channel.NOTICE_BOARD)
         for n in range(rng.choice((0, 1, 1, 2, 3))):
             decided = _day(rng, date(2021, 3, 1), date(2022, 6, 20))
-            published = min(decided + timedelta(days=rng.randint(1, 7)), LAST_DAY)
+            published = min(decided + timedelta(days=rng.randint(1, 7)), ARTICLE_END)
             self.disclose(
                 DisclosureCategory.MAJOR_MATTER,
                 f"{decided.year}-{decided.month:02d}",
@@ -574,14 +758,15 @@ class _Activity:
                 # Held in the spring of 2021, then not again until after the day of the figures.
                 held_2021 = _day(rng, date(2021, 3, 15), date(2021, 5, 28))
                 held_2022: date | None = _day(rng, date(2022, 6, 13), date(2022, 6, 29))
+                self.recovered = held_2022
             else:
                 held_2021 = _day(rng, date(2021, 3, 1), date(2021, 12, 20))
                 lapses = held_2021 + timedelta(days=364)  # the last day it still counts
-                if lapses <= LAST_DAY:
+                if lapses <= ARTICLE_END:
                     # Held again within the year, so the community never falls out of the standard.
                     held_2022 = _day(rng, date(2022, 2, 14), lapses)
                 elif rng.random() < 0.55:
-                    held_2022 = _day(rng, date(2022, 2, 14), LAST_DAY)
+                    held_2022 = _day(rng, date(2022, 2, 14), ARTICLE_END)
                 else:
                     held_2022 = None
             self.training(kind, held_2021, f"{self.cid}-{kind.value}-2021")
@@ -608,8 +793,18 @@ class _Activity:
             activities.append(("清廉文化进社区活动", _day(rng, date(2021, 4, 1), date(2022, 6, 24))))
         return activities
 
-    def training(self, kind: TrainingKind, held: date, training_id: str, *, title: str = "") -> None:
-        rng = self.rng
+    def training(
+        self,
+        kind: TrainingKind,
+        held: date,
+        training_id: str,
+        *,
+        title: str = "",
+        rng: random.Random | None = None,
+    ) -> None:
+        rng = rng or self.rng
+        if kind in FIVE_ONES:
+            self.last_held[kind] = max(self.last_held.get(kind, held), held)
         self.add(
             held,
             TrainingHeld(
@@ -651,7 +846,16 @@ class _Activity:
         ):
             self.meeting(MeetingKind.COUNCIL, str(n + 1), held, (rng.choice(COUNCIL_TOPICS),))
 
-    def meeting(self, kind: MeetingKind, label: str, held: date, topics: tuple[str, ...]) -> None:
+    def meeting(
+        self,
+        kind: MeetingKind,
+        label: str,
+        held: date,
+        topics: tuple[str, ...],
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        rng = rng or self.rng
         low, high = (20, 55) if kind is MeetingKind.REPRESENTATIVES else (12, 40)
         self.add(
             held,
@@ -660,7 +864,7 @@ class _Activity:
                 meeting_id=f"{self.cid}-{kind.value}-{label}",
                 kind=kind,
                 held_on=held,
-                attendees=self.rng.randint(low, high),
+                attendees=rng.randint(low, high),
                 topics=topics,
             ),
         )
@@ -695,6 +899,7 @@ class _Activity:
             for finding in findings:
                 if open_one:
                     rectified = _day(rng, date(2022, 6, 13), date(2022, 6, 28))
+                    self.recovered = rectified
                 else:
                     rectified = _day(rng, checked + timedelta(days=5), checked + timedelta(days=25))
                 note, opening = _sealed(
@@ -722,7 +927,11 @@ class _Activity:
             return
         summary, outcome = rng.choice(REPORTS)
         received = _day(rng, date(2021, 3, 1), date(2022, 6, 24))
-        report_id = f"{self.cid}-report-1"
+        self.report(rng, "1", received, summary, outcome)
+
+    def report(self, rng: random.Random, label: str, received: date, summary: str, outcome: str) -> None:
+        """A report received, and closed within the month."""
+        report_id = f"{self.cid}-report-{label}"
         sealed_summary, summary_opening = _sealed("summary", summary, self.cid, report_id)
         self.add(
             received,
@@ -732,20 +941,19 @@ class _Activity:
                 received_on=received,
                 channel=rng.choice(("监督举报电话", "“慈溪民政”公众号", "来信")),
                 summary=sealed_summary,
-                reporter_ref=None if rng.random() < 0.5 else f"ref:demo-reporter-{self.cid}-1",
+                reporter_ref=None if rng.random() < 0.5 else f"ref:demo-reporter-{self.cid}-{label}",
             ),
             openings=(summary_opening,),
         )
         closed = received + timedelta(days=rng.randint(7, 30))
-        if closed <= LAST_DAY:
-            sealed_outcome, outcome_opening = _sealed("outcome", outcome, self.cid, report_id)
-            self.add(
-                closed,
-                ReportClosed(
-                    community_id=self.cid, report_id=report_id, closed_on=closed, outcome=sealed_outcome
-                ),
-                openings=(outcome_opening,),
-            )
+        sealed_outcome, outcome_opening = _sealed("outcome", outcome, self.cid, report_id)
+        self.add(
+            closed,
+            ReportClosed(
+                community_id=self.cid, report_id=report_id, closed_on=closed, outcome=sealed_outcome
+            ),
+            openings=(outcome_opening,),
+        )
 
     # 述职述廉: for 2020 (before the programme required it) and for 2021
     def duty_reports(self) -> None:
@@ -801,6 +1009,202 @@ class _Activity:
                     recognized_on=recognized,
                 ),
             )
+
+    # -- after the article: the routine the standard asks for, year after year, and the troubles ----------
+
+    def ongoing(self, until: date, troubles: _Troubles) -> None:
+        """The records from ONGOING to `until`.
+
+        Each strand draws from its own generator, in date order, so the records up to a day are the same
+        whatever the last day; so is every day drawn (a record dated after `until` is left out later).
+        """
+        self.ongoing_rules(until)
+        self.ongoing_disclosures(until, troubles)
+        self.ongoing_trainings(until, troubles)
+        self.ongoing_meetings(until, troubles)
+        self.ongoing_checks(until, troubles)
+        self.ongoing_reports(until)
+        self.ongoing_duty_reports(until, troubles)
+        failure = self.plan.failure
+        if failure is FINANCE_UNPUBLISHED:
+            self.recovered = FINANCE_CAUGHT_UP
+        elif failure is MEETING_MISSED:
+            self.recovered = date(2023, 3, 31)  # 2022-Q1 is no longer among the last four quarters
+        elif failure is DUTY_REPORT_MISSING:
+            self.recovered = date(2023, 4, 1)  # the year judged is 2022 from then
+
+    def strand(self, name: str) -> random.Random:
+        return random.Random(f"{self.seed}/{self.cid}/{name}")  # noqa: S311 - demo data, not cryptography
+
+    # Every document the standard asks to be current is revised within five years of the last version.
+    def ongoing_rules(self, until: date) -> None:
+        main = RuleDocument.VILLAGE_RULES if self.village else RuleDocument.RESIDENTS_CONVENTION
+        for document in (main, RuleDocument.AUTONOMY_CHARTER, RuleDocument.MICRO_POWER_LIST):
+            rng = self.strand(f"rules/{document.value}")
+            version, adopted = self.adopted.get(document, (0, ONGOING))
+            late = (self.plan.failure is CONVENTION_MISSING and document is main) or (
+                self.plan.failure is CHARTER_EXPIRED and document is RuleDocument.AUTONOMY_CHARTER
+            )
+            if late:
+                # The convention drafted in May, the 2016 charter revised: adopted that summer.
+                adopted = _day(rng, date(2022, 7, 11), date(2022, 9, 30))
+                self.recovered = adopted
+                version += 1
+                self.rule(document, version, adopted)
+            while True:
+                due = add_years(adopted, 5)
+                adopted = _day(rng, max(due - timedelta(days=300), ONGOING), due - timedelta(days=30))
+                if adopted > until:
+                    break
+                version += 1
+                self.rule(document, version, adopted)
+
+    # 居务, 财务, 党务公开 each quarter within twelve days; 建设计划 each year; 三重一大 as decided
+    def ongoing_disclosures(self, until: date, troubles: _Troubles) -> None:
+        if self.plan.failure is FINANCE_UNPUBLISHED:
+            self.disclose(DisclosureCategory.FINANCE, "2022-Q1", FINANCE_CAUGHT_UP, Channel.NOTICE_BOARD)
+        rng = self.strand("disclosures")
+        period = Period.quarter(2022, 2)
+        while period.end < until:
+            for category in (
+                DisclosureCategory.RESIDENTS_AFFAIRS,
+                DisclosureCategory.FINANCE,
+                DisclosureCategory.PARTY_AFFAIRS,
+            ):
+                published = _day(rng, period.end + timedelta(days=1), period.end + timedelta(days=12))
+                channel = Channel.ONLINE if rng.random() < 0.5 else Channel.NOTICE_BOARD
+                if category is DisclosureCategory.FINANCE:
+                    published = troubles.late_finance.get(str(period), published)
+                self.disclose(category, str(period), published, channel)
+            period = period.next()
+        plans, matters = self.strand("plans"), self.strand("matters")
+        for year in range(2023, until.year + 1):
+            published = _day(plans, date(year, 1, 11), date(year, 2, 26))
+            self.disclose(DisclosureCategory.ANNUAL_PLAN, str(year), published, Channel.NOTICE_BOARD)
+        for year in range(2022, until.year + 1):
+            for n in range(matters.choice((0, 1, 1, 2))):
+                decided = _day(matters, max(date(year, 1, 4), ONGOING), date(year, 12, 18))
+                self.disclose(
+                    DisclosureCategory.MAJOR_MATTER,
+                    f"{decided.year}-{decided.month:02d}",
+                    decided + timedelta(days=matters.randint(1, 7)),
+                    matters.choice(tuple(Channel)),
+                    suffix=f"-{n + 1}",
+                    subject=matters.choice(MAJOR_MATTERS),
+                )
+
+    # 五个一: each held again within the year (a trouble's lapse aside), and other activities now and then
+    def ongoing_trainings(self, until: date, troubles: _Troubles) -> None:
+        for kind in FIVE_ONES:
+            rng = self.strand(f"trainings/{kind.value}")
+            last = self.last_held[kind]
+            lapses = list(troubles.lapses.get(kind, ()))
+            while True:
+                low = max(last + timedelta(days=280), ONGOING)
+                held = _day(rng, low, max(last + timedelta(days=350), low))
+                if lapses and lapses[0][0] <= held:
+                    # Held on the day the lapse counts from, then not until the next community's begins.
+                    before, again = lapses.pop(0)
+                    self.training(kind, before, f"{self.cid}-{kind.value}-{before:%Y%m%d}", rng=rng)
+                    held = again
+                elif held > until:
+                    break
+                self.training(kind, held, f"{self.cid}-{kind.value}-{held:%Y%m%d}", rng=rng)
+                last = held
+        rng = self.strand("activities")
+        for year in range(2022, until.year + 1):
+            if rng.random() < 0.4:
+                held = _day(rng, max(date(year, 3, 1), ONGOING), date(year, 12, 18))
+                self.training(
+                    TrainingKind.OTHER, held, f"{self.cid}-other-{year}", title="清廉文化进社区活动", rng=rng
+                )
+
+    # 居民代表会议 each quarter (one community's spring meeting postponed to April); 恳谈会, 议事会 at times
+    def ongoing_meetings(self, until: date, troubles: _Troubles) -> None:
+        rng = self.strand("representatives")
+        period = Period.quarter(2022, 3)
+        while period.start <= until:
+            year, quarter = period.start.year, (period.start.month - 1) // 3 + 1
+            first, last = period.start + timedelta(days=5), period.end - timedelta(days=5)
+            if quarter == 2 and year in troubles.no_spring_meeting:
+                last = date(year, 4, 22)
+            held = _day(rng, first, last)
+            topics = tuple(rng.sample(REPRESENTATIVE_TOPICS, rng.randint(1, 3)))
+            if not (quarter == 1 and year in troubles.no_spring_meeting):
+                self.meeting(MeetingKind.REPRESENTATIVES, f"{year}-Q{quarter}", held, topics, rng=rng)
+            period = period.next()
+        for kind, topics, most in (
+            (MeetingKind.CONSULTATION, CONSULTATION_TOPICS, 2),
+            (MeetingKind.COUNCIL, COUNCIL_TOPICS, 1 if self.village else 2),
+        ):
+            rng = self.strand(kind.value)
+            for year in range(2022, until.year + 1):
+                first = max(date(year, 3, 1), ONGOING)
+                days = sorted(_day(rng, first, date(year, 12, 18)) for _ in range(rng.randint(0, most)))
+                for n, held in enumerate(days):
+                    self.meeting(kind, f"{year}-{n + 1}", held, (rng.choice(topics),), rng=rng)
+
+    # 回头看: a spot check most years, its findings rectified within the month (a trouble's aside)
+    def ongoing_checks(self, until: date, troubles: _Troubles) -> None:
+        rng = self.strand("checks")
+        for year in range(2022, until.year + 1):
+            if rng.random() < (0.3 if year == 2022 else 0.6):
+                checked = _day(rng, max(date(year, 4, 1), ONGOING), date(year, 11, 30))
+                count = rng.choice((0, 0, 1, 1, 2))
+                rectified = [
+                    _day(rng, checked + timedelta(days=5), checked + timedelta(days=25)) for _ in range(count)
+                ]
+                self.spot_check(rng, f"{self.cid}-check-{year}", checked, rectified)
+        rng = self.strand("stalled")
+        for checked, fixed in troubles.stalled_findings:
+            self.spot_check(rng, f"{self.cid}-check-{checked:%Y%m%d}", checked, [fixed])
+
+    def spot_check(self, rng: random.Random, check_id: str, checked: date, rectified: list[date]) -> None:
+        """A spot check with a finding for each day in `rectified`, rectified on that day."""
+        findings = tuple(
+            Finding(finding_id=f"{check_id}-{k + 1}", summary=s)
+            for k, s in enumerate(rng.sample(FINDINGS, len(rectified)))
+        )
+        self.add(
+            checked,
+            SpotCheckRecorded(
+                community_id=self.cid,
+                check_id=check_id,
+                checked_on=checked,
+                checked_by=rng.choice(("慈溪市民政局", self.discipline_office())),
+                findings=findings,
+            ),
+        )
+        for finding, day in zip(findings, rectified, strict=True):
+            note, opening = _sealed("note", "已整改到位,整改情况已在公开栏公示", self.cid, finding.finding_id)
+            self.add(
+                day,
+                FindingRectified(
+                    community_id=self.cid, finding_id=finding.finding_id, rectified_on=day, note=note
+                ),
+                openings=(opening,),
+            )
+
+    # 监督举报 now and then
+    def ongoing_reports(self, until: date) -> None:
+        rng = self.strand("reports")
+        for year in range(2022, until.year + 1):
+            if rng.random() < 0.1:
+                summary, outcome = rng.choice(REPORTS)
+                received = _day(rng, max(date(year, 1, 4), ONGOING), date(year, 12, 18))
+                self.report(rng, str(year), received, summary, outcome)
+
+    # 述职述廉 for each year, filed in the first quarter of the next (a trouble's year aside)
+    def ongoing_duty_reports(self, until: date, troubles: _Troubles) -> None:
+        rng = self.strand("duty")
+        role = "村党组织书记" if self.village else "社区党组织书记"
+        for year in range(2022, until.year):
+            filed = _day(rng, date(year + 1, 1, 11), date(year + 1, 3, 25))
+            if year not in troubles.unfiled:
+                self.add(
+                    filed,
+                    DutyReportFiled(community_id=self.cid, year=year, filed_on=filed, reporter_role=role),
+                )
 
 
 def _disclosure_title(name: str, category: DisclosureCategory, period: str, subject: str) -> str:

@@ -130,7 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--demo", action="store_true", help="load the demo data into an empty database")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo data up to today (or top an earlier load up to today)",
+    )
     serve.add_argument("--host", help="address to listen on (QINGLIAN_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (QINGLIAN_PORT, default 8000)")
     serve.set_defaults(run=_serve)
@@ -148,10 +152,17 @@ def _parser() -> argparse.ArgumentParser:
     rebuild_.add_argument("name", nargs="?", default="facts", help="the projection (default and only: facts)")
     rebuild_.set_defaults(run=_rebuild)
 
-    demo = commands.add_parser("demo", help="the demo data set (慈溪市, 2021-01-01 to 2022-06-30)")
+    demo = commands.add_parser("demo", help="the demo data set (慈溪市, from 2021-01-01 to today)")
     demos = demo.add_subparsers(title="demo commands", required=True, metavar="ACTION")
-    demo_load = demos.add_parser("load", help="load the demo into an empty database (again: adds nothing)")
+    demo_load = demos.add_parser(
+        "load", help="load the demo into an empty database (again: adds only the days since, if any)"
+    )
     demo_load.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the generator's seed")
+    demo_load.add_argument(
+        "--until",
+        type=date.fromisoformat,
+        help="the demo's last day, ISO date (default: today in Asia/Shanghai)",
+    )
     demo_load.set_defaults(run=_demo_load)
 
     report = commands.add_parser("report", help="coverage, disclosure rate or one community's status")
@@ -270,12 +281,12 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _load_demo(urls: DatabaseUrls, seed: int) -> DemoLoad:
+async def _load_demo(urls: DatabaseUrls, seed: int, until: date | None = None) -> DemoLoad:
     pool = await create_pool(urls.owner, urls.app, min_size=1, max_size=8)
     try:
         store = EventStore(pool, CATALOGUE)
         try:
-            return await load_demo(Commands(store, CATALOGUE), store, seed=seed)
+            return await load_demo(Commands(store, CATALOGUE), store, seed=seed, until=until)
         finally:
             await store.close()
     finally:
@@ -285,9 +296,12 @@ async def _load_demo(urls: DatabaseUrls, seed: int) -> DemoLoad:
 def _demo_load(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings) as target:
         asyncio.run(apply_migrations(target.urls.owner))
-        loaded = asyncio.run(_load_demo(target.urls, args.seed))
+        loaded = asyncio.run(_load_demo(target.urls, args.seed, args.until))
     written, there = f"{loaded.written:,}", f"{loaded.replayed:,}"
-    print(f"demo loaded into {target.description}: {written} events written, {there} there already")
+    print(
+        f"demo loaded into {target.description} up to {loaded.until}: "
+        f"{written} events written, {there} there already"
+    )
     return 0
 
 
@@ -366,7 +380,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             demo: list[str] = []
             if args.demo:
                 loaded = asyncio.run(_load_demo(target.urls, DEFAULT_SEED))
-                log.info("demo loaded", written=loaded.written, already_there=loaded.replayed)
+                log.info(
+                    "demo loaded",
+                    until=loaded.until.isoformat(),
+                    written=loaded.written,
+                    already_there=loaded.replayed,
+                )
                 issued = asyncio.run(demo_tokens(target.urls))
                 host, port = sock.getsockname()[:2]
                 demo = demo_lines(issued, f"http://{f'[{host}]' if ':' in host else host}:{port}")

@@ -112,6 +112,7 @@ from schema.build import SCHEMA
 from schema.cost import document_cost
 from service.access.tokens import Tokens
 from service.commands.handler import Commands
+from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.clock import utc_now
 from service.log.pool import create_pool
@@ -1109,7 +1110,7 @@ async def build_demo(url: str) -> tuple[Database, Credentials, dict[str, Any]]:
     store = EventStore(pool, CATALOGUE)
     try:
         began = time.perf_counter()
-        await load_demo(Commands(store, CATALOGUE), store)
+        await load_demo(Commands(store, CATALOGUE), store, until=ARTICLE_END)
         loaded = time.perf_counter() - began
         tokens = Tokens(pool, store)
         integrator = await tokens.create(
@@ -1121,7 +1122,7 @@ async def build_demo(url: str) -> tuple[Database, Credentials, dict[str, Any]]:
     finally:
         await store.close()
         await pool.close()
-    print(f"demo loaded through the commands in {loaded:.1f} s", flush=True)
+    print(f"demo (the article's eighteen months) loaded in {loaded:.1f} s", flush=True)
     db, facts = await project(url, "demo")
     return db, Credentials(integrator.token, clerk.token), {"load_seconds": round(loaded, 2), **facts}
 

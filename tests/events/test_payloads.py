@@ -290,7 +290,7 @@ def test_an_optional_field_left_out_takes_its_default() -> None:
 
 def demo_world() -> World:
     folder = Folder(World())
-    commands = generate_demo(7).commands
+    commands = generate_demo(7, until=date(2023, 12, 31)).commands
     folder.add([(1, DEFAULT_STANDARD), *((i + 2, c.event) for i, c in enumerate(commands))])
     return folder.world()
 

@@ -18,6 +18,7 @@ from projections.access import Principal
 from schema.build import SCHEMA
 from schema.context import Context, Services
 from service.commands.handler import Commands, install_default_standard
+from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.pool import APP_ROLE, connect, create_pool
 from service.log.store import EventStore
@@ -90,7 +91,7 @@ async def _load_demo(url: str) -> None:
     pool = await create_pool(url, None, min_size=1, max_size=8)
     try:
         store = EventStore(pool, CATALOGUE)
-        await load_demo(Commands(store, CATALOGUE), store)
+        await load_demo(Commands(store, CATALOGUE), store, until=ARTICLE_END)
         await store.close()
         await Projector(pool, CATALOGUE).catch_up()
     finally:

@@ -15,6 +15,7 @@ from events.registry import Event
 from events.standard import StandardRevised
 from events.training import TrainingKind
 from projections.standards import DEFAULT_STANDARD
+from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.read.readmodel import whole_world
 from service.read.status import StatusKeeper
@@ -47,7 +48,7 @@ DAYS = ("2022-06-30", "2023-03-31")
 @pytest.fixture
 async def loaded(api: Api) -> Api:
     services = api.services
-    await load_demo(services.commands, services.store)
+    await load_demo(services.commands, services.store, until=ARTICLE_END)
     await services.projector.wait_for(await services.store.head(), within=60.0)
     await StatusKeeper(services.pool).catch_up()
     return api

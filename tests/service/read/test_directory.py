@@ -21,6 +21,7 @@ from projections.community import World
 from projections.facts import CommunityFacts
 from projections.ordering import name_key
 from service.commands.handler import Commands
+from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.pool import create_pool
 from service.log.store import EventStore
@@ -82,7 +83,7 @@ async def _loaded(url: str) -> World:
     store = EventStore(pool, CATALOGUE)
     try:
         commands = Commands(store, CATALOGUE, clock=lambda: NOW)
-        await load_demo(commands, store)
+        await load_demo(commands, store, until=ARTICLE_END)
         for n, event in enumerate(EXTRA):
             await commands.record(event, idempotency_key=f"extra-{n}")
         await Projector(pool, CATALOGUE).catch_up()

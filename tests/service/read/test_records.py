@@ -18,6 +18,7 @@ from events.hierarchy import CommunityRenamed
 from projections.community import World
 from projections.ordering import name_key
 from service.commands.handler import Commands
+from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.store import EventStore
 from service.read.projector import Projector, fill_missing_records, rebuild
@@ -28,7 +29,7 @@ from tests.support import domain
 
 @pytest.fixture
 async def world(pool: asyncpg.Pool, store: EventStore) -> World:
-    await load_demo(Commands(store, CATALOGUE), store)
+    await load_demo(Commands(store, CATALOGUE), store, until=ARTICLE_END)
     await Projector(pool, CATALOGUE).catch_up()
     return await whole_world(pool)
 

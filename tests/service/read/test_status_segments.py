@@ -16,6 +16,7 @@ from projections.community import World
 from projections.standards import DEFAULT_STANDARD
 from projections.timeline import Segment, shape, timeline
 from service.commands.handler import Commands
+from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.store import EventStore
 from service.read.projector import Projector, rebuild
@@ -74,7 +75,7 @@ async def coverage_on(pool: asyncpg.Pool, day: date) -> tuple[int, int]:
 async def test_the_demos_stored_status_is_its_timeline_and_gives_the_articles_coverage(
     pool: asyncpg.Pool, store: EventStore, commands: Commands, keeper: StatusKeeper
 ) -> None:
-    await load_demo(commands, store)
+    await load_demo(commands, store, until=ARTICLE_END)
     world = await caught_up(pool, keeper)
     await assert_stored_is_the_timeline(pool, world)
     assert (93, 100) == await coverage_on(pool, date(2022, 6, 8))
@@ -84,7 +85,7 @@ async def test_the_demos_stored_status_is_its_timeline_and_gives_the_articles_co
 async def test_a_back_dated_record_is_recomputed_from_its_day_only(
     pool: asyncpg.Pool, store: EventStore, commands: Commands, keeper: StatusKeeper
 ) -> None:
-    await load_demo(commands, store)
+    await load_demo(commands, store, until=ARTICLE_END)
     world = await caught_up(pool, keeper)
     # yujia never publishes its 2022-Q1 finance disclosure in the demo; publish it late, back-dated.
     late = domain.disclosure("yujia", DisclosureCategory.FINANCE, "2022-Q1", date(2022, 6, 20))
@@ -104,7 +105,7 @@ async def test_a_back_dated_record_is_recomputed_from_its_day_only(
 async def test_a_standard_revised_recomputes_every_community_from_its_effective_date(
     pool: asyncpg.Pool, store: EventStore, commands: Commands, keeper: StatusKeeper
 ) -> None:
-    await load_demo(commands, store)
+    await load_demo(commands, store, until=ARTICLE_END)
     await caught_up(pool, keeper)
     before = await coverage_on(pool, date(2022, 6, 8))
     kept = tuple(c for c in DEFAULT_STANDARD.criteria if c.criterion_id != "finance-quarterly")
@@ -122,7 +123,7 @@ async def test_a_standard_revised_recomputes_every_community_from_its_effective_
 async def test_a_rebuild_recomputes_the_new_generations_status(
     pool: asyncpg.Pool, store: EventStore, commands: Commands, keeper: StatusKeeper
 ) -> None:
-    await load_demo(commands, store)
+    await load_demo(commands, store, until=ARTICLE_END)
     await caught_up(pool, keeper)
     await rebuild(pool, CATALOGUE)
     assert 100 == await keeper.pending()

@@ -10,7 +10,9 @@ import os
 import pty
 import subprocess
 import threading
+from datetime import UTC, datetime
 
+from projections.localtime import local_date
 from tests.service.runtime.test_cli import (
     COMMAND_TIMEOUT,
     child_env,
@@ -25,6 +27,7 @@ def test_the_demo_loads_once_and_reports_the_articles_figures(database_url: str)
     loaded = run_qinglian("demo", "load", env=env)
     assert 0 == loaded.returncode, loaded.stderr
     assert "events written, 0 there already" in loaded.stdout
+    assert f"up to {local_date(datetime.now(UTC))}:" in loaded.stdout
 
     coverage = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--format", "json", env=env)
     assert 0 == coverage.returncode, coverage.stderr
@@ -44,7 +47,7 @@ def test_the_demo_loads_once_and_reports_the_articles_figures(database_url: str)
 
 def test_report_formats_and_errors(database_url: str) -> None:
     env = child_env(database_url)
-    assert 0 == run_qinglian("demo", "load", env=env).returncode
+    assert 0 == run_qinglian("demo", "load", "--until", "2022-06-30", env=env).returncode
 
     table = run_qinglian("report", "coverage", "--as-of", "2022-06-08", "--town", "gutang", env=env)
     assert 0 == table.returncode, table.stderr

@@ -355,6 +355,34 @@ def test_readyz_says_starting_with_the_lag_until_the_projections_reach_the_head_
     assert_stopped_cleanly(service, code)
 
 
+def test_serve_demo_loads_the_demo_to_today_and_a_later_start_adds_only_what_is_missing(
+    tmp_path: Path, database_url: str
+) -> None:
+    loads, coverages = [], []
+    for start in ("first", "second"):
+        folder = tmp_path / start
+        folder.mkdir()
+        with serving(folder, child_env(database_url), "--demo") as service:
+            ready, _ = service.ready()
+            # No asOf: the dashboard as of today, which the demo's records reach.
+            answer = httpx.post(
+                service.base_url + "/graphql",
+                json={"query": "{ city { coverage { communities standardized } } }"},
+                timeout=HTTP_TIMEOUT,
+            )
+            code = service.stop(SIGTERM)
+        assert_stopped_cleanly(service, code)
+        assert 200 == ready.status_code
+        line = next(line for line in service.stderr().splitlines() if "demo loaded" in line)
+        loads.append({key: int(value) for key, value in re.findall(r"(written|already_there)=(\d+)", line)})
+        coverages.append(answer.json()["data"]["city"]["coverage"])
+
+    first, second = loads
+    assert 0 == first["already_there"] < first["written"]
+    assert {"written": 0, "already_there": first["written"]} == second
+    assert [{"communities": 100, "standardized": 95}] * 2 == coverages
+
+
 # --- with no DATABASE_URL: the embedded PostgreSQL ----------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from events.disclosure import DisclosureCategory
 from events.registry import Event
 from events.training import TrainingKind
 from service.commands.handler import Commands
+from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.store import EventStore
 from service.transparency.export import ExportError, export_bundle
@@ -38,7 +39,7 @@ def key(tmp_path: Path) -> SigningKey:
 async def sizes(pool: asyncpg.Pool, store: EventStore, key: SigningKey) -> tuple[int, int]:
     """The demo signed at one size, then back-dated records appended and signed at a second size."""
     commands = Commands(store, CATALOGUE)
-    await load_demo(commands, store)
+    await load_demo(commands, store, until=ARTICLE_END)
     signer = Signer(pool, LogTree(pool), key)
     first = (await signer.sign()).checkpoint.size
     late: list[Event] = [
