@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 import structlog
 from graphql import FieldNode, GraphQLError, Visitor, parse, visit
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
@@ -25,6 +28,9 @@ from schema.queries import Query
 from schema.scalars import SCALARS
 from service.log.outage import OUTAGE, unavailable
 from service.read.paging import QueryError
+
+if TYPE_CHECKING:
+    from strawberry.schema.schema import StreamResult
 
 log = structlog.get_logger("qinglian.graphql")
 # Distinct documents whose parse and validation are kept: repeated dashboards skip both.
@@ -99,6 +105,38 @@ class QinglianSchema(strawberry.Schema):
                     exc_info=(type(original), original, original.__traceback__) if original else None,
                 )
 
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """An operation over a WebSocket. The schema has no subscriptions, so each is one result, run as
+        `execute` runs it over HTTP (time limit, introspection gate, log line), with a context of its own:
+        the connection's context lasts as long as the connection, and its loaders would otherwise answer
+        every later operation from the snapshot the first one read."""
+        if isinstance(context_value, Context):
+            context_value = context_value.for_operation()
+        try:
+            result = await self.execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types,
+                operation_extensions,
+            )
+        except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as exc:
+            # What the HTTP view answers as a bad request: refused before execution, as strawberry's own
+            # stream refuses it.
+            result = PreExecutionError(data=None, errors=[GraphQLError(str(exc), original_error=exc)])
+        return _single(result)
+
     async def execute(
         self,
         query: str | None,
@@ -158,6 +196,10 @@ class QinglianSchema(strawberry.Schema):
                 outcome=outcome,
                 request_id=request_id,
             )
+
+
+async def _single(result: ExecutionResult) -> AsyncGenerator[ExecutionResult, None]:
+    yield result
 
 
 def build_schema(limits: Limits = DEFAULT_LIMITS) -> QinglianSchema:

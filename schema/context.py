@@ -9,6 +9,7 @@ size. The loaders batch what resolvers ask for within that snapshot.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -236,6 +237,11 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool, self.today)
+
+    def for_operation(self) -> Context:
+        """The same caller, services and request id, with loaders of its own: a WebSocket's context lasts
+        as long as the connection, and its loaders would keep what its first operation read."""
+        return dataclasses.replace(self)
 
     def may(self, action: Action, target: Target | None = None) -> bool:
         return decide(self.principal, action, target).allowed

@@ -797,6 +797,23 @@ class Phase:
         return self.log.with_suffix(".timed.log")
 
 
+def serve_env(database_url: str, data_dir: Path, cache: str | None = None) -> dict[str, str]:
+    """The settings a benchmark's `qinglian serve` runs with: JSON logs, and no per-caller rate limits."""
+    made = {
+        "DATABASE_URL": database_url,
+        "QINGLIAN_DATA_DIR": str(data_dir),
+        "QINGLIAN_LOG_FORMAT": "json",
+        "QINGLIAN_LOG_LEVEL": "info",
+        # The load generator is one client sending hundreds of requests a second: the per-caller rate
+        # limits, there to stop one client starving the others, would refuse most of it.
+        "QINGLIAN_RATE_LIMIT": "off",
+        "QINGLIAN_ANONYMOUS_RATE_LIMIT": "off",
+    }
+    if cache is not None:
+        made["QINGLIAN_RESPONSE_CACHE"] = cache
+    return made
+
+
 def phases(
     parts: Sequence[str], sizes: Sequence[int], urls: Mapping[str, str], folder: Path, integrator: str
 ) -> list[Phase]:
@@ -805,19 +822,7 @@ def phases(
     serve = (python, "-m", "schema.main", "serve", "--port", "{port}")
 
     def env(name: str, database: str, cache: str | None) -> dict[str, str]:
-        made = {
-            "DATABASE_URL": urls[database],
-            "QINGLIAN_DATA_DIR": str(folder / name),
-            "QINGLIAN_LOG_FORMAT": "json",
-            "QINGLIAN_LOG_LEVEL": "info",
-            # The load generator is one client sending hundreds of requests a second: the per-caller rate
-            # limits, there to stop one client starving the others, would refuse most of it.
-            "QINGLIAN_RATE_LIMIT": "off",
-            "QINGLIAN_ANONYMOUS_RATE_LIMIT": "off",
-        }
-        if cache is not None:
-            made["QINGLIAN_RESPONSE_CACHE"] = cache
-        return made
+        return serve_env(urls[database], folder / name, cache)
 
     dashboard = graphql_request(DASHBOARD, operationName="Dashboard")
     heavy = graphql_request(HEAVY, f"Bearer {integrator}", operationName="Heavy")

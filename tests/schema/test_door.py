@@ -95,6 +95,31 @@ def test_introspection_and_graphiql_can_be_kept_for_signed_in_callers(
         assert "errors" not in default.post("/graphql", json=INTROSPECTION).json()
 
 
+def test_over_a_websocket_introspection_is_kept_for_signed_in_callers_too(
+    database_url: str, tmp_path: Path
+) -> None:
+    def over_websocket(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+        with client.websocket_connect(
+            "/graphql", subprotocols=["graphql-transport-ws"], headers=headers
+        ) as ws:
+            ws.send_json({"type": "connection_init"})
+            assert {"type": "connection_ack"} == ws.receive_json()
+            ws.send_json({"type": "subscribe", "id": "1", "payload": INTROSPECTION})
+            answer = ws.receive_json()
+            assert {"id": "1", "type": "complete"} == ws.receive_json()
+        assert ("1", "next") == (answer["id"], answer["type"]), answer
+        payload: dict[str, Any] = answer["payload"]
+        return payload
+
+    with serve(database_url, tmp_path, anonymous_introspection=False) as client:
+        anonymous = over_websocket(client, {})
+        signed_in = over_websocket(client, bearer(client))
+
+    assert "INTROSPECTION_DISABLED" == anonymous["errors"][0]["extensions"]["code"]
+    assert None is anonymous["data"]
+    assert {"__schema": {"queryType": {"name": "Query"}}} == signed_in["data"]
+
+
 def test_the_door_settings_are_read_and_checked(tmp_path: Path) -> None:
     folder = {"QINGLIAN_DATA_DIR": str(tmp_path)}
     read = Settings.from_env(

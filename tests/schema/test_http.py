@@ -276,6 +276,38 @@ def test_the_websocket_endpoint_speaks_graphql_transport_ws(client: TestClient) 
         assert {"type": "connection_ack"} == ws.receive_json()
 
 
+def ws_operation(ws: Any, op: str, document: str) -> dict[str, Any]:
+    """One operation over an acknowledged graphql-transport-ws connection: its result, once complete."""
+    ws.send_json({"type": "subscribe", "id": op, "payload": {"query": document}})
+    result: dict[str, Any] = {}
+    while (message := ws.receive_json())["type"] != "complete":
+        assert (op, "next") == (message["id"], message["type"]), message
+        result = message["payload"]
+    return result
+
+
+def test_each_operation_on_a_websocket_reads_the_projections_as_they_stand_when_it_runs(
+    client: TestClient,
+) -> None:
+    """A connection lives for many operations: each must see what was recorded before it ran, not the
+    snapshot the connection's first operation read."""
+    admin = {"Authorization": f"Bearer {issue(client, Role.ADMIN)}"}
+    register = (
+        'mutation { registerTown(idempotencyKey: "ws-town", input: {townId: "gutang", name: "古塘街道", '
+        'kind: SUBDISTRICT, registeredOn: "2021-01-01"}) { __typename ... on Recorded { settled } } }'
+    )
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert {"type": "connection_ack"} == ws.receive_json()
+        before = ws_operation(ws, "1", "{ towns { id } }")
+        recorded = client.post("/graphql", json={"query": register}, headers=admin).json()
+        after = ws_operation(ws, "2", "{ towns { id } }")
+
+    assert {"data": {"towns": []}} == before
+    assert {"__typename": "Recorded", "settled": True} == recorded["data"]["registerTown"]
+    assert {"data": {"towns": [{"id": "gutang"}]}} == after
+
+
 def test_the_websocket_endpoint_speaks_legacy_graphql_ws(client: TestClient) -> None:
     with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
         ws.send_json({"type": "connection_init"})
