@@ -43,7 +43,7 @@ from service.log.store import EventStore
 from service.read.projector import Projector, rebuild
 from service.read.readmodel import whole_world
 from service.read.reports import ReportError, community_report, coverage_report, disclosure_report, render
-from service.runtime import collector
+from service.runtime import allocator, collector
 from service.runtime.access import add_commands as add_token_commands
 from service.runtime.access import demo_lines, demo_tokens
 from service.runtime.app import DatabaseUrls, create_app
@@ -352,6 +352,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             raise SettingsError(f"--port must be between 0 and 65535, not {args.port}")
         settings = dataclasses.replace(settings, port=args.port)
     log = structlog.get_logger("qinglian")
+    # So that what a large answer used goes back to the system once it is done (service/runtime/allocator.py).
+    allocator.settle()
     if settings.signing_key is not None:
         load_signing_key(
             settings.signing_key, settings.data_dir
