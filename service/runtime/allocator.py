@@ -6,9 +6,10 @@ the block's size (up to 32 MiB): from then on blocks that large come from the he
 events of a few hundred kilobytes each then leaves its blocks, once freed, in the heap between blocks
 still in use, and free() gives back only the heap's top: the server stays at the size the answer made it.
 Measured by tests/bench/amplify.py: after the widest documents the cost limit lets through (each builds
-about 100 MB before RESPONSE_TOO_LARGE refuses it), the server kept 75 to 135 MB more than its level
-after warm-up, seconds later and through ordinary queries; a full collection freed none of it, and
-`malloc_trim(0)` all of it — memory freed and kept by the allocator, not objects alive.
+about 100 MB before RESPONSE_TOO_LARGE refuses it), the server stayed 112 MB above its level after
+warm-up (105.6 to 217.4 MB) through ordinary queries and an idle spell; in a server left so by the
+same attack a full collection (`gc.collect()`) gave back 1.5 MB and `malloc_trim(0)` 110 MB: memory
+freed and kept by the allocator, not objects alive.
 
 `settle` fixes the threshold at 128 KiB, glibc's own starting value, so it is no longer raised: large
 blocks are always mapped and unmapped on free, and the server returns to its level when a large answer
