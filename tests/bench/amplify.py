@@ -35,9 +35,13 @@ server process lives through every phase:
                over              one page of one more, just over the budget.
   recovery   the 6 dashboard clients again for `--timed`, then `--idle` (5 s) with no requests.
 
-Baseline and attack alternate for `--rounds` (3) rounds, then recovery and idle once. The RSS is sampled
-every 20 ms throughout: for each phase its value at the start, its peak and its value at the end;
-figures per phase are medians of the rounds. Every answer is counted by outcome (`ok`, the HTTP status
+Baseline and attack alternate for `--rounds` (3) rounds, then recovery and idle once; each phase with
+requests is followed by 1 s without any. The RSS is sampled every 20 ms throughout: for each phase its
+value at the start, its peak, its value as the last answer arrives (the end) and 1 s later (rested: the
+server is still freeing the last large answer when the client has it; seen once at 231 MB as the answer
+arrived and 81 MB 22 ms later, the server having used 20 ms of CPU meanwhile); figures per phase are
+medians of the rounds. The level is the RSS at
+the end of the warm-up. Every answer is counted by outcome (`ok`, the HTTP status
 or the first error's code, as query.py's `failure` reads it), per document, with the largest body
 received. Targets, reported as `met` flags and never enforced:
 
@@ -104,6 +108,9 @@ ROUNDS = 3
 WARMUP_SECONDS = 5.0
 TIMED_SECONDS = 10.0
 IDLE_SECONDS = 5.0
+# After each phase with requests: as its last answer arrives the server may still be freeing a large one;
+# this long after, with no request sent, it is done.
+REST_SECONDS = 1.0
 SAMPLE_EVERY = 0.020
 CLIENTS = 6
 MARGIN_BYTES = 4096
@@ -202,7 +209,8 @@ class PhaseRun:
     seconds: float
     rss_start_mb: float
     rss_peak_mb: float
-    rss_end_mb: float
+    rss_end_mb: float  # as the phase's last answer arrived
+    rss_rested_mb: float  # REST_SECONDS later, no request sent meanwhile (the same for idle)
     tallies: dict[str, Tally]
 
 
@@ -254,14 +262,18 @@ async def phase(name: str, server: Server, documents: Sequence[Document], second
     async with sampler.sampling():
         if documents:
             took, tallies = await send(server.port, documents, seconds)
+            end = server.memory_mb("VmRSS")
+            await asyncio.sleep(REST_SECONDS)
         else:
             began = time.perf_counter()
             await asyncio.sleep(seconds)
             took, tallies = time.perf_counter() - began, {}
+            end = server.memory_mb("VmRSS")
     values = sampler.values
-    run = PhaseRun(name, took, values[0], max(values), values[-1], tallies)
+    run = PhaseRun(name, took, values[0], max(values), end, values[-1], tallies)
     parts = [
-        f"{name:<9} RSS {run.rss_start_mb:6.1f} -> peak {run.rss_peak_mb:6.1f} -> {run.rss_end_mb:6.1f} MB"
+        f"{name:<9} RSS {run.rss_start_mb:6.1f} -> peak {run.rss_peak_mb:6.1f} -> {run.rss_end_mb:6.1f} MB, "
+        f"{run.rss_rested_mb:6.1f} MB {REST_SECONDS:g} s later"
     ]
     for label, tally in tallies.items():
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(tally.outcomes.items()))
@@ -331,7 +343,7 @@ def summarize(warm: PhaseRun, runs: list[PhaseRun], recovery: PhaseRun, idle: Ph
     out: dict[str, Any] = {"rss_warm_mb": round(warm.rss_end_mb, 1)}
     for name in ("baseline", "attack"):
         mine = [r for r in runs if r.name == name]
-        for key in ("rss_start_mb", "rss_peak_mb", "rss_end_mb"):
+        for key in ("rss_start_mb", "rss_peak_mb", "rss_end_mb", "rss_rested_mb"):
             values = [getattr(r, key) for r in mine]
             out[f"{name}_{key}"] = round(median(values), 1)
             out[f"{name}_{key}_runs"] = [round(v, 1) for v in values]
@@ -347,6 +359,7 @@ def summarize(warm: PhaseRun, runs: list[PhaseRun], recovery: PhaseRun, idle: Ph
         out[f"{run.name}_rss_start_mb"] = round(run.rss_start_mb, 1)
         out[f"{run.name}_rss_peak_mb"] = round(run.rss_peak_mb, 1)
         out[f"{run.name}_rss_end_mb"] = round(run.rss_end_mb, 1)
+        out[f"{run.name}_rss_rested_mb"] = round(run.rss_rested_mb, 1)
     out["recovery_outcomes"] = {k: dict(t.outcomes) for k, t in recovery.tallies.items()}
     return out
 
@@ -442,7 +455,8 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
     print(
         f"medians of {options.rounds}: RSS after warm-up {level:.1f} MB; baseline peak "
         f"{summary['baseline_rss_peak_mb']:.1f} end {summary['baseline_rss_end_mb']:.1f} MB; attack peak "
-        f"{summary['attack_rss_peak_mb']:.1f} end {summary['attack_rss_end_mb']:.1f} MB; after recovery "
+        f"{summary['attack_rss_peak_mb']:.1f} end {summary['attack_rss_end_mb']:.1f} MB "
+        f"({summary['attack_rss_rested_mb']:.1f} MB {REST_SECONDS:g} s later); after recovery "
         f"{summary['recovery_rss_end_mb']:.1f} MB, after {options.idle:g} s idle "
         f"{summary['idle_rss_end_mb']:.1f} MB (VmHWM {hwm:.1f} MB); largest body {largest:,} B",
         flush=True,
