@@ -13,8 +13,10 @@ freed and kept by the allocator, not objects alive.
 
 `settle` fixes the threshold at 128 KiB, glibc's own starting value, so it is no longer raised: large
 blocks are always mapped and unmapped on free, and the server returns to its level when a large answer
-is done. Blocks that large are rare in ordinary requests (the dashboard's whole answer is about 55 KB), so
-the extra mappings cost little. On another C library `settle` does nothing.
+is done. The price is a fresh mapping, zero-filled by the kernel, for each such block: measured, the
+dashboard (whose whole answer is about 55 KB) no slower, a page of 16 events of 250 KB fields 30% slower
+(docs/benchmarks.md). Only fields of hundreds of kilobytes make such blocks, and the input caps keep new
+ones from being written. On another C library `settle` does nothing.
 """
 
 from __future__ import annotations
