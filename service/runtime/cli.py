@@ -335,7 +335,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 async def _serving(server: uvicorn.Server, sock: socket.socket) -> None:
     """`server.serve(sockets=[sock])`, with the garbage collector settled once it has started: by then the
-    schema, the caches and the lifespan's services exist, and they live as long as the process."""
+    schema, the caches and the lifespan's services exist, and they live as long as the process. The C
+    allocator is settled before it starts, so that what a large answer used goes back to the system once
+    it is done (service/runtime/allocator.py)."""
+    allocator.settle()
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not serving.done():
         await asyncio.wait([serving], timeout=0.05)
@@ -352,8 +355,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             raise SettingsError(f"--port must be between 0 and 65535, not {args.port}")
         settings = dataclasses.replace(settings, port=args.port)
     log = structlog.get_logger("qinglian")
-    # So that what a large answer used goes back to the system once it is done (service/runtime/allocator.py).
-    allocator.settle()
     if settings.signing_key is not None:
         load_signing_key(
             settings.signing_key, settings.data_dir

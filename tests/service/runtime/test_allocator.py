@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
+import socket
 import subprocess
 import sys
 
 import pytest
 
-from service.runtime import allocator
+from service.runtime import allocator, cli
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the threshold is glibc's")
 
@@ -67,3 +69,30 @@ def test_without_it_the_same_blocks_stay_resident() -> None:
 def test_settle_does_nothing_on_another_c_library(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
     assert allocator.settle() is False
+
+
+class _Server:
+    """Stands in for uvicorn's server: notes when it is asked to serve."""
+
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+        self.started = False
+
+    async def serve(self, sockets: object = None) -> None:
+        self.calls.append("serve")
+        await asyncio.sleep(0)
+
+
+async def test_serving_settles_the_allocator_before_the_server_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def settle() -> bool:
+        calls.append("settle")
+        return True
+
+    monkeypatch.setattr(allocator, "settle", settle)
+    with socket.socket() as sock:
+        await cli._serving(_Server(calls), sock)  # type: ignore[arg-type]
+    assert ["settle", "serve"] == calls
