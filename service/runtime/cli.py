@@ -43,7 +43,7 @@ from service.log.store import EventStore
 from service.read.projector import Projector, rebuild
 from service.read.readmodel import whole_world
 from service.read.reports import ReportError, community_report, coverage_report, disclosure_report, render
-from service.runtime import collector
+from service.runtime import allocator, collector
 from service.runtime.access import add_commands as add_token_commands
 from service.runtime.access import demo_lines, demo_tokens
 from service.runtime.app import DatabaseUrls, create_app
@@ -349,7 +349,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 async def _serving(server: uvicorn.Server, sock: socket.socket) -> None:
     """`server.serve(sockets=[sock])`, with the garbage collector settled once it has started: by then the
-    schema, the caches and the lifespan's services exist, and they live as long as the process."""
+    schema, the caches and the lifespan's services exist, and they live as long as the process. The C
+    allocator is settled before it starts, so that what a large answer used goes back to the system once
+    it is done (service/runtime/allocator.py)."""
+    allocator.settle()
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not serving.done():
         await asyncio.wait([serving], timeout=0.05)
