@@ -187,6 +187,8 @@ class QinglianSchema(strawberry.Schema):
             raise
         finally:
             _current.reset(token)
+            if isinstance(context_value, Context):
+                context_value.loaders.close()
             request_id = context_value.request_id if isinstance(context_value, Context) else None
             log.info(
                 "graphql operation",

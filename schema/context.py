@@ -96,6 +96,27 @@ class Loaders:
             load_fn=self._facts
         )
 
+    def close(self) -> None:
+        """Let go of what this operation read. Each loader calls back into this object (its load function
+        is a bound method) and this object holds each loader: a reference cycle, which reference counting
+        cannot free, so without this everything the loaders cached (pages of records, facts, towns) would
+        wait for a pass of the cyclic garbage collector — which then walks it all, holding the event loop
+        for tens of milliseconds at a time. Emptied here, it is freed the moment the answer is."""
+        for loader in (
+            self.inclusion,
+            self.town,
+            self.restricted,
+            self.coverage,
+            self.disclosure_rate,
+            self.records,
+            self.facts,
+        ):
+            loader.clear_all()
+            loader.batch = None
+        self._world = None
+        self._known.clear()
+        self._checkpoint = None
+
     async def world(self) -> World:
         if self._world is None:
             async with self._lock:

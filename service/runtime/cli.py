@@ -348,17 +348,26 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def _serving(server: uvicorn.Server, sock: socket.socket) -> None:
-    """`server.serve(sockets=[sock])`, with the garbage collector settled once it has started: by then the
-    schema, the caches and the lifespan's services exist, and they live as long as the process. The C
+    """`server.serve(sockets=[sock])`, with the garbage collector settled once it has started (by then the
+    schema, the caches and the lifespan's services exist, and they live as long as the process), and its
+    full passes made on a timer from then on (service/runtime/collector.py). The C
     allocator is settled before it starts, so that what a large answer used goes back to the system once
     it is done (service/runtime/allocator.py)."""
     allocator.settle()
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not serving.done():
         await asyncio.wait([serving], timeout=0.05)
-    if server.started:
-        collector.settle()
-    await serving
+    if not server.started:
+        await serving
+        return
+    collector.settle()
+    collecting = asyncio.ensure_future(collector.collect_periodically())
+    try:
+        await serving
+    finally:
+        collecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collecting
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
