@@ -52,6 +52,7 @@ COMMUNITY_FIELDS: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
     for name, selection, allowed in [
         ("id", "id", EVERYONE),
         ("name", "name", EVERYONE),
+        ("nameEn", "nameEn", EVERYONE),
         ("kind", "kind", EVERYONE),
         ("registeredOn", "registeredOn", EVERYONE),
         ("retiredOn", "retiredOn", EVERYONE),
@@ -67,6 +68,7 @@ COMMUNITY_FIELDS: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
         ("currentRules", "currentRules { version }", RECORDS),
         ("meetings", "meetings { totalCount }", RECORDS),
         ("spotChecks", "spotChecks { totalCount }", RECORDS),
+        ("history", "history(first: 1) { totalCount }", RECORDS),
     ]
 }
 # Mutations: (input on the target community, who may in scope, who may out of scope). Each input breaks a
