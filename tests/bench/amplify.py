@@ -97,6 +97,7 @@ from tests.bench.query import (
     median,
     pinned,
     running,
+    serve_env,
     worst_case_cost,
 )
 from tests.support.domain import digest
@@ -376,23 +377,13 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
         integrator = f"Bearer {tokens.integrator}"
         after = position_cursor("events", before)
         python = sys.executable
-        env = {
-            "DATABASE_URL": url,
-            "QINGLIAN_LOG_FORMAT": "json",
-            "QINGLIAN_LOG_LEVEL": "info",
-            # One load generator sends hundreds of requests a second: the per-caller limits would refuse most.
-            "QINGLIAN_RATE_LIMIT": "off",
-            "QINGLIAN_ANONYMOUS_RATE_LIMIT": "off",
-            "QINGLIAN_RESPONSE_CACHE": options.cache,
-            **dict(options.server_env),
-        }
         with tempfile.TemporaryDirectory(prefix="qinglian-bench-amplify-") as tmp, pinned(CLIENT_CPU):
             server_phase = Phase(
                 "amplify",
                 "amplify",
                 "demo",
                 (python, "-m", "schema.main", "serve", "--port", "{port}"),
-                {**env, "QINGLIAN_DATA_DIR": str(Path(tmp) / "data")},
+                {**serve_env(url, Path(tmp) / "data", options.cache), **dict(options.server_env)},
                 Path(tmp) / "server.log",
                 (),
             )

@@ -170,14 +170,6 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                 groups.append(q.Group("heavy", heavy, q.HEAVY_CLIENTS))
             if options.stall:
                 groups = [q.Group("heavy", heavy, q.HEAVY_CLIENTS)]
-            env = {
-                "DATABASE_URL": url,
-                "QINGLIAN_LOG_FORMAT": "json",
-                "QINGLIAN_LOG_LEVEL": "info",
-                "QINGLIAN_RATE_LIMIT": "off",
-                "QINGLIAN_ANONYMOUS_RATE_LIMIT": "off",
-                "QINGLIAN_RESPONSE_CACHE": "off",
-            }
             with tempfile.TemporaryDirectory(prefix="qinglian-bench-loop-") as tmp, q.pinned(q.CLIENT_CPU):
                 for round_ in range(1, options.rounds + 1):
                     for label, python in servers:
@@ -197,7 +189,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                             "mix",
                             "demo",
                             (*command, "--port", "{port}"),
-                            {**env, "QINGLIAN_DATA_DIR": str(Path(tmp) / label)},
+                            q.serve_env(url, Path(tmp) / label, "off"),
                             Path(tmp) / f"{label}-{round_}.log",
                             tuple(groups),
                             writer=None if options.stall else "mutations",
