@@ -41,8 +41,10 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from events.catalogue import CATALOGUE
 from projections.access import Principal
@@ -51,10 +53,12 @@ from projections.localtime import local_date
 from schema.build import UNAVAILABLE_MESSAGE, QinglianSchema, build_schema
 from schema.cache import Plan, ResponseCache, make_key, read_request
 from schema.cache import Request as CacheRequest
+from schema.connection import Connection
 from schema.context import Context, Services, preferred_lang
 from schema.ide import GraphiQLFiles, shipped
 from schema.limits import DEFAULT_LIMITS, Limits
 from service.access.errors import AnonymousRefused, Unauthenticated
+from service.delivery.status import POLL as STATUS_POLL
 from service.log.clock import utc_now
 from service.log.outage import OUTAGE, unavailable
 from service.runtime.app import DatabaseUrls, create_app
@@ -65,6 +69,9 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # it had errors.
 PRINCIPAL = "qinglian_principal"
 PINNED = "qinglian_pinned"
+CONNECTION = "qinglian_connection"
+# connection_ack without a payload.
+_UNSET: UnsetType = UNSET
 HAD_ERRORS = "qinglian_had_errors"
 # Response types a client may ask for that stream (incremental delivery): never cached.
 STREAMING = ("multipart/mixed", "text/event-stream")
@@ -96,8 +103,14 @@ class GraphQLView(GraphQL[Context, None]):
         clock: Callable[[], datetime] = utc_now,
         anonymous_introspection: bool = True,
         ide: GraphiQLFiles | None = None,
+        allowed_origins: tuple[str, ...] = (),
+        credential_recheck: float = 5.0,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql")
+        # Browser pages on other origins that may open the WebSocket (strawberry refuses the others'
+        # handshakes with HTTP 403; same-origin pages and non-browser clients are let in).
+        self.allowed_origins = frozenset(allowed_origins)
+        self.credential_recheck = credential_recheck
         self.anonymous_introspection = anonymous_introspection
         self.ide = ide if ide is not None else shipped()
         self.cache = cache
@@ -164,6 +177,16 @@ class GraphQLView(GraphQL[Context, None]):
                 _error_body("UNAUTHENTICATED", "GraphiQL is for signed-in callers here."), status_code=401
             )
             await closed(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            connection = Connection(WebSocket(scope, receive, send))
+            if principal.kind != "anonymous":
+                connection.authorization = _authorization(scope)
+            scope["state"][CONNECTION] = connection
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                await connection.stop()
             return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -295,6 +318,35 @@ class GraphQLView(GraphQL[Context, None]):
             request.scope.setdefault("state", {})[HAD_ERRORS] = True
         return await super().process_result(request, result)
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """connection_init: a credential in its payload (`Authorization: "Bearer …"`, as a browser cannot
+        set the header on a WebSocket) is proved as a header's is, and the connection acts as its
+        principal; a bad one closes the socket with 4403. Given beside an Authorization header, it must
+        prove the same principal. The credential is proved again while the connection lasts."""
+        connection = context.connection
+        services = context.services
+        authenticator = services.authenticator
+        if connection is None or authenticator is None:
+            return _UNSET
+        params = context.connection_params or {}
+        given = next(
+            (params[k] for k in ("Authorization", "authorization") if isinstance(params.get(k), str)), None
+        )
+        if given is not None:
+            try:
+                principal = await authenticator.authenticate(str(given))
+            except (Unauthenticated, AnonymousRefused) as exc:
+                log.info("websocket refused", reason=str(exc), code="UNAUTHENTICATED")
+                raise ConnectionRejectionError({"reason": str(exc)}) from exc
+            if connection.authorization is not None and principal != context.principal:
+                log.info("websocket refused", reason="two credentials", code="UNAUTHENTICATED")
+                raise ConnectionRejectionError({"reason": "the header and connection_init name two callers"})
+            connection.authorization = str(given)
+            context.principal = principal
+            context.may_introspect = self._may_introspect(principal)
+        connection.recheck(authenticator.authenticate, context.principal, self.credential_recheck)
+        return _UNSET
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = request.scope.get("state", {}).get(PRINCIPAL)
         if not isinstance(principal, Principal):
@@ -309,6 +361,8 @@ class GraphQLView(GraphQL[Context, None]):
             tree=app_services.tree,
             pool=app_services.pool,
             authenticator=app_services.authenticator,
+            hub=app_services.hub,
+            status_watch=app_services.status_watch,
         )
         state = request.scope.get("state", {})
         pinned = state.get(PINNED)
@@ -323,6 +377,9 @@ class GraphQLView(GraphQL[Context, None]):
         )
         if isinstance(pinned, _Pinned):
             context.loaders.pin_world(pinned.world, pinned.generation)
+        connection = state.get(CONNECTION)
+        if isinstance(connection, Connection):
+            context.connection = connection
         return context
 
 
@@ -332,13 +389,16 @@ def _client(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-async def _authenticate(scope: Scope) -> Principal:
-    """The principal of a request's (or a WebSocket upgrade's) Authorization header."""
-    authorization = None
+def _authorization(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name.lower() == b"authorization":
-            authorization = value.decode("latin-1")
-            break
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _authenticate(scope: Scope) -> Principal:
+    """The principal of a request's (or a WebSocket upgrade's) Authorization header."""
+    authorization = _authorization(scope)
     authenticator = scope["app"].state.services.authenticator
     principal: Principal = await authenticator.authenticate(authorization)
     return principal
@@ -459,10 +519,17 @@ class _BodyTooLarge(Exception):
     """A body without a (truthful) Content-Length grew past the limit while being read."""
 
 
-def graphql_routes(settings: Settings, limits: Limits = DEFAULT_LIMITS) -> list[BaseRoute]:
+def graphql_routes(
+    settings: Settings, limits: Limits = DEFAULT_LIMITS, *, clock: Callable[[], datetime] = utc_now
+) -> list[BaseRoute]:
     cache = ResponseCache() if settings.response_cache else None
     graphql = GraphQLView(
-        build_schema(limits), cache=cache, anonymous_introspection=settings.anonymous_introspection
+        build_schema(limits),
+        cache=cache,
+        clock=clock,
+        anonymous_introspection=settings.anonymous_introspection,
+        allowed_origins=settings.cors_origins,
+        credential_recheck=settings.credential_recheck,
     )
     view = Guard(graphql, limits.max_body_bytes)
     return [
@@ -472,6 +539,19 @@ def graphql_routes(settings: Settings, limits: Limits = DEFAULT_LIMITS) -> list[
     ]
 
 
-def create_graphql_app(settings: Settings, database: DatabaseUrls) -> Starlette:
-    """The service's app with the GraphQL API: what `qinglian serve` runs."""
-    return create_app(settings, database, routes=graphql_routes(settings))
+def create_graphql_app(
+    settings: Settings,
+    database: DatabaseUrls,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    status_poll: float = STATUS_POLL,
+) -> Starlette:
+    """The service's app with the GraphQL API: what `qinglian serve` runs. `clock` is the service's now
+    (tests of what a date changes give their own, and a short `status_poll`)."""
+    return create_app(
+        settings,
+        database,
+        routes=graphql_routes(settings, clock=clock),
+        clock=clock,
+        status_poll=status_poll,
+    )

@@ -1,5 +1,5 @@
-"""The executable schema: Query and Mutation, the limits, the caches, error masking, one log line per
-operation, and the execution time limit."""
+"""The executable schema: Query, Mutation and Subscription, the limits, the caches, error masking, one log
+line per operation, and the execution time limit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 import structlog
-from graphql import FieldNode, GraphQLError, Visitor, parse, visit
+from graphql import FieldNode, GraphQLError, Visitor, get_operation_ast, parse, visit
+from graphql import OperationType as OperationKind
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
@@ -26,6 +27,7 @@ from schema.limits import DEFAULT_LIMITS, Limits, LimitsExtension, explain_token
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.scalars import SCALARS
+from schema.subscriptions import Subscription
 from service.log.outage import OUTAGE, unavailable
 from service.read.paging import QueryError
 
@@ -115,12 +117,27 @@ class QinglianSchema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> StreamResult:
-        """An operation over a WebSocket. The schema has no subscriptions, so each is one result, run as
-        `execute` runs it over HTTP (time limit, introspection gate, log line), with a context of its own:
-        the connection's context lasts as long as the connection, and its loaders would otherwise answer
-        every later operation from the snapshot the first one read."""
+        """An operation over a WebSocket, with a context of its own: the connection's context lasts as long
+        as the connection, and its loaders would otherwise answer every later operation from the snapshot
+        the first one read. A subscription streams (no time limit: it lasts until the client completes it);
+        a query or a mutation is one result, run as `execute` runs it over HTTP (time limit, introspection
+        gate, log line)."""
         if isinstance(context_value, Context):
             context_value = context_value.for_operation()
+        if _subscribes(query, operation_name):
+            return self._subscription(
+                await super().stream(
+                    query,
+                    variable_values,
+                    context_value,
+                    root_value,
+                    operation_name,
+                    operation_extensions,
+                    allowed_operation_types,
+                ),
+                operation_name,
+                context_value,
+            )
         try:
             result = await self.execute(
                 query,
@@ -136,6 +153,29 @@ class QinglianSchema(strawberry.Schema):
             # stream refuses it.
             result = PreExecutionError(data=None, errors=[GraphQLError(str(exc), original_error=exc)])
         return _single(result)
+
+    async def _subscription(
+        self, results: StreamResult, operation_name: str | None, context: object
+    ) -> AsyncGenerator[Any, None]:
+        """A subscription's results, with a log line when it starts and one when it ends."""
+        request_id = context.request_id if isinstance(context, Context) else None
+        started = time.perf_counter()
+        log.info("subscription started", operation_name=operation_name, request_id=request_id)
+        sent = 0
+        try:
+            async for result in results:
+                yield result
+                sent += 1
+        finally:
+            if isinstance(context, Context):
+                context.loaders.close()
+            log.info(
+                "subscription ended",
+                operation_name=operation_name,
+                request_id=request_id,
+                messages=sent,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
 
     async def execute(
         self,
@@ -208,6 +248,7 @@ def build_schema(limits: Limits = DEFAULT_LIMITS) -> QinglianSchema:
     schema = QinglianSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             lambda: LimitsExtension(limits),
@@ -222,6 +263,19 @@ def build_schema(limits: Limits = DEFAULT_LIMITS) -> QinglianSchema:
 
 
 SCHEMA = build_schema()
+
+
+def _subscribes(query: str | None, operation_name: str | None) -> bool:
+    """Whether the operation a document names (or its only one) is a subscription. A document that does
+    not parse, or names no operation it has, is not: `execute` refuses it with its reason."""
+    if not query or "subscription" not in query:
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and operation.operation is OperationKind.SUBSCRIPTION
 
 
 def _introspects(query: str | None) -> bool:

@@ -24,8 +24,11 @@ from projections.community import TownFacts, World, known_at
 from projections.facts import CommunityFacts
 from projections.localtime import local_date
 from projections.wording import Lang
+from schema.connection import Connection
 from service.access.authenticator import Authenticator
 from service.commands.handler import Commands
+from service.delivery.hub import Hub
+from service.delivery.status import StatusWatch
 from service.log.clock import utc_now
 from service.log.store import EventStore
 from service.read.projector import Projector
@@ -57,6 +60,9 @@ class Services:
     settle_within: float = SETTLE_WITHIN
     # Told when a token is revoked here, so it stops answering for it at once.
     authenticator: Authenticator | None = None
+    # Live events and status for subscriptions (None where the service runs without them).
+    hub: Hub | None = None
+    status_watch: StatusWatch | None = None
 
 
 # A page of records: (kind, community, as of a date, log size asked for, only this kind of it, after
@@ -255,8 +261,17 @@ class Context:
     # The language of messages and labels where a field's `lang` argument is left out.
     lang: Lang = Lang.EN
     loaders: Loaders = field(init=False)
+    # Over a WebSocket: the connection (to close it from a subscription), and what connection_init said.
+    connection: Connection | None = None
+    connection_params: dict[str, object] | None = None
 
     def __post_init__(self) -> None:
+        self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool, self.today)
+
+    def fresh_loaders(self) -> None:
+        """New loaders for the next message of a subscription: each message reads what holds when it is
+        sent, and a long subscription keeps nothing of the ones before."""
+        self.loaders.close()
         self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool, self.today)
 
     def for_operation(self) -> Context:

@@ -79,6 +79,8 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("Query", "enumLabels"): 20,
     ("EnumLabels", "values"): 20,
     ("Status", "unmet"): 20,
+    ("StatusSummary", "unmet"): 20,
+    ("CommunityStatusChange", "newlyUnmet"): 20,
     ("Disclosure", "corrections"): 10,
     ("SpotCheck", "findings"): 20,
     ("Community", "currentRules"): 20,

@@ -45,6 +45,17 @@ class OrderDirection(enum.Enum):
     DESC = strawberry.enum_value("desc", description="Largest first (降序).")
 
 
+@strawberry.enum(description="What changed a status or a coverage that a subscription tells of.")
+class ChangeCause(enum.Enum):
+    RECORD = strawberry.enum_value(
+        "record", description="A record (记录), or a revision of the standard, changed it."
+    )
+    DATE = strawberry.enum_value(
+        "date",
+        description="A date passed (到期): a due date with its grace, or an age limit, with no new record.",
+    )
+
+
 _describe(
     TownKind,
     "A town (镇) or a subdistrict (街道) of the city.",
@@ -206,4 +217,5 @@ LABELS: dict[type[enum.Enum], dict[str, Text]] = {
     ),
     Step: _labels(day=("日", "Day"), week=("周", "Week"), month=("月", "Month"), quarter=("季度", "Quarter")),
     Lang: _labels(zh=("中文", "Chinese"), en=("英文", "English")),
+    ChangeCause: _labels(record=("记录", "A record"), date=("到期", "A date passed")),
 }

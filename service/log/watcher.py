@@ -18,6 +18,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from service.log.queries import query
 
 CHANNEL = "qinglian_events"
+# The status keeper's wake-up: stored status segments changed (after its commit). Heard on the same
+# connection, so a process holds one LISTEN connection whatever it follows.
+STATUS_CHANNEL = "qinglian_status"
 log = structlog.get_logger(__name__)
 
 
@@ -42,6 +45,9 @@ class HeadWatcher:
         self._backoff = wait_exponential(multiplier=retry_delay, max=MAX_RETRY_DELAY)
         self._head = 0
         self._changed = asyncio.Event()
+        # Counts the status keeper's wake-ups (and reconnections, after which one may have been missed).
+        self._status = 0
+        self._status_changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.connections = 0  # how many times it has (re)connected; for operators and tests
 
@@ -81,6 +87,22 @@ class HeadWatcher:
                 yield seen
                 continue
             await changed.wait()
+
+    async def status_changes(self) -> AsyncIterator[int]:
+        """A count that grows each time stored status may have changed (as `heads`, moves may merge)."""
+        seen = -1
+        while True:
+            changed = self._status_changed
+            if self._status != seen:
+                seen = self._status
+                yield seen
+                continue
+            await changed.wait()
+
+    def _status_moved(self) -> None:
+        self._status += 1
+        changed, self._status_changed = self._status_changed, asyncio.Event()
+        changed.set()
 
     async def _wait_change(self) -> None:
         await self._changed.wait()
@@ -133,14 +155,26 @@ class HeadWatcher:
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
         await conn.add_listener(CHANNEL, self._on_notify)
-        # Listening first, reading second: an append that commits in between is seen either way.
+        await conn.add_listener(STATUS_CHANNEL, self._on_status)
+        # Listening first, reading second: an append that commits in between is seen either way. What the
+        # keeper wrote while no one listened is looked at again.
         self._advance(await conn.fetchval(query("head_position")))
+        self._status_moved()
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_interval):
                     await lost.wait()
             if not lost.is_set():
                 self._advance(await conn.fetchval(query("head_position")))
+
+    def _on_status(
+        self,
+        _conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+        _pid: int,
+        _channel: str,
+        _payload: object,
+    ) -> None:
+        self._status_moved()
 
     def _on_notify(
         self,

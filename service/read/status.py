@@ -36,7 +36,7 @@ from projections.timeline import Segment, extended, shape
 from projections.unmet import Unmet
 from service.log.clock import utc_now
 from service.log.reads import Conn
-from service.log.watcher import HeadWatcher
+from service.log.watcher import STATUS_CHANNEL, HeadWatcher
 from service.read.projector import NAME, Projector
 from service.read.queries import query
 from service.read.records import read_facts
@@ -191,6 +191,9 @@ class StatusKeeper:
                 [m.since for m in taken],
                 [m.from_position for m in taken],
             )
+            if done.rows or done.closed:
+                # Heard by every process's watcher once this commits: their subscribers' statuses moved.
+                await conn.execute(query("status_changed"), STATUS_CHANNEL)
         return len(ids)
 
     async def catch_up(self) -> int:

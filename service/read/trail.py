@@ -29,6 +29,21 @@ async def log_page(
     """Events after the cursor `after`, in position order, of the given types and stream prefix."""
     size = page_size(first)
     start = after_position(after, "events")
+    check_filter(registry, types, stream_prefix)
+    rows = await store.read_all(
+        after_position=start, limit=size + 1, types=types, stream_prefix=stream_prefix
+    )
+    return Page(
+        items=tuple((position_cursor("events", r.position), r) for r in rows[:size]),
+        has_next=len(rows) > size,
+        has_previous=start > 0,
+    )
+
+
+def check_filter(
+    registry: Registry, types: Sequence[str] | None, stream_prefix: str | None
+) -> Sequence[str] | None:
+    """The types of an event filter, once the filter is known to be one the log can be read by."""
     if types is not None:
         if len(types) > MAX_TYPES:
             raise QueryError("filter.types", f"must name at most {MAX_TYPES} types")
@@ -38,14 +53,7 @@ async def log_page(
             raise QueryError("filter.types", f"unknown event type(s): {', '.join(unknown)}")
     if stream_prefix is not None and len(stream_prefix) > MAX_PREFIX:
         raise QueryError("filter.streamPrefix", f"must be at most {MAX_PREFIX} characters")
-    rows = await store.read_all(
-        after_position=start, limit=size + 1, types=types, stream_prefix=stream_prefix
-    )
-    return Page(
-        items=tuple((position_cursor("events", r.position), r) for r in rows[:size]),
-        has_next=len(rows) > size,
-        has_previous=start > 0,
-    )
+    return types
 
 
 async def stream_page(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 import structlog
@@ -22,6 +23,10 @@ from service.access.jwt import JwtVerifier
 from service.access.throttle import Throttle
 from service.access.tokens import Tokens
 from service.commands.handler import Commands, install_default_standard
+from service.delivery.hub import Hub
+from service.delivery.status import POLL as STATUS_POLL
+from service.delivery.status import StatusWatch
+from service.log.clock import utc_now
 from service.log.outage import OUTAGE, unavailable
 from service.log.pool import APP_ROLE, connect, create_pool
 from service.log.store import EventStore
@@ -64,6 +69,9 @@ class Services:
     throttle: Throttle
     # The log's head once start-up had written what it writes: ready means the projections have reached it.
     head_at_start: int = 0
+    # Live events and status for subscribers: one reader of each per process.
+    hub: Hub | None = None
+    status_watch: StatusWatch | None = None
 
 
 async def _fill_missing_records(pool: asyncpg.Pool) -> None:
@@ -75,11 +83,20 @@ async def _fill_missing_records(pool: asyncpg.Pool) -> None:
         log.warning("could not rebuild the records; `qinglian rebuild` will", error=str(exc))
 
 
-def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
+def create_app(
+    settings: Settings,
+    database: DatabaseUrls,
+    *,
+    routes: Sequence[BaseRoute] = (),
+    clock: Callable[[], datetime] = utc_now,
+    status_poll: float = STATUS_POLL,
+) -> Starlette:
     """The ASGI app. Migrations are the caller's job (the CLI runs them before serving).
 
     `routes` are served beside the service's own; the GraphQL API comes in this way (its package sits above
-    this one), and reads `app.state.services` once the lifespan has started."""
+    this one), and reads `app.state.services` once the lifespan has started. `clock` is what the status
+    keeper and the live status take as now; `status_poll`, how often at most the live status looks again
+    when nothing wakes it (tests that move `clock` make it short)."""
 
     async def connect_listener() -> asyncpg.Connection:
         if database.app is not None:
@@ -116,8 +133,14 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
             # Following the log is background work: a long catch-up must not hold up start-up.
             loop = asyncio.get_running_loop()
             background.append(loop.create_task(projector.run(watcher), name="qinglian-projector"))
-            keeper = StatusKeeper(pool)
+            keeper = StatusKeeper(pool, clock=clock)
             background.append(loop.create_task(keeper.run(watcher, projector), name="qinglian-status"))
+            hub = Hub(store, watcher, queue_limit=settings.subscriber_queue)
+            background.append(loop.create_task(hub.run(), name="qinglian-event-hub"))
+            status_watch = StatusWatch(
+                pool, watcher, clock=clock, queue_limit=settings.subscriber_queue, poll=status_poll
+            )
+            background.append(loop.create_task(status_watch.run(), name="qinglian-status-watch"))
             background.append(loop.create_task(tree.run(watcher), name="qinglian-sealer"))
             background.append(loop.create_task(_fill_missing_records(pool), name="qinglian-records-backfill"))
             if key is not None:
@@ -144,6 +167,8 @@ def create_app(settings: Settings, database: DatabaseUrls, *, routes: Sequence[B
                 tokens=Tokens(pool, store),
                 throttle=Throttle(authenticated=settings.rate_limit, anonymous=settings.anonymous_rate_limit),
                 head_at_start=head_at_start,
+                hub=hub,
+                status_watch=status_watch,
             )
             yield
         finally:

@@ -53,6 +53,11 @@ class Settings:
     anonymous_introspection: bool = True
     # Whether the API keeps finished responses of queries answered from the projections (schema/cache.py).
     response_cache: bool = True
+    # Live events or status changes a subscriber may have waiting before the server closes its socket
+    # (4429, naming the last cursor it delivered); the subscriber resumes from its own last cursor.
+    subscriber_queue: int = 1000
+    # How often a WebSocket connection's credential is checked again (expiry, revocation), in seconds.
+    credential_recheck: float = 5.0
 
     @classmethod
     def from_process(cls) -> Settings:
@@ -92,6 +97,8 @@ class Settings:
         response_cache = _switch(environ, "QINGLIAN_RESPONSE_CACHE", "on")
         signing_key = environ.get("QINGLIAN_SIGNING_KEY", "").strip() or None
         checkpoint_interval = _int(environ, "QINGLIAN_CHECKPOINT_INTERVAL", 60, low=1, high=86400)
+        subscriber_queue = _int(environ, "QINGLIAN_SUBSCRIBER_QUEUE", 1000, low=1, high=1_000_000)
+        recheck = _int(environ, "QINGLIAN_CREDENTIAL_RECHECK", 5, low=1, high=3600)
         return cls(
             database_url=database_url,
             app_database_url=app_database_url,
@@ -111,6 +118,8 @@ class Settings:
             anonymous_introspection=anonymous_introspection,
             jwt=_jwt(environ),
             response_cache=response_cache,
+            subscriber_queue=subscriber_queue,
+            credential_recheck=float(recheck),
         )
 
 

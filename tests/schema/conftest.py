@@ -18,6 +18,8 @@ from projections.access import Principal
 from schema.build import SCHEMA
 from schema.context import Context, Services
 from service.commands.handler import Commands, install_default_standard
+from service.delivery.hub import Hub
+from service.delivery.status import StatusWatch
 from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.pool import APP_ROLE, connect, create_pool
@@ -40,6 +42,21 @@ class Api:
         context = Context(services=self.services, principal=principal, request_id="test-request")
         return await SCHEMA.execute(query, dict(variables or {}), context_value=context)
 
+    async def first_result(
+        self, query: str, *, principal: Principal = ADMIN, within: float
+    ) -> ExecutionResult | None:
+        """A subscription's first result, or None if none comes within `within` seconds."""
+        context = Context(services=self.services, principal=principal, request_id="test-request")
+        results = await SCHEMA.subscribe(query, context_value=context)
+        assert not isinstance(results, ExecutionResult), results.errors
+        try:
+            async with asyncio.timeout(within):
+                return await anext(results)
+        except TimeoutError:
+            return None
+        finally:
+            await results.aclose()
+
     async def data(
         self, query: str, variables: Mapping[str, Any] | None = None, *, principal: Principal = ADMIN
     ) -> dict[str, Any]:
@@ -59,7 +76,11 @@ async def running(pool: asyncpg.Pool, url: str) -> AsyncIterator[Api]:
     watcher = HeadWatcher(lambda: connect(url, server_settings={"role": APP_ROLE}))
     await install_default_standard(commands, store)
     await watcher.start()
-    following = asyncio.get_running_loop().create_task(projector.run(watcher))
+    loop = asyncio.get_running_loop()
+    following = loop.create_task(projector.run(watcher))
+    hub = Hub(store, watcher)
+    status_watch = StatusWatch(pool, watcher)
+    live = [loop.create_task(hub.run()), loop.create_task(status_watch.run())]
     try:
         await projector.wait_for(await store.head(), within=30.0)
         yield Api(
@@ -71,12 +92,15 @@ async def running(pool: asyncpg.Pool, url: str) -> AsyncIterator[Api]:
                 registry=CATALOGUE,
                 tree=LogTree(pool),
                 pool=pool,
+                hub=hub,
+                status_watch=status_watch,
             )
         )
     finally:
-        following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await following
+        for task in (following, *live):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await store.close()
         await watcher.stop()
 

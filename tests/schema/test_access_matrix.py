@@ -194,6 +194,23 @@ MUTATIONS: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
 }
 
 
+# Subscriptions: (document on the target, who may in scope, who may out of scope). The log's replay starts
+# at the first event, so an allowed subscription answers at once; status and coverage are public.
+SUBSCRIPTIONS: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
+    "events": (
+        'subscription { events(after: "WyJldmVudHMiLDBd") { cursor event { position } } }',
+        READERS,
+        READERS,
+    ),
+    "communityStatusChanged": (
+        'subscription { communityStatusChanged(communityId: "$community") { cause } }',
+        EVERYONE,
+        EVERYONE,
+    ),
+    "coverageChanged": ('subscription { coverageChanged(townId: "$town") { cause } }', EVERYONE, EVERYONE),
+}
+
+
 def fields_of(type_name: str) -> set[str]:
     found = SCHEMA._schema.type_map[type_name]
     assert isinstance(found, GraphQLObjectType)
@@ -204,7 +221,7 @@ def test_every_operation_and_every_field_of_a_community_has_a_row() -> None:
     assert fields_of("Query") == set(QUERIES)
     assert fields_of("Mutation") == set(MUTATIONS)
     assert fields_of("Community") == set(COMMUNITY_FIELDS)
-    assert SCHEMA._schema.subscription_type is None  # a subscription will need rows here too
+    assert fields_of("Subscription") == set(SUBSCRIPTIONS)
 
 
 def on(text: str, target: tuple[str, str]) -> str:
@@ -258,6 +275,22 @@ class Mutation:
     def allowed(self, name: str, result: Any) -> bool:
         assert result.errors is None, result.errors
         return bool(result.data[name]["__typename"] != "NotAuthorized")
+
+
+async def test_subscriptions_answer_and_refuse_as_the_table_says(demo: Api) -> None:
+    leaks = []
+    for name, (text, here, there) in SUBSCRIPTIONS.items():
+        for target, allowed in ((HERE, here), (THERE, there)):
+            for who, principal in WHO.items():
+                first = await demo.first_result(on(text, target), principal=principal, within=0.3)
+                # Nothing within the wait: subscribed, waiting for a change (only a refusal is at once).
+                codes = {(e.extensions or {}).get("code") for e in (first.errors or [])} if first else set()
+                got = "NOT_AUTHORIZED" not in codes
+                if first is not None and first.errors and got:
+                    leaks.append(f"{name} as {who}: {first.errors}")
+                if got != (who in allowed):
+                    leaks.append(f"{name} as {who} on {target[0]}: {'answered' if got else 'refused'}")
+    assert [] == leaks
 
 
 async def test_queries_answer_and_refuse_as_the_table_says(demo: Api) -> None:

@@ -161,6 +161,10 @@ using unnest($2::text[], $3::date[], $4::bigint[]) as k(community_id, since, fro
 where p.generation = $1 and p.community_id = k.community_id and p.since = k.since
   and p.from_position is not distinct from k.from_position;
 
+-- name: status_changed
+-- Delivered at commit, so a listener that reads after hearing it sees what the batch wrote.
+select pg_notify($1, '');
+
 -- name: drop_status_generation
 with years as (delete from disclosure_years where generation = $1),
      versions as (delete from status_versions where generation = $1)

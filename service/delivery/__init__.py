@@ -1,0 +1,1 @@
+"""Delivery: live events and status changes for subscribers, one reader of the log per process."""
