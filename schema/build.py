@@ -18,6 +18,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -86,6 +87,12 @@ class _Masked(MaskErrors):
                 extensions={"code": "DATABASE_UNAVAILABLE"},
             )
         return super().anonymise_error(error)
+
+    def _process_result(self, result: object) -> None:
+        # Most results have no errors; strawberry's check is an isinstance of a runtime protocol, which
+        # costs tens of microseconds — on every message of every subscriber.
+        if getattr(result, "errors", None):
+            super()._process_result(result)
 
 
 class QinglianSchema(strawberry.Schema):
@@ -240,6 +247,47 @@ class QinglianSchema(strawberry.Schema):
             )
 
 
+class _RendersOnce(StrawberryGraphQLCoreExecutionContext):
+    """Runs a subscription's message once for every subscriber that would be sent the same answer.
+
+    A message's root value may carry a memo shared by all the process's subscribers of that event
+    (`EventDelivery.memo`). Its answer depends only on the document, its variables, and what the caller
+    may see (the fields of an event take no arguments and read nothing else of the caller), so it is
+    kept under those and given as is to the next subscriber that asks the same: with a hundred
+    subscribers to one document, the event is rendered once instead of a hundred times. An answer with
+    errors is not kept."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        memo = getattr(self.root_value, "memo", None)
+        context = self.context_value
+        if not isinstance(memo, dict) or not isinstance(context, Context):
+            return super().execute_operation(serially)
+        key = (
+            id(self.operation),
+            repr(sorted(self.variable_values.coerced.items())),
+            context.principal.view(),
+            context.lang,
+        )
+        found = memo.get(key)
+        # The document itself is kept beside its answer, so a key whose id was reused never matches.
+        if found is not None and found[0] is self.operation:
+            return found[1]
+        result = super().execute_operation(serially)
+        operation = self.operation
+        if self.is_awaitable(result):
+
+            async def kept() -> Any:
+                done = await result
+                if not done.errors:
+                    memo[key] = (operation, done)
+                return done
+
+            return kept()
+        if not getattr(result, "errors", None):
+            memo[key] = (operation, result)
+        return result
+
+
 async def _single(result: ExecutionResult) -> AsyncGenerator[ExecutionResult, None]:
     yield result
 
@@ -250,6 +298,7 @@ def build_schema(limits: Limits = DEFAULT_LIMITS) -> QinglianSchema:
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=_RendersOnce,
         extensions=[
             lambda: LimitsExtension(limits),
             lambda: ParserCache(maxsize=CACHE_SIZE),

@@ -260,19 +260,25 @@ class Context:
     may_introspect: bool = True
     # The language of messages and labels where a field's `lang` argument is left out.
     lang: Lang = Lang.EN
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(init=False, default=None)
     # Over a WebSocket: the connection (to close it from a subscription), and what connection_init said.
     connection: Connection | None = None
     connection_params: dict[str, object] | None = None
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool, self.today)
+    @property
+    def loaders(self) -> Loaders:
+        """Made when first asked for: most messages of a subscription are answered without any."""
+        if self._loaders is None:
+            services = self.services
+            self._loaders = Loaders(services.read_model, services.tree, services.pool, self.today)
+        return self._loaders
 
     def fresh_loaders(self) -> None:
         """New loaders for the next message of a subscription: each message reads what holds when it is
         sent, and a long subscription keeps nothing of the ones before."""
-        self.loaders.close()
-        self.loaders = Loaders(self.services.read_model, self.services.tree, self.services.pool, self.today)
+        if self._loaders is not None:
+            self._loaders.close()
+            self._loaders = None
 
     def for_operation(self) -> Context:
         """The same caller, services and request id, with loaders of its own: a WebSocket's context lasts

@@ -36,6 +36,8 @@ class EventDelivery:
         "with the next event (Query.events takes it too)."
     )
     event: Event = strawberry.field(description="The event, as Query.events shows it.")
+    # Where the renderings of this event are kept for every subscriber alike (schema/build.py).
+    memo: strawberry.Private[dict[object, object] | None] = None
 
 
 @strawberry.type(description="An unmet criterion as the stored status keeps it.")
@@ -122,7 +124,11 @@ class Subscription:
         )
         try:
             async for rec in rows:
-                yield EventDelivery(cursor=position_cursor("events", rec.position), event=Event(rec=rec))
+                memo = hub.memo(rec.position)
+                cursor = memo.get("cursor")
+                if not isinstance(cursor, str):
+                    cursor = memo["cursor"] = position_cursor("events", rec.position)
+                yield EventDelivery(cursor=cursor, event=Event(rec=rec), memo=memo)
                 # Back here, the message has been handed to the socket.
                 sent[0] = rec.position
                 context.fresh_loaders()

@@ -18,7 +18,8 @@ CAPABILITIES: dict[str, set[str]] = {
     "commands": {"log", "read"},
     "transparency": {"log", "read"},
     "demo": {"log", "commands"},
-    "runtime": {"log", "access", "read", "commands", "transparency", "demo"},
+    "delivery": {"log", "read"},
+    "runtime": {"log", "access", "read", "commands", "transparency", "demo", "delivery"},
 }
 # What the pure core must never touch: I/O, frameworks, the environment, the clock, randomness.
 FORBIDDEN_IN_CORE = {

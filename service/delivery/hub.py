@@ -15,7 +15,7 @@ event. Every event after the starting position is yielded exactly once, strictly
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +34,8 @@ BATCH = 500
 QUEUE_LIMIT = 1000
 # How long the hub rests after a failed read before trying again (the watcher reconnects meanwhile).
 RETRY_DELAY = 1.0
+# Events whose renderings are kept for the subscribers that have not sent them yet.
+MEMO_EVENTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +116,22 @@ class Hub:
         # Every event at or before this position has been offered to every attached feed.
         self.position = 0
         self.overflows = 0  # feeds detached for falling behind, since start; for operators and tests
+        self._memos: OrderedDict[int, dict[object, object]] = OrderedDict()
 
     @property
     def subscribers(self) -> int:
         return len(self._feeds)
+
+    def memo(self, position: int) -> dict[object, object]:
+        """A place to keep what is made of the event at `position` for every subscriber alike (its
+        rendering, by document and by what the caller may see), for the most recent `MEMO_EVENTS`
+        events: a hundred subscribers to one document cost one rendering."""
+        found = self._memos.get(position)
+        if found is None:
+            found = self._memos[position] = {}
+            if len(self._memos) > MEMO_EVENTS:
+                self._memos.popitem(last=False)
+        return found
 
     async def started(self) -> None:
         await self._started.wait()
