@@ -19,9 +19,16 @@ A block whose variables give `after` is asked again with its answer's `pageInfo.
   `TOKEN=…  # … "demo ROLE" …` with the token `serve --demo` printed for that role, and
   `TOKEN_ID=…  # … token list …` with the first column of the row of the token the block's `token create`
   named, in the output of its `token list`;
+- `python examples/NAME.py …` lines run that example (tests/test_examples.py runs it at length): its
+  arguments as bash reads them, `ws://127.0.0.1:8000` becoming the server's address, with `--stop-after 1`
+  added and a cursor file that holds the cursor of the event before the log's head: it must print that one
+  event and store its cursor;
 - `pip install`, `pytest`, `python -m tests.bench.NAME` and `docker compose` cannot run here: the extras,
   the benchmark module and its `__main__`, and the compose services and ports they name are checked, and
   the `qinglian` command a `docker compose exec` line runs is run as any other.
+
+```python blocks are excerpts of an example the first line names (`# examples/NAME.py, abridged`): each run
+of lines between `...` lines is, dedented, a run of lines of that file, dedented alike, in the file's order.
 Any other kind of block or line fails, so nothing new slips in unchecked.
 """
 
@@ -36,6 +43,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 import tomllib
 from collections.abc import Iterator
@@ -49,6 +57,7 @@ import yaml
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
+from service.read.paging import position_cursor
 from tests.service.runtime.test_serve import (
     HTTP_TIMEOUT,
     SIGTERM,
@@ -77,6 +86,8 @@ FAILS_CLAUSE = re.compile(r"fails with (?P<code>[A-Z_]+)")
 TWICE_CLAUSE = 'sent twice, the second answer has "replayed": true'
 MAIN_GUARDS = {"__name__ == '__main__'", "'__main__' == __name__"}
 TOKEN_LINE = re.compile(r"^\s+(?P<label>demo \w+(?: of \S+)?)\s+(?P<token>qlt_\S+)$")
+EXCERPT_SOURCE = re.compile(r"^# (?P<path>examples/\w+\.py)\b")
+ELISION = "..."
 
 
 # --- reading the README ---------------------------------------------------------------------------------
@@ -216,6 +227,8 @@ class Part:
             return "bench"
         if cmd[:2] == ["docker", "compose"] and len(cmd) == len(self.words):
             return "compose"
+        if len(cmd) > 1 and cmd[0] == "python" and re.fullmatch(r"examples/\w+\.py", cmd[1]):
+            return "example"
         return "unknown"
 
 
@@ -292,7 +305,7 @@ BLOCKS = fenced_blocks(README.read_text(encoding="utf-8"))
 OPERATIONS, OPERATION_PROBLEMS = operations(BLOCKS)
 SH_BLOCKS = [b for b in BLOCKS if b.lang == "sh"]
 PARTS = [part for b in SH_BLOCKS for part in sh_parts(b)[0]]
-RUNS = {"serve", "qinglian", "curl", "assign"}
+RUNS = {"serve", "qinglian", "curl", "assign", "example"}
 
 
 def _runs(block: Block) -> bool:
@@ -313,15 +326,16 @@ def _exec_inner(part: Part) -> str | None:
 def test_every_block_and_line_is_of_a_kind_this_test_runs_or_checks() -> None:
     problems = list(OPERATION_PROBLEMS)
     for block in BLOCKS:
-        if block.lang not in {"sh", "graphql", "json"}:
+        if block.lang not in {"sh", "graphql", "json", "python"}:
             problems.append(f"README.md:{block.line}: a ```{block.lang} block this test cannot check")
         if block.lang == "sh":
             problems.extend(sh_parts(block)[1])
     assert [] == problems
     # The parser found what the README is known to hold, so an empty problem list means something.
-    assert {"serve", "qinglian", "curl", "pip", "pytest", "bench", "compose", "assign"} <= {
+    assert {"serve", "qinglian", "curl", "pip", "pytest", "bench", "compose", "assign", "example"} <= {
         p.kind for p in PARTS
     }
+    assert any(b.lang == "python" for b in BLOCKS)
     assert any(op.answer is not None for op in OPERATIONS)
     assert any(op.variables is not None for op in OPERATIONS)
 
@@ -342,6 +356,58 @@ def test_pip_and_pytest_lines_name_extras_that_exist() -> None:
             assert named is not None, f"README.md:{part.line}: pip installs {target!r}, not this project"
             for extra in (named["extras"] or "").split(",") if named["extras"] else []:
                 assert extra in extras, f"README.md:{part.line}: no extra {extra!r} in pyproject.toml"
+
+
+def excerpt_problems(block: Block) -> list[str]:
+    """Where a ```python block is not what it says: runs of lines of the example its first line names."""
+    lines = block.text.splitlines()
+    named = EXCERPT_SOURCE.match(lines[0]) if lines else None
+    if named is None:
+        return [f"README.md:{block.line}: a python block whose first line names no examples/NAME.py"]
+    path = ROOT / named["path"]
+    if not path.is_file():
+        return [f"README.md:{block.line}: no {named['path']}"]
+    source = path.read_text(encoding="utf-8").splitlines()
+    pieces: list[list[str]] = [[]]
+    for line in lines[1:]:
+        if line.strip() == ELISION:
+            pieces.append([])
+        else:
+            pieces[-1].append(line)
+    problems: list[str] = []
+    start = 0
+    for piece in filter(None, pieces):
+        wanted = textwrap.dedent("\n".join(piece))
+        found = next(
+            (
+                i
+                for i in range(start, len(source) - len(piece) + 1)
+                if textwrap.dedent("\n".join(source[i : i + len(piece)])) == wanted
+            ),
+            None,
+        )
+        if found is None:
+            problems.append(f"README.md:{block.line}: not in {named['path']} (after line {start}):\n{wanted}")
+        else:
+            start = found + len(piece)
+    return problems
+
+
+def test_python_blocks_are_excerpts_of_the_examples() -> None:
+    blocks = [b for b in BLOCKS if b.lang == "python"]
+    assert blocks
+    assert [] == [problem for block in blocks for problem in excerpt_problems(block)]
+
+
+def test_an_excerpt_that_differs_from_its_example_is_caught() -> None:
+    block = next(b for b in BLOCKS if b.lang == "python")
+    first, *rest = block.text.splitlines()
+    edited = [line.replace("after", "before") for line in rest]
+    assert excerpt_problems(replace(block, text="\n".join([first, *edited])))
+    pieces = "\n".join(rest).split(f"\n{ELISION}\n")
+    assert len(pieces) > 1
+    swapped = "\n".join([first, f"\n{ELISION}\n".join(reversed(pieces))])
+    assert excerpt_problems(replace(block, text=swapped))
 
 
 def test_benchmark_lines_name_modules_that_run_as_main() -> None:
@@ -644,6 +710,40 @@ def _run_curl(demo: Demo, part: Part, variables: dict[str, str]) -> None:
     assert answer["data"], f"README.md:{part.line}: {answer}"
 
 
+def _run_example(demo: Demo, part: Part, variables: dict[str, str]) -> None:
+    # bash reads the line's arguments as a reader's shell would.
+    printed = subprocess.run(
+        [BASH, "-c", "python() { printf '%s\\0' \"$@\"; }; " + part.text],
+        env={**os.environ, **variables},
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=True,
+    ).stdout
+    script, *args = [arg.replace("ws://127.0.0.1:8000", _ws_base(demo)) for arg in printed.split("\0")[:-1]]
+    assert any(arg.startswith(_ws_base(demo)) for arg in args), f"README.md:{part.line}: {args}"
+    cursor_file = demo.workdir / args[args.index("--cursor-file") + 1]
+    head = demo.service.get("/readyz").json()["head"]
+    cursor_file.write_text(position_cursor("events", head - 1) + "\n")
+    try:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / script), *args, "--stop-after", "1"],
+            cwd=demo.workdir,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+        stored = cursor_file.read_text().strip()
+    finally:
+        cursor_file.unlink()
+    shown = f"README.md:{part.line}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert 0 == result.returncode, shown
+    [printed_line] = result.stdout.splitlines()
+    assert str(head) == printed_line.split()[0], shown
+    assert position_cursor("events", head) == stored
+
+
 @pytest.mark.parametrize(
     "block", [b for b in SH_BLOCKS if _runs(b)], ids=[f"README.md:{b.line}" for b in SH_BLOCKS if _runs(b)]
 )
@@ -661,12 +761,18 @@ def test_sh_block_runs(demo: Demo, block: Block) -> None:
             _run_qinglian(demo, part, part.text, variables)
         elif part.kind == "curl":
             _run_curl(demo, part, variables)
+        elif part.kind == "example":
+            _run_example(demo, part, variables)
         elif (inner := _exec_inner(part)) is not None:
             _run_qinglian(demo, part, inner, variables)
 
 
+def _ws_base(demo: Demo) -> str:
+    return demo.base_url.replace("http://", "ws://")
+
+
 def _ws_url(demo: Demo) -> str:
-    return demo.base_url.replace("http://", "ws://") + "/graphql"
+    return _ws_base(demo) + "/graphql"
 
 
 def test_the_websocket_endpoint_answers_a_query_over_graphql_transport_ws(demo: Demo) -> None:
