@@ -53,6 +53,7 @@ from service.runtime.erasure import add_commands as add_erase_commands
 from service.runtime.inspection import InputError, add_commands
 from service.runtime.logging import configure_logging
 from service.runtime.progress import progress_bar
+from service.runtime.relaying import add_relay_commands
 from service.runtime.settings import Settings, SettingsError
 from service.runtime.target import apply_migrations, database, require_migrated
 from service.runtime.turns import TurnLoop
@@ -181,7 +182,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
         sub.set_defaults(run=_report, report=sub.prog.rsplit(" ", 1)[-1])
 
-    with_database = [*add_commands(commands), *add_token_commands(commands), *add_erase_commands(commands)]
+    with_database = [
+        *add_commands(commands),
+        *add_token_commands(commands),
+        *add_erase_commands(commands),
+        *add_relay_commands(commands),
+    ]
     for command in (serve, migrate_, status, rebuild_, demo_load, cover, disclose, one, *with_database):
         command.add_argument(
             "--data-dir",
