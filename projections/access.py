@@ -84,6 +84,7 @@ class Action(enum.StrEnum):
     SUBSCRIBE = "subscribe"
     RECORD = "record"  # one event of `Target.event_type`
     GRANT = "grant access"  # issue or revoke tokens
+    MANAGE_DELIVERIES = "manage webhook endpoints"  # register, list, remove, redeliver
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +144,7 @@ _READS: Mapping[Action, frozenset[Role]] = {
     Action.READ_RESTRICTED: frozenset({Role.INSPECTOR, Role.ADMIN}),
     Action.SUBSCRIBE: frozenset({Role.INSPECTOR, Role.INTEGRATOR, Role.ADMIN}),
     Action.GRANT: frozenset({Role.ADMIN}),
+    Action.MANAGE_DELIVERIES: frozenset({Role.ADMIN}),
 }
 
 

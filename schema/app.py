@@ -363,6 +363,7 @@ class GraphQLView(GraphQL[Context, None]):
             authenticator=app_services.authenticator,
             hub=app_services.hub,
             status_watch=app_services.status_watch,
+            endpoints=app_services.endpoints,
         )
         state = request.scope.get("state", {})
         pinned = state.get(PINNED)

@@ -29,6 +29,7 @@ from service.access.authenticator import Authenticator
 from service.commands.handler import Commands
 from service.delivery.hub import Hub
 from service.delivery.status import StatusWatch
+from service.delivery.webhooks import Endpoints
 from service.log.clock import utc_now
 from service.log.store import EventStore
 from service.read.projector import Projector
@@ -63,6 +64,7 @@ class Services:
     # Live events and status for subscriptions (None where the service runs without them).
     hub: Hub | None = None
     status_watch: StatusWatch | None = None
+    endpoints: Endpoints | None = None
 
 
 # A page of records: (kind, community, as of a date, log size asked for, only this kind of it, after

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema import access, erasure, inputs
+from schema import access, deliveries, erasure, inputs
 from schema.areas import Info
 from schema.results import CommandResult, run
 
@@ -226,6 +226,23 @@ class Mutation:
         self, info: Info, token_id: access.TokenId, reason: access.Reason
     ) -> access.RevokeResult:
         return await access.revoke_access(info, token_id, reason)
+
+    @strawberry.mutation(
+        description="Register a webhook endpoint (admin): the events from now on that the filter admits are "
+        "POSTed to it, signed (Standard Webhooks). The answer holds its secret this once."
+    )
+    async def register_webhook(
+        self, info: Info, input: Annotated[deliveries.RegisterWebhookInput, _INPUT]
+    ) -> deliveries.WebhookResult:
+        return await deliveries.register_webhook(info, input)
+
+    @strawberry.mutation(description="Remove a webhook endpoint (admin): nothing more is delivered to it.")
+    async def remove_webhook(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")],
+    ) -> deliveries.WebhookRemoval:
+        return await deliveries.remove_webhook(info, str(id))
 
     @strawberry.mutation(
         description="Erase a report's or a finding's restricted text (admin): its salts and values are "

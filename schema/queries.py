@@ -18,6 +18,7 @@ from projections.wording import LABELS
 from schema import enums
 from schema.access import ROLE_LABELS, GrantedRole
 from schema.areas import After, City, Community, First, Info, Town
+from schema.deliveries import Deliveries
 from schema.enums import OrderDirection
 from schema.log import Event, EventFilter, Standard, standard
 from schema.pagination import Connection, connection
@@ -268,6 +269,14 @@ class Query:
             (GrantedRole, ROLE_LABELS),
         ]
         return enum_labels(tables)
+
+    @strawberry.field(
+        description="Deliveries to integrators (admins): each relay's and webhook endpoint's position, lag "
+        "and last error."
+    )
+    def deliveries(self, info: Info) -> Deliveries:
+        info.context.require(Action.MANAGE_DELIVERIES)
+        return Deliveries()
 
     @strawberry.field(description="The newest signed checkpoint; null until one is signed.")
     async def checkpoint(self, info: Info) -> Checkpoint | None:

@@ -77,28 +77,28 @@ def subject_of(prefix: str, rec: Recorded) -> str:
     return f"{prefix}.{family}.{rec.type}"
 
 
-def body(rec: Recorded) -> bytes:
+def public_form(rec: Recorded) -> dict[str, object]:
     """An event's public form: its place in the log, its leaf hash, and its payload with restricted fields
-    blanked; of its metadata only who recorded it (kind, role, label)."""
+    blanked; of its metadata only who recorded it (kind, role, label). What leaves the service for a
+    broker or a webhook."""
     actor = rec.metadata.get("actor")
-    return json.dumps(
-        {
-            "position": rec.position,
-            "event_id": str(rec.event_id),
-            "stream_id": rec.stream_id,
-            "stream_version": rec.stream_version,
-            "type": rec.type,
-            "schema_version": rec.schema_version,
-            "recorded_at": format_timestamp(rec.recorded_at),
-            "leaf_hash": rec.leaf_hash.hex(),
-            "payload": public_payload(rec.type, rec.schema_version, rec.payload),
-            "actor": {k: actor.get(k) for k in ("kind", "role", "label")}
-            if isinstance(actor, dict)
-            else actor,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
+    return {
+        "position": rec.position,
+        "event_id": str(rec.event_id),
+        "stream_id": rec.stream_id,
+        "stream_version": rec.stream_version,
+        "type": rec.type,
+        "schema_version": rec.schema_version,
+        "recorded_at": format_timestamp(rec.recorded_at),
+        "leaf_hash": rec.leaf_hash.hex(),
+        "payload": public_payload(rec.type, rec.schema_version, rec.payload),
+        "actor": ({k: actor.get(k) for k in ("kind", "role", "label")} if isinstance(actor, dict) else actor),
+    }
+
+
+def body(rec: Recorded) -> bytes:
+    """The message a relay publishes: the public form as compact JSON."""
+    return json.dumps(public_form(rec), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def headers_of(rec: Recorded) -> dict[str, str]:

@@ -26,6 +26,7 @@ from service.commands.handler import Commands, install_default_standard
 from service.delivery.hub import Hub
 from service.delivery.status import POLL as STATUS_POLL
 from service.delivery.status import StatusWatch
+from service.delivery.webhooks import Endpoints, Policy, WebhookWorker
 from service.log.clock import utc_now
 from service.log.outage import OUTAGE, unavailable
 from service.log.pool import APP_ROLE, connect, create_pool
@@ -72,6 +73,7 @@ class Services:
     # Live events and status for subscribers: one reader of each per process.
     hub: Hub | None = None
     status_watch: StatusWatch | None = None
+    endpoints: Endpoints | None = None
 
 
 async def _fill_missing_records(pool: asyncpg.Pool) -> None:
@@ -81,6 +83,14 @@ async def _fill_missing_records(pool: asyncpg.Pool) -> None:
         await fill_missing_records(pool, CATALOGUE)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("could not rebuild the records; `qinglian rebuild` will", error=str(exc))
+
+
+def webhook_policy(settings: Settings) -> Policy:
+    return Policy(
+        retry_base=settings.webhook_retry_base,
+        max_attempts=settings.webhook_max_attempts,
+        allow_private=settings.webhook_allow_private,
+    )
 
 
 def create_app(
@@ -137,6 +147,9 @@ def create_app(
             background.append(loop.create_task(keeper.run(watcher, projector), name="qinglian-status"))
             hub = Hub(store, watcher, queue_limit=settings.subscriber_queue)
             background.append(loop.create_task(hub.run(), name="qinglian-event-hub"))
+            policy = webhook_policy(settings)
+            worker = WebhookWorker(pool, store, watcher, policy, clock=clock)
+            background.append(loop.create_task(worker.run(), name="qinglian-webhooks"))
             status_watch = StatusWatch(
                 pool, watcher, clock=clock, queue_limit=settings.subscriber_queue, poll=status_poll
             )
@@ -169,6 +182,7 @@ def create_app(
                 head_at_start=head_at_start,
                 hub=hub,
                 status_watch=status_watch,
+                endpoints=Endpoints(pool, store, policy),
             )
             yield
         finally:

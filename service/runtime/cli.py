@@ -30,6 +30,7 @@ from events.catalogue import CATALOGUE
 from projections.community import World
 from projections.localtime import local_date
 from service.commands.handler import Commands
+from service.delivery.queries import query as delivery_query
 from service.demo.generator import DEFAULT_SEED
 from service.demo.loader import DemoLoad, DemoRefused, load_demo
 from service.log.migrations import (
@@ -224,6 +225,14 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             has_status = await conn.fetchval("select to_regclass('status_pending') is not null")
             # Communities whose stored status is behind their facts (a standard revised: all of them).
             behind = await conn.fetchval(STATUS_BEHIND) if has_status else None
+            has_relays = await conn.fetchval("select to_regclass('relay_positions') is not null")
+            has_delivery = await conn.fetchval("select to_regclass('webhook_endpoints') is not null")
+            relays = [dict(r) for r in await conn.fetch(delivery_query("relays"))] if has_relays else []
+            hooks = (
+                [dict(r) for r in await conn.fetch(delivery_query("webhook_list"), False)]
+                if has_delivery
+                else []
+            )
         finally:
             await conn.close()
         return {
@@ -235,6 +244,30 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             ],
             "migrations_pending": [f"{m.version:04d}_{m.name}" for m in pending],
             "status_pending": behind,
+            "relays": [
+                {
+                    "name": r["name"],
+                    "position": r["position"],
+                    "lag": r["lag"],
+                    "published": r["published"],
+                    "last_error": r["last_error"],
+                    "updated_at": r["updated_at"].isoformat(),
+                }
+                for r in relays
+            ],
+            "webhooks": [
+                {
+                    "id": h["id"],
+                    "url": h["url"],
+                    "position": h["position"],
+                    "lag": h["lag"],
+                    "delivered": h["delivered"],
+                    "attempts": h["attempts"],
+                    "dead_letters": h["dead_letters"],
+                    "last_error": h["last_error"],
+                }
+                for h in hooks
+            ],
         }
 
     with database(settings) as target:
@@ -249,6 +282,15 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     print(f"head position:  {report['head_position']}")
     if report["status_pending"] is not None:
         print(f"status:         {report['status_pending']} communities being recomputed")
+    for relay in cast(list[dict[str, Any]], report["relays"]):
+        error = f", last error: {relay['last_error']}" if relay["last_error"] else ""
+        print(f"relay:          {relay['name']} at {relay['position']}, lag {relay['lag']}{error}")
+    for hook in cast(list[dict[str, Any]], report["webhooks"]):
+        error = f", last error: {hook['last_error']}" if hook["last_error"] else ""
+        print(
+            f"webhook:        {hook['id']} {hook['url']} at {hook['position']}, lag {hook['lag']}, "
+            f"dead letters {hook['dead_letters']}{error}"
+        )
     print(f"migrations:     {len(applied)} applied, {len(pending)} pending")
     for item in applied:
         print(f"  {item['version']:04d}_{item['name']}  applied {item['applied_at']}")

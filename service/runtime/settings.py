@@ -58,6 +58,11 @@ class Settings:
     subscriber_queue: int = 1000
     # How often a WebSocket connection's credential is checked again (expiry, revocation), in seconds.
     credential_recheck: float = 5.0
+    # Webhooks: endpoints on loopback or private addresses (refused unless on), the first retry's delay in
+    # seconds (doubling, with jitter), and the failed attempts after which an event is dead-lettered.
+    webhook_allow_private: bool = False
+    webhook_retry_base: float = 5.0
+    webhook_max_attempts: int = 10
 
     @classmethod
     def from_process(cls) -> Settings:
@@ -99,6 +104,9 @@ class Settings:
         checkpoint_interval = _int(environ, "QINGLIAN_CHECKPOINT_INTERVAL", 60, low=1, high=86400)
         subscriber_queue = _int(environ, "QINGLIAN_SUBSCRIBER_QUEUE", 1000, low=1, high=1_000_000)
         recheck = _int(environ, "QINGLIAN_CREDENTIAL_RECHECK", 5, low=1, high=3600)
+        webhook_allow_private = _switch(environ, "QINGLIAN_WEBHOOK_ALLOW_PRIVATE", "off")
+        webhook_retry_base = _int(environ, "QINGLIAN_WEBHOOK_RETRY_BASE", 5, low=1, high=3600)
+        webhook_max_attempts = _int(environ, "QINGLIAN_WEBHOOK_MAX_ATTEMPTS", 10, low=1, high=100)
         return cls(
             database_url=database_url,
             app_database_url=app_database_url,
@@ -120,6 +128,9 @@ class Settings:
             response_cache=response_cache,
             subscriber_queue=subscriber_queue,
             credential_recheck=float(recheck),
+            webhook_allow_private=webhook_allow_private,
+            webhook_retry_base=float(webhook_retry_base),
+            webhook_max_attempts=webhook_max_attempts,
         )
 
 

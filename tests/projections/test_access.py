@@ -66,6 +66,12 @@ READS: dict[tuple[Action, str], tuple[bool, bool]] = {
     (Action.GRANT, "inspector"): (False, False),
     (Action.GRANT, "integrator"): (False, False),
     (Action.GRANT, "admin"): (True, True),
+    (Action.MANAGE_DELIVERIES, "anonymous"): (False, False),
+    (Action.MANAGE_DELIVERIES, "clerk"): (False, False),
+    (Action.MANAGE_DELIVERIES, "town clerk"): (False, False),
+    (Action.MANAGE_DELIVERIES, "inspector"): (False, False),
+    (Action.MANAGE_DELIVERIES, "integrator"): (False, False),
+    (Action.MANAGE_DELIVERIES, "admin"): (True, True),
 }
 # Who may record each type (in scope; out of scope only roles whose scope is the city).
 RECORDERS = {

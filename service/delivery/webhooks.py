@@ -1,0 +1,390 @@
+"""Webhooks: events POSTed to endpoints an admin registers, signed as Standard Webhooks specifies.
+
+**The outbox is the log.** An endpoint keeps one position: every event at or before it has been delivered
+or dead-lettered. A worker in every `serve` process takes the endpoints that are due and free (a lease of
+`LEASE` seconds, renewed with every delivery, so two processes never deliver for one endpoint at once),
+reads the events after the position that the endpoint's filter admits, and POSTs them one at a time, in
+position order; the position moves only after a 2xx answer. Nothing here touches the append path: the
+worker reads what was committed, so a slow or failing endpoint never slows a write.
+
+**Retries.** A failed attempt (no answer within `TIMEOUT`, an answer other than 2xx, a refused
+destination) is tried again after `retry_base * 2 ** (attempts - 1)` seconds (at most `MAX_DELAY`), each
+delay scaled by a random factor from 0.5 to 1.5 (jitter, so endpoints that failed together do not retry
+together). After `max_attempts` failed attempts the event is dead-lettered (`webhook_dead_letters`) and
+delivery goes on with the next; `qinglian webhook redeliver` sends them again.
+
+**Messages** (https://www.standardwebhooks.com): a JSON body `{"type", "timestamp", "data"}` where data is
+the event's public form (restricted fields blanked, as the relay publishes it), and the headers
+`webhook-id` (the event id: the same on every attempt, so a receiver can drop a repeat),
+`webhook-timestamp` (seconds, at the attempt) and `webhook-signature` (`v1,` and the base64 of
+HMAC-SHA256 over `id.timestamp.body` with the endpoint's secret).
+
+**Server-side request forgery.** An endpoint's host must resolve only to public addresses: loopback,
+private, link-local, multicast, reserved and unspecified ones are refused when it is registered and again
+before every attempt (a name may be re-pointed), unless the operator allows them
+(`QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on`). Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import json
+import random
+import secrets
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import structlog
+
+from events.envelope import Recorded, format_timestamp
+from service.delivery.queries import query
+from service.delivery.relay import public_form
+from service.log.clock import utc_now
+from service.log.reads import LogReader
+from service.log.watcher import HeadWatcher
+
+log = structlog.get_logger(__name__)
+
+TIMEOUT = 10.0
+LEASE = 60
+MAX_DELAY = 6 * 3600.0
+BATCH = 50
+# Endpoints one process delivers for at once.
+PARALLEL = 8
+MAX_URL = 2000
+MAX_TYPES = 50
+MAX_PREFIX = 200
+USER_AGENT = "qinglian-webhooks/1"
+
+
+class EndpointError(Exception):
+    """An endpoint cannot be registered (or found) as asked; `field` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How the workers deliver: retries, the dead-letter limit, and whether private addresses are allowed."""
+
+    retry_base: float = 5.0
+    max_attempts: int = 10
+    allow_private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    id: str
+    url: str
+    types: tuple[str, ...] | None
+    stream_prefix: str | None
+    position: int
+    delivered: int
+    attempts: int
+    last_error: str | None
+    failed_at: datetime | None
+    created_at: datetime
+    removed_at: datetime | None
+    dead_letters: int
+    lag: int
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
+    """The `webhook-signature` header's value for one message (Standard Webhooks, version 1)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def message(rec: Recorded) -> str:
+    """The body POSTed for an event."""
+    return json.dumps(
+        {"type": rec.type, "timestamp": format_timestamp(rec.recorded_at), "data": public_form(rec)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def retry_delay(attempts: int, base: float, *, jitter: Callable[[], float] = random.random) -> float:
+    """Seconds before the next attempt after `attempts` failed ones."""
+    delay: float = min(MAX_DELAY, base * 2.0 ** (attempts - 1)) * (0.5 + jitter())
+    return delay
+
+
+def _blocked(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+async def check_destination(url: str, *, allow_private: bool) -> str | None:
+    """Why `url` may not be delivered to, or None: an http(s) URL whose host resolves to public addresses
+    only (any address, where private ones are allowed)."""
+    if len(url) > MAX_URL:
+        return f"must be at most {MAX_URL} characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        return f"is not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    if parts.username or parts.password:
+        return "must not carry credentials"
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return f"its host does not resolve: {exc}"
+    addresses = {str(info[4][0]) for info in found}
+    if not addresses:
+        return "its host does not resolve"
+    if not allow_private and any(_blocked(a) for a in addresses):
+        return (
+            "its host resolves to a loopback, private or otherwise non-public address "
+            "(QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on allows them)"
+        )
+    return None
+
+
+class Endpoints:
+    """Registering, listing, removing endpoints and redelivering their dead letters (admins)."""
+
+    def __init__(self, pool: asyncpg.Pool, reader: LogReader, policy: Policy) -> None:
+        self._pool = pool
+        self._reader = reader
+        self._policy = policy
+
+    async def register(
+        self, url: str, *, types: Sequence[str] | None, stream_prefix: str | None, created_by: str
+    ) -> tuple[Endpoint, str]:
+        """A new endpoint, delivered the events appended from now on; returns it and its secret."""
+        url = url.strip()
+        reason = await check_destination(url, allow_private=self._policy.allow_private)
+        if reason is not None:
+            raise EndpointError("url", reason)
+        if types is not None and not 1 <= len(types) <= MAX_TYPES:
+            raise EndpointError("types", f"from 1 to {MAX_TYPES} types, or none for every type")
+        if stream_prefix is not None and not 1 <= len(stream_prefix) <= MAX_PREFIX:
+            raise EndpointError("streamPrefix", f"1 to {MAX_PREFIX} characters")
+        endpoint_id = "wh_" + secrets.token_hex(6)
+        secret = new_secret()
+        head = await self._reader.head()
+        await self._pool.execute(
+            query("webhook_register"),
+            endpoint_id,
+            url,
+            list(types) if types is not None else None,
+            stream_prefix,
+            secret,
+            created_by,
+            head,
+        )
+        return await self.get(endpoint_id), secret
+
+    async def get(self, endpoint_id: str) -> Endpoint:
+        row = await self._pool.fetchrow(query("webhook_one"), endpoint_id)
+        if row is None:
+            raise EndpointError("id", f"no webhook endpoint {endpoint_id[:40]!r}")
+        return _endpoint(row)
+
+    async def list(self, *, removed: bool = False) -> list[Endpoint]:
+        return [_endpoint(r) for r in await self._pool.fetch(query("webhook_list"), removed)]
+
+    async def remove(self, endpoint_id: str) -> Endpoint:
+        if await self._pool.fetchval(query("webhook_remove"), endpoint_id) is None:
+            raise EndpointError("id", f"no webhook endpoint {endpoint_id[:40]!r} (or removed already)")
+        return await self.get(endpoint_id)
+
+    async def redeliver(self, endpoint_id: str, *, after: int | None = None) -> int:
+        """Deliver again, in order, every event after `after` (default: just before its earliest dead
+        letter still held); returns the position it goes back to. Receivers drop what they already have
+        by its webhook-id."""
+        endpoint = await self.get(endpoint_id)
+        if after is None:
+            earliest = await self._pool.fetchval(query("webhook_earliest_dead"), endpoint_id)
+            if earliest is None:
+                raise EndpointError("id", f"endpoint {endpoint_id} has no dead letters")
+            after = earliest - 1
+        if not 0 <= after <= endpoint.position:
+            raise EndpointError("from", f"must be from 0 to its position, {endpoint.position}")
+        await self._pool.execute(query("webhook_rewind"), endpoint_id, after)
+        return after
+
+
+class WebhookWorker:
+    """Delivers for the endpoints it can lease, for as long as its task lives."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        reader: LogReader,
+        watcher: HeadWatcher,
+        policy: Policy,
+        *,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        poll: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._reader = reader
+        self._watcher = watcher
+        self._policy = policy
+        self._client = client
+        self._clock = clock
+        self._poll = poll
+        self.worker_id = f"{socket.gethostname()}:{id(self):x}:{secrets.token_hex(3)}"
+
+    async def run(self) -> None:
+        client = self._client or httpx.AsyncClient(
+            timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
+        )
+        heads = self._watcher.heads()
+        try:
+            while True:
+                try:
+                    await self.step()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("webhook delivery step failed; will retry", error=str(exc))
+                # A new event, or a retry falling due: whichever comes first.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._poll):
+                        await anext(heads)
+        finally:
+            if self._client is None:
+                await client.aclose()
+
+    async def step(self) -> int:
+        """Deliver for every endpoint due now that this worker can lease; returns how many events."""
+        client = self._client or httpx.AsyncClient(
+            timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
+        )
+        self._client = client
+        head = await self._reader.head()
+        claimed = await self._pool.fetch(query("webhook_claim"), self.worker_id, LEASE, head, PARALLEL)
+        if not claimed:
+            return 0
+        done = await asyncio.gather(*(self._deliver(row, head) for row in claimed))
+        return sum(done)
+
+    async def _deliver(self, endpoint: asyncpg.Record, head: int) -> int:
+        endpoint_id = endpoint["id"]
+        position = endpoint["position"]
+        attempts = endpoint["attempts"]
+        types = endpoint["types"]
+        sent = 0
+        try:
+            rows = await self._reader.read_all(
+                after_position=position, limit=BATCH, types=types, stream_prefix=endpoint["stream_prefix"]
+            )
+            if not rows:
+                # Nothing it wants up to the head: move past it all at once.
+                await self._pool.execute(query("webhook_skip"), endpoint_id, self.worker_id, head)
+                return 0
+            for rec in rows:
+                error = await self._attempt(endpoint["url"], endpoint["secret"], rec)
+                if error is None:
+                    moved = await self._pool.fetchval(
+                        query("webhook_delivered"), endpoint_id, self.worker_id, rec.position, LEASE
+                    )
+                    if moved is None:
+                        return sent  # the lease was lost: another worker goes on from the position
+                    sent += 1
+                    attempts = 0
+                    continue
+                attempts += 1
+                if attempts >= self._policy.max_attempts:
+                    log.warning(
+                        "webhook event dead-lettered",
+                        endpoint=endpoint_id,
+                        position=rec.position,
+                        error=error,
+                    )
+                    await self._pool.execute(
+                        query("webhook_dead_letter"),
+                        endpoint_id,
+                        self.worker_id,
+                        rec.position,
+                        rec.event_id,
+                        attempts,
+                        error,
+                    )
+                    attempts = 0
+                    continue
+                delay = retry_delay(attempts, self._policy.retry_base)
+                await self._pool.execute(
+                    query("webhook_failed"), endpoint_id, self.worker_id, error, delay, attempts
+                )
+                return sent
+            if len(rows) < BATCH:
+                await self._pool.execute(query("webhook_skip"), endpoint_id, self.worker_id, head)
+            return sent
+        finally:
+            await self._pool.execute(query("webhook_release"), endpoint_id, self.worker_id)
+
+    async def _attempt(self, url: str, secret: str, rec: Recorded) -> str | None:
+        """POST one event; the reason it failed, or None."""
+        reason = await check_destination(url, allow_private=self._policy.allow_private)
+        if reason is not None:
+            return f"destination refused: {reason}"
+        body = message(rec)
+        stamp = int(time.time())
+        msg_id = str(rec.event_id)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": sign(secret, msg_id, stamp, body),
+        }
+        assert self._client is not None
+        try:
+            answer = await self._client.post(url, content=body.encode(), headers=headers)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+        if 200 <= answer.status_code < 300:
+            return None
+        return f"HTTP {answer.status_code}"
+
+
+def _endpoint(row: asyncpg.Record) -> Endpoint:
+    return Endpoint(
+        id=row["id"],
+        url=row["url"],
+        types=tuple(row["types"]) if row["types"] is not None else None,
+        stream_prefix=row["stream_prefix"],
+        position=row["position"],
+        delivered=row["delivered"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        failed_at=row["failed_at"],
+        created_at=row["created_at"],
+        removed_at=row["removed_at"],
+        dead_letters=row["dead_letters"],
+        lag=row["lag"],
+    )
