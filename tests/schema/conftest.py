@@ -20,6 +20,7 @@ from schema.context import Context, Services
 from service.commands.handler import Commands, install_default_standard
 from service.delivery.hub import Hub
 from service.delivery.status import StatusWatch
+from service.delivery.webhooks import Endpoints, Policy
 from service.demo.generator import ARTICLE_END
 from service.demo.loader import load_demo
 from service.log.pool import APP_ROLE, connect, create_pool
@@ -94,6 +95,7 @@ async def running(pool: asyncpg.Pool, url: str) -> AsyncIterator[Api]:
                 pool=pool,
                 hub=hub,
                 status_watch=status_watch,
+                endpoints=Endpoints(pool, store, Policy()),
             )
         )
     finally:

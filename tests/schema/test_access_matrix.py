@@ -23,6 +23,7 @@ WHO = EVERY_ROLE
 EVERYONE = frozenset(WHO)
 NOBODY: frozenset[str] = frozenset()
 READERS = frozenset({"inspector", "integrator", "admin"})
+ADMINS = frozenset({"admin"})
 CLERKS = frozenset({"clerk", "town clerk"})
 
 # Root query fields: (query on a community-or-town target, who may in scope, who may out of scope).
@@ -44,6 +45,7 @@ QUERIES: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
     "checkpoint": ("{ checkpoint { treeSize } }", EVERYONE, EVERYONE),
     "inclusionProof": ("{ inclusionProof(position: 1, treeSize: 2) { leafHash } }", EVERYONE, EVERYONE),
     "consistencyProof": ("{ consistencyProof(fromSize: 1, toSize: 2) { toRootHash } }", EVERYONE, EVERYONE),
+    "deliveries": ("{ deliveries { relays { name } webhooks { id } } }", ADMINS, ADMINS),
 }
 # Fields of a community: its status is public, its records are for those who may read them.
 RECORDS = READERS | CLERKS
@@ -186,6 +188,8 @@ MUTATIONS: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
         frozenset({"admin"}),
     ),
     "revokeAccess": ('tokenId: "000000000000", reason: "x"', frozenset({"admin"}), frozenset({"admin"})),
+    "registerWebhook": ('input: {url: "ftp://example.org/hook"}', ADMINS, ADMINS),
+    "removeWebhook": ('id: "wh_000000000000"', ADMINS, ADMINS),
     "eraseRestrictedText": (
         'input: {recordId: "$community-no-such-report", communityId: "$community", reason: "x"}',
         frozenset({"admin"}),
