@@ -35,6 +35,7 @@ from service.log.watcher import HeadWatcher
 from service.read.projector import Projector, fill_missing_records
 from service.read.readmodel import ReadModel
 from service.read.status import StatusKeeper
+from service.runtime.metrics import RequestMetrics, metrics
 from service.runtime.settings import Settings
 from service.transparency.signer import Signer, latest_note, load_signing_key, sign_periodically
 from service.transparency.tree import LogTree
@@ -230,11 +231,22 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/checkpoint", checkpoint),
+            Route("/metrics", metrics),
             *routes,
         ],
         lifespan=lifespan,
         # Browsers on other origins only where the operator lists them (none by default).
         middleware=[
+            # Outermost: every request is counted, whatever answers it.
+            Middleware(RequestMetrics),
+            *_cors(settings),
+        ],
+    )
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    return (
+        [
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
@@ -245,5 +257,5 @@ def create_app(
             )
         ]
         if settings.cors_origins
-        else [],
+        else []
     )
