@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -265,17 +264,15 @@ class WebhookWorker:
         client = self._client or httpx.AsyncClient(
             timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
         )
-        heads = self._watcher.heads()
         try:
             while True:
+                seen = self._watcher.head
                 try:
                     await self.step()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("webhook delivery step failed; will retry", error=str(exc))
                 # A new event, or a retry falling due: whichever comes first.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll):
-                        await anext(heads)
+                await self._watcher.wait_for(seen + 1, within=self._poll)
         finally:
             if self._client is None:
                 await client.aclose()
