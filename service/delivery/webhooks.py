@@ -59,12 +59,16 @@ TIMEOUT = 10.0
 LEASE = 60
 MAX_DELAY = 6 * 3600.0
 BATCH = 50
+# The position is written after this many deliveries, or this many seconds, whichever comes first.
+FLUSH_EVERY = 10
+FLUSH_AFTER = 0.25
 # Endpoints one process delivers for at once.
 PARALLEL = 8
 MAX_URL = 2000
 MAX_TYPES = 50
 MAX_PREFIX = 200
 USER_AGENT = "qinglian-webhooks/1"
+ALLOW = "(QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on allows them)"
 
 
 class EndpointError(Exception):
@@ -158,6 +162,14 @@ async def check_destination(url: str, *, allow_private: bool) -> str | None:
     if parts.username or parts.password:
         return "must not carry credentials"
     try:
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        # An address, not a name: nothing to resolve (and nothing to re-point).
+        blocked = not allow_private and _blocked(str(literal))
+        return "its address is loopback, private or otherwise non-public " + ALLOW if blocked else None
+    try:
         found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         return f"its host does not resolve: {exc}"
@@ -165,10 +177,7 @@ async def check_destination(url: str, *, allow_private: bool) -> str | None:
     if not addresses:
         return "its host does not resolve"
     if not allow_private and any(_blocked(a) for a in addresses):
-        return (
-            "its host resolves to a loopback, private or otherwise non-public address "
-            "(QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on allows them)"
-        )
+        return "its host resolves to a loopback, private or otherwise non-public address " + ALLOW
     return None
 
 
@@ -268,7 +277,8 @@ class WebhookWorker:
             while True:
                 seen = self._watcher.head
                 try:
-                    await self.step()
+                    if await self.step():
+                        continue  # more may be waiting behind a full batch: no rest while it delivers
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("webhook delivery step failed; will retry", error=str(exc))
                 # A new event, or a retry falling due: whichever comes first.
@@ -292,13 +302,14 @@ class WebhookWorker:
 
     async def _deliver(self, endpoint: asyncpg.Record, head: int) -> int:
         endpoint_id = endpoint["id"]
-        position = endpoint["position"]
         attempts = endpoint["attempts"]
-        types = endpoint["types"]
-        sent = 0
+        done = _Delivered(self._pool, endpoint_id, self.worker_id)
         try:
             rows = await self._reader.read_all(
-                after_position=position, limit=BATCH, types=types, stream_prefix=endpoint["stream_prefix"]
+                after_position=endpoint["position"],
+                limit=BATCH,
+                types=endpoint["types"],
+                stream_prefix=endpoint["stream_prefix"],
             )
             if not rows:
                 # Nothing it wants up to the head: move past it all at once.
@@ -307,14 +318,11 @@ class WebhookWorker:
             for rec in rows:
                 error = await self._attempt(endpoint["url"], endpoint["secret"], rec)
                 if error is None:
-                    moved = await self._pool.fetchval(
-                        query("webhook_delivered"), endpoint_id, self.worker_id, rec.position, LEASE
-                    )
-                    if moved is None:
-                        return sent  # the lease was lost: another worker goes on from the position
-                    sent += 1
+                    if not await done.add(rec.position):
+                        return done.count  # the lease was lost: another worker goes on from the position
                     attempts = 0
                     continue
+                await done.flush()
                 attempts += 1
                 if attempts >= self._policy.max_attempts:
                     log.warning(
@@ -338,12 +346,16 @@ class WebhookWorker:
                 await self._pool.execute(
                     query("webhook_failed"), endpoint_id, self.worker_id, error, delay, attempts
                 )
-                return sent
+                return done.count
+            await done.flush()
             if len(rows) < BATCH:
                 await self._pool.execute(query("webhook_skip"), endpoint_id, self.worker_id, head)
-            return sent
+            return done.count
         finally:
-            await self._pool.execute(query("webhook_release"), endpoint_id, self.worker_id)
+            # Even when the task is being cancelled (the service stopping): what was delivered is written,
+            # so a restart does not send it again.
+            await asyncio.shield(done.flush())
+            await asyncio.shield(self._pool.execute(query("webhook_release"), endpoint_id, self.worker_id))
 
     async def _attempt(self, url: str, secret: str, rec: Recorded) -> str | None:
         """POST one event; the reason it failed, or None."""
@@ -367,6 +379,46 @@ class WebhookWorker:
         if 200 <= answer.status_code < 300:
             return None
         return f"HTTP {answer.status_code}"
+
+
+class _Delivered:
+    """Deliveries not yet written: the position moves every FLUSH_EVERY deliveries or FLUSH_AFTER
+    seconds, not after each one (a round trip an event would halve the rate), and before anything else is
+    written of the endpoint. A process killed outright sends at most those again, with the same
+    webhook-id, which receivers drop."""
+
+    def __init__(self, pool: asyncpg.Pool, endpoint_id: str, worker_id: str) -> None:
+        self._pool = pool
+        self._endpoint_id = endpoint_id
+        self._worker_id = worker_id
+        self._position: int | None = None
+        self._unwritten = 0
+        self._since = time.monotonic()
+        self.count = 0
+
+    async def add(self, position: int) -> bool:
+        """Note a delivery; False if the lease turned out lost when writing."""
+        self._position = position
+        self._unwritten += 1
+        self.count += 1
+        if self._unwritten >= FLUSH_EVERY or time.monotonic() - self._since >= FLUSH_AFTER:
+            return await self.flush()
+        return True
+
+    async def flush(self) -> bool:
+        if self._position is None or not self._unwritten:
+            return True
+        moved = await self._pool.fetchval(
+            query("webhook_delivered"),
+            self._endpoint_id,
+            self._worker_id,
+            self._position,
+            LEASE,
+            self._unwritten,
+        )
+        self._unwritten = 0
+        self._since = time.monotonic()
+        return moved is not None
 
 
 def _endpoint(row: asyncpg.Record) -> Endpoint:

@@ -85,7 +85,7 @@ returning id, url, types, stream_prefix, secret, position, attempts;
 
 -- name: webhook_delivered
 update webhook_endpoints
-set position = $3, delivered = delivered + 1, attempts = 0, last_error = null, failed_at = null,
+set position = $3, delivered = delivered + $5, attempts = 0, last_error = null, failed_at = null,
     next_attempt_at = now(), leased_until = now() + make_interval(secs => $4)
 where id = $1 and leased_by = $2
 returning position;
