@@ -4,7 +4,9 @@
 or dead-lettered. A worker in every `serve` process takes the endpoints that are due and free (a lease of
 `LEASE` seconds, renewed with every delivery, so two processes never deliver for one endpoint at once),
 reads the events after the position that the endpoint's filter admits, and POSTs them one at a time, in
-position order; the position moves only after a 2xx answer. Nothing here touches the append path: the
+position order; the position moves only past events answered 2xx (written every 10 deliveries or a
+quarter of a second, and before the worker stops: a process killed outright may send those few again,
+with the same webhook-id). Nothing here touches the append path: the
 worker reads what was committed, so a slow or failing endpoint never slows a write.
 
 **Retries.** A failed attempt (no answer within `TIMEOUT`, an answer other than 2xx, a refused
