@@ -120,6 +120,7 @@ class Socket:
             origin=Origin(origin) if origin is not None else None,
             open_timeout=TIMEOUT,
             ping_interval=None,
+            proxy=None,
             **options,
         ) as ws:
             socket = cls(ws)
