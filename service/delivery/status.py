@@ -180,10 +180,14 @@ class StatusWatch:
         # What was read at the last look: the whole city, these towns, these communities.
         self._covered: tuple[bool, frozenset[str], frozenset[str]] = (False, frozenset(), frozenset())
         self._generation: int | None = None
-        self._day: date | None = None
         self._again = asyncio.Event()
         self._looking = False
         self._looked = asyncio.Event()
+
+    @property
+    def watching(self) -> int:
+        """Subscriptions watching status or coverage now; for operators and tests."""
+        return len(self._status) + len(self._coverage)
 
     def watch_status(
         self, *, community_id: str | None, town_id: str | None, on_overflow: Callable[[], None] | None = None
@@ -296,7 +300,10 @@ class StatusWatch:
                 continue  # newly watched: the starting point, not a change
             if old is not None and old.shape() == now.shape():
                 continue
-            if old is not None and old.position == now.position and self._day != today:
+            if old is not None and old.valid_to <= today:
+                # The segment held ended: a day began past it. The one holding now may rest on an older or
+                # a newer position than it (segments are recomputed from a record's day on, and kept where
+                # they did not change), so positions cannot tell a date from a record; the end can.
                 changes.append(StatusChange(now.community_id, old, now, "date", None, now.valid_from))
             else:
                 changes.append(
@@ -305,11 +312,11 @@ class StatusWatch:
         self._held = held
         self._covered = (everyone, towns, ids)
         self._generation = generation
-        self._day = today
         for change in changes:
             self._tell_status(change)
         if known_scope:
-            self._tell_coverage(before_cov, self._coverage_figures(), changes, today)
+            read_whole = (was_everyone, was_towns)
+            self._tell_coverage(before_cov, self._coverage_figures(), changes, today, read_whole)
 
     def _coverage_figures(self) -> dict[str | None, Figures]:
         counts: dict[str | None, list[int]] = {}
@@ -341,9 +348,17 @@ class StatusWatch:
         after: dict[str | None, Figures],
         changes: Iterable[StatusChange],
         today: date,
+        read_whole: tuple[bool, frozenset[str]],
     ) -> None:
+        """`read_whole`: whether the last look read every community, and the towns it read whole. The
+        figures before are known only for those; a scope it read in part (watched only now, beside
+        communities watched one by one) starts from this look instead: its figures grew with what was read,
+        not with a change."""
+        everyone, towns = read_whole
         listed = list(changes)
         for watch in tuple(self._coverage):
+            if not (everyone or (watch.town_id is not None and watch.town_id in towns)):
+                continue
             old = before.get(watch.town_id, Figures(0, 0))
             new = after.get(watch.town_id, Figures(0, 0))
             if old == new:
