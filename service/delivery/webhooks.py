@@ -257,15 +257,16 @@ class WebhookWorker:
         self._watcher = watcher
         self._policy = policy
         self._client = client
+        self._own_client: httpx.AsyncClient | None = None
         self._clock = clock
         self._poll = poll
         self.worker_id = f"{socket.gethostname()}:{id(self):x}:{secrets.token_hex(3)}"
 
     async def run(self) -> None:
-        client = self._client or httpx.AsyncClient(
-            timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
-        )
         heads = self._watcher.heads()
+        # One read of the next head stays pending across polls. Cancelling it at a poll's timeout would
+        # throw into the generator and close it: the next read would end the worker for good.
+        moved = asyncio.ensure_future(anext(heads))
         try:
             while True:
                 try:
@@ -273,19 +274,33 @@ class WebhookWorker:
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("webhook delivery step failed; will retry", error=str(exc))
                 # A new event, or a retry falling due: whichever comes first.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll):
-                        await anext(heads)
+                await asyncio.wait({moved}, timeout=self._poll)
+                if moved.done():
+                    moved.result()
+                    moved = asyncio.ensure_future(anext(heads))
         finally:
-            if self._client is None:
-                await client.aclose()
+            moved.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await moved
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP client if this worker made it (one given to it is its owner's to close)."""
+        if self._own_client is not None:
+            await self._own_client.aclose()
+            self._own_client = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is not None:
+            return self._client
+        if self._own_client is None:
+            self._own_client = httpx.AsyncClient(
+                timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
+            )
+        return self._own_client
 
     async def step(self) -> int:
         """Deliver for every endpoint due now that this worker can lease; returns how many events."""
-        client = self._client or httpx.AsyncClient(
-            timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
-        )
-        self._client = client
         head = await self._reader.head()
         claimed = await self._pool.fetch(query("webhook_claim"), self.worker_id, LEASE, head, PARALLEL)
         if not claimed:
@@ -362,9 +377,8 @@ class WebhookWorker:
             "webhook-timestamp": str(stamp),
             "webhook-signature": sign(secret, msg_id, stamp, body),
         }
-        assert self._client is not None
         try:
-            answer = await self._client.post(url, content=body.encode(), headers=headers)
+            answer = await self._http().post(url, content=body.encode(), headers=headers)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= answer.status_code < 300:
