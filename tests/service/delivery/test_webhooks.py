@@ -1,0 +1,421 @@
+"""Webhooks: signatures a reference verifier accepts, retries, dead letters, redelivery and the guard against
+private destinations, against a real PostgreSQL and a real HTTP receiver on 127.0.0.1.
+
+The receiver records every POST and answers as the test decides (fail, hold, accept). What the tests hold
+the service to: every delivery verifies with the endpoint's secret (`standardwebhooks`, the reference
+library), every event of the log after the registration reaches the receiver exactly once among the
+answers it gave 2xx to, in position order, across failures and a restart; writes go on while the receiver
+fails; restricted fields leave the service blanked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from events.catalogue import CATALOGUE
+from events.recognition import LeadingTalentRecognized, Level
+from events.supervision import ReportReceived
+from service.commands.handler import Commands
+from service.delivery.webhooks import (
+    MAX_DELAY,
+    Endpoints,
+    Policy,
+    WebhookWorker,
+    check_destination,
+    message,
+    new_secret,
+    retry_delay,
+    sign,
+)
+from service.log.pool import APP_ROLE, connect
+from service.log.store import EventStore
+from service.log.watcher import HeadWatcher
+from tests.service.runtime.test_serve import (
+    HTTP_TIMEOUT,
+)
+from tests.support import domain
+from tests.support.sealing import openings, sealed
+
+# Hang guards only, never expectations about speed: with QINGLIAN_WEBHOOK_RETRY_BASE=1 three failed
+# attempts cost about 7 s of backoff; a lease left behind by a killed process would cost up to a minute.
+DELIVERY_TIMEOUT = 150.0
+POLL = 0.05
+
+PRIVATE_OK = {"QINGLIAN_WEBHOOK_ALLOW_PRIVATE": "on", "QINGLIAN_WEBHOOK_RETRY_BASE": "1"}
+
+
+# --- the receiver -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One POST as the receiver saw it, and the status it answered."""
+
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+    @property
+    def msg_id(self) -> str:
+        return self.headers["webhook-id"]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.body)["data"]
+        return found
+
+
+Answer = Callable[[int, dict[str, str], bytes], int]
+
+
+def accept(n: int, headers: dict[str, str], body: bytes) -> int:
+    return 204
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1, on a thread: records every POST and answers with `answer(n, headers,
+    body)`, n counting requests from 0. An answer may block (to hold a delivery in flight)."""
+
+    answer: Answer = accept
+    requests: list[Request] = field(default_factory=list)
+    url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _count: int = 0
+
+    def handle(self, headers: dict[str, str], body: bytes) -> int:
+        with self._lock:
+            n = self._count
+            self._count += 1
+        return self.answer(n, headers, body)
+
+    def record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def seen(self) -> list[Request]:
+        with self._lock:
+            return list(self.requests)
+
+    def accepted(self) -> list[Request]:
+        """The requests answered 2xx, in the order they were answered."""
+        return [r for r in self.seen() if 200 <= r.status < 300]
+
+
+@contextlib.contextmanager
+def receiving(answer: Answer = accept) -> Iterator[Receiver]:
+    receiver = Receiver(answer)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status = receiver.handle(headers, body)
+            with contextlib.suppress(OSError):  # the sender may have given up on a held answer
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+            receiver.record(Request(headers, body, status))
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the test reads what it recorded, not a log on stderr
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=HTTP_TIMEOUT)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = DELIVERY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:.0f} s: {what}")
+        time.sleep(POLL)
+
+
+def verified(secret: str, requests: list[Request]) -> list[Request]:
+    """Those of `requests` whose signature the reference library refuses (none, when all is well)."""
+    refused = []
+    for request in requests:
+        try:
+            Webhook(secret).verify(request.body, request.headers)
+        except WebhookVerificationError:
+            refused.append(request)
+    return refused
+
+
+# --- pure -------------------------------------------------------------------------------------------------
+
+
+def test_a_signature_verifies_with_the_reference_library_and_a_change_to_anything_signed_is_refused() -> None:
+    secret = new_secret()
+    body = json.dumps(
+        {"type": "TrainingHeld", "timestamp": "2022-06-08T02:00:00Z", "data": {"n": "一"}}, ensure_ascii=False
+    )
+    msg_id = "0190b0a4-7c1e-7bd5-9d5e-1f0c2a3b4c5d"
+    stamp = int(time.time())
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(stamp), "webhook-signature": ""}
+    headers["webhook-signature"] = sign(secret, msg_id, stamp, body)
+
+    assert json.loads(body) == Webhook(secret).verify(body.encode(), headers)
+    tampered = [
+        (secret, body.replace("一", "二"), headers),
+        (secret, body, {**headers, "webhook-timestamp": str(stamp + 1)}),
+        (secret, body, {**headers, "webhook-id": msg_id[:-1] + "e"}),
+        (new_secret(), body, headers),
+    ]
+    assert all(changed != (secret, body, headers) for changed in tampered)
+    for key, text, sent in tampered:
+        with pytest.raises(WebhookVerificationError):
+            Webhook(key).verify(text.encode(), sent)
+
+
+def test_the_retry_delay_doubles_is_capped_and_its_jitter_stays_within_half_and_one_and_a_half() -> None:
+    middle = [retry_delay(n, 5.0, jitter=lambda: 0.5) for n in range(1, 8)]
+    assert [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0] == middle
+    assert MAX_DELAY == retry_delay(40, 5.0, jitter=lambda: 0.5)
+    assert (2.5, 7.5) == (retry_delay(1, 5.0, jitter=lambda: 0.0), retry_delay(1, 5.0, jitter=lambda: 1.0))
+    assert (MAX_DELAY * 0.5, MAX_DELAY * 1.5) == (
+        retry_delay(40, 5.0, jitter=lambda: 0.0),
+        retry_delay(40, 5.0, jitter=lambda: 1.0),
+    )
+    for attempts in (1, 3, 12, 30):
+        unjittered = min(MAX_DELAY, 5.0 * 2.0 ** (attempts - 1))
+        drawn = [retry_delay(attempts, 5.0) / unjittered for _ in range(500)]
+        assert all(0.5 <= d <= 1.5 for d in drawn), (attempts, min(drawn), max(drawn))
+        # Jitter: the draws spread over the range, not one factor for every endpoint.
+        assert max(drawn) - min(drawn) > 0.5, attempts
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://127.0.0.1:8080/hooks", "non-public address"),
+        ("http://[::1]/hooks", "non-public address"),
+        ("http://10.1.2.3/hooks", "non-public address"),
+        ("http://192.168.1.10/hooks", "non-public address"),
+        ("http://172.16.0.1/hooks", "non-public address"),
+        ("http://169.254.169.254/latest/meta-data", "non-public address"),
+        ("http://0.0.0.0/hooks", "non-public address"),
+        ("http://[::ffff:127.0.0.1]/hooks", "non-public address"),
+        ("http://localhost:8080/hooks", "non-public address"),
+        ("ftp://93.184.216.34/hooks", "http:// or https://"),
+        ("file:///etc/passwd", "http:// or https://"),
+        ("https://user:secret@93.184.216.34/hooks", "credentials"),
+        ("https://nowhere.invalid/hooks", "does not resolve"),
+        ("http://93.184.216.34:99999/hooks", "not a URL"),
+        ("http://93.184.216.34/" + "a" * 2000, "at most 2000 characters"),
+    ],
+)
+async def test_a_destination_that_is_not_public_or_not_plain_http_is_refused(url: str, says: str) -> None:
+    reason = await check_destination(url, allow_private=False)
+    assert reason is not None
+    assert says in reason, reason
+
+
+async def test_a_public_address_is_accepted_and_a_private_one_where_the_operator_allows_it() -> None:
+    # Checking only resolves the host: nothing connects to these.
+    assert await check_destination("http://93.184.216.34/hooks", allow_private=False) is None
+    assert await check_destination("https://[2606:2800:220:1::]/hooks", allow_private=False) is None
+    assert await check_destination("http://127.0.0.1:8080/hooks", allow_private=True) is None
+    assert await check_destination("http://localhost:8080/hooks", allow_private=True) is None
+    # Allowing private addresses allows nothing else.
+    assert await check_destination("ftp://127.0.0.1/hooks", allow_private=True) is not None
+    assert await check_destination("http://u:p@127.0.0.1/hooks", allow_private=True) is not None
+
+
+# --- a worker in this process -----------------------------------------------------------------------------
+
+ALLOW = Policy(retry_base=0.01, max_attempts=10, allow_private=True)
+
+
+async def never() -> asyncpg.Connection:
+    raise AssertionError("not started: these tests call step() themselves")
+
+
+@pytest.fixture
+def commands(store: EventStore) -> Commands:
+    return Commands(store, CATALOGUE)
+
+
+@pytest.fixture
+async def watcher(database_url: str) -> AsyncIterator[HeadWatcher]:
+    async def connect_as_app() -> asyncpg.Connection:
+        return await connect(database_url, server_settings={"role": APP_ROLE})
+
+    watcher = HeadWatcher(connect_as_app, retry_delay=0.05)
+    await watcher.start()
+    yield watcher
+    await watcher.stop()
+
+
+async def steps_until(worker: WebhookWorker, condition: Callable[[], bool], what: str) -> None:
+    """Call the worker's step until `condition` holds (a hang guard ends it otherwise)."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {DELIVERY_TIMEOUT:.0f} s: {what}")
+        await worker.step()
+        await asyncio.sleep(POLL)
+
+
+async def setup_community(commands: Commands) -> None:
+    await commands.record(domain.town("gutang"), idempotency_key="town")
+    await commands.record(domain.community("shuyuan", "gutang"), idempotency_key="community")
+
+
+async def test_restricted_fields_leave_blanked_and_the_rest_of_the_public_form_arrives_signed(
+    pool: asyncpg.Pool, store: EventStore, commands: Commands
+) -> None:
+    endpoints = Endpoints(pool, store, ALLOW)
+    with receiving() as receiver:
+        endpoint, secret = await endpoints.register(
+            receiver.url,
+            types=["LeadingTalentRecognized", "ReportReceived"],
+            stream_prefix=None,
+            created_by="t",
+        )
+        await setup_community(commands)
+        await commands.record(
+            LeadingTalentRecognized(
+                community_id="shuyuan",
+                person_ref="ref:7f3a9c21",
+                level=Level.CITY,
+                recognized_on=date(2022, 5, 6),
+            ),
+            idempotency_key="talent",
+        )
+        report = ReportReceived(
+            community_id="shuyuan",
+            report_id="r-1",
+            received_on=date(2022, 5, 6),
+            channel="hotline",
+            summary=sealed("summary", "反映停车位分配不公开"),
+            reporter_ref="ref:0badc0de",
+        )
+        await commands.record(report, idempotency_key="report", openings=openings(report))
+        worker = WebhookWorker(pool, store, HeadWatcher(never), ALLOW)
+        try:
+            await steps_until(worker, lambda: len(receiver.accepted()) >= 2, "both events delivered")
+        finally:
+            await worker.close()
+
+    log = [r for r in await store.read_all(after_position=endpoint.position) if r.type != "TownRegistered"]
+    wanted = [r for r in log if r.type in ("LeadingTalentRecognized", "ReportReceived")]
+    talent, received = receiver.accepted()
+    assert [] == verified(secret, receiver.seen())
+    assert [str(r.event_id) for r in wanted] == [talent.msg_id, received.msg_id]
+    assert {
+        "community_id": "shuyuan",
+        "person_ref": None,
+        "level": "city",
+        "recognized_on": "2022-05-06",
+    } == (talent.data["payload"])
+    assert received.data["payload"]["reporter_ref"] is None
+    assert received.data["payload"]["summary"] == {"commitment": report.summary.commitment}
+    for request in (talent, received):
+        text = request.body.decode()
+        for secret_word in ("7f3a9c21", "0badc0de", "停车位"):
+            assert secret_word not in text, text
+    # Everything else is the event's public form, the same as a relay publishes.
+    assert json.loads(message(wanted[0])) == json.loads(talent.body)
+    assert ("LeadingTalentRecognized", wanted[0].position, wanted[0].leaf_hash.hex()) == (
+        json.loads(talent.body)["type"],
+        talent.data["position"],
+        talent.data["leaf_hash"],
+    )
+    # Events the filter leaves out are passed over, not waited on.
+    assert 0 == (await endpoints.get(endpoint.id)).lag
+
+
+async def test_an_answer_that_does_not_come_in_time_is_a_failed_attempt_tried_again(
+    pool: asyncpg.Pool, store: EventStore, commands: Commands
+) -> None:
+    def slow_first(n: int, headers: dict[str, str], body: bytes) -> int:
+        if n == 0:
+            time.sleep(2.0)  # past the client's timeout below
+            return 503
+        return 204
+
+    endpoints = Endpoints(pool, store, ALLOW)
+    with receiving(slow_first) as receiver:
+        endpoint, secret = await endpoints.register(
+            receiver.url, types=None, stream_prefix=None, created_by="t"
+        )
+        await commands.record(domain.town("gutang"), idempotency_key="town")
+        async with httpx.AsyncClient(timeout=0.5) as client:
+            worker = WebhookWorker(pool, store, HeadWatcher(never), ALLOW, client=client)
+            assert 0 == await worker.step()
+            failed = await endpoints.get(endpoint.id)
+            await steps_until(worker, lambda: len(receiver.accepted()) == 1, "the retry delivered")
+        done = await endpoints.get(endpoint.id)
+        wait_until(lambda: len(receiver.seen()) == 2, "the slow answer recorded")
+
+    [town] = await store.read_all(after_position=endpoint.position)
+    assert (1, 0) == (failed.attempts, failed.delivered)
+    assert "Timeout" in (failed.last_error or ""), failed.last_error
+    assert (0, 1, None, town.position) == (done.attempts, done.delivered, done.last_error, done.position)
+    assert [str(town.event_id)] * 2 == [r.msg_id for r in receiver.seen()]
+    assert [] == verified(secret, receiver.seen())
+
+
+async def test_the_running_worker_keeps_delivering_after_idle_polls_and_retries_on_its_own(
+    pool: asyncpg.Pool, store: EventStore, commands: Commands, watcher: HeadWatcher
+) -> None:
+    def fail_first(n: int, headers: dict[str, str], body: bytes) -> int:
+        return 500 if n == 0 else 204
+
+    endpoints = Endpoints(pool, store, ALLOW)
+    with receiving(fail_first) as receiver:
+        endpoint, secret = await endpoints.register(
+            receiver.url, types=None, stream_prefix=None, created_by="t"
+        )
+        task = asyncio.get_running_loop().create_task(
+            WebhookWorker(pool, store, watcher, ALLOW, poll=0.1).run()
+        )
+        try:
+            await commands.record(domain.town("gutang"), idempotency_key="town")
+            await asyncio.to_thread(
+                wait_until, lambda: task.done() or len(receiver.accepted()) == 1, "the town, retried"
+            )
+            assert not task.done(), task.exception()
+            # Many polls with nothing to do: the worker must still be there for the next event.
+            await asyncio.sleep(1.0)
+            assert not task.done(), task.exception()
+            await commands.record(domain.community("shuyuan", "gutang"), idempotency_key="community")
+            await asyncio.to_thread(
+                wait_until, lambda: task.done() or len(receiver.accepted()) == 2, "the community"
+            )
+            assert not task.done(), task.exception()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    log = await store.read_all(after_position=endpoint.position)
+    assert [str(r.event_id) for r in log] == [r.msg_id for r in receiver.accepted()]
+    assert [500, 204, 204] == [r.status for r in receiver.seen()]
+    assert [] == verified(secret, receiver.seen())
