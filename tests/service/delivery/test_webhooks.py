@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -46,7 +47,7 @@ from service.delivery.webhooks import (
 from service.log.pool import APP_ROLE, connect
 from service.log.store import EventStore
 from service.log.watcher import HeadWatcher
-from tests.service.runtime.test_cli import run_qinglian
+from tests.service.runtime.test_cli import one_line_error, run_qinglian
 from tests.service.runtime.test_serve import (
     HTTP_TIMEOUT,
     SIGTERM,
@@ -602,3 +603,157 @@ def test_every_event_reaches_the_endpoint_once_in_order_through_failures_and_a_r
             "lastError": None,
         }
     ] == webhooks
+
+
+def trainings(requests: list[Request]) -> list[str | None]:
+    """Each request's training id (None for other events)."""
+    return [r.data["payload"].get("training_id") for r in requests]
+
+
+async def dead_letters(database_url: str) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "select endpoint_id, position, event_id::text, attempts, last_error, redelivered_at is not null"
+            " from webhook_dead_letters order by position"
+        )
+        return [tuple(r) for r in rows]
+    finally:
+        await conn.close()
+
+
+def test_an_event_the_endpoint_keeps_refusing_is_dead_lettered_then_delivered_again_on_request(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = {**child_env(database_url), **PRIVATE_OK, "QINGLIAN_WEBHOOK_MAX_ATTEMPTS": "2"}
+    admin = create_token(env, "admin")
+    clerk = create_token(env, "clerk", "--community", "shuyuan")
+    refusing, second_try, go_on = threading.Event(), threading.Event(), threading.Event()
+    refusing.set()
+    refused: list[int] = []
+
+    def answer(n: int, headers: dict[str, str], body: bytes) -> int:
+        if not refusing.is_set() or json.loads(body)["data"]["payload"].get("training_id") != "t-2":
+            return 204
+        refused.append(n)
+        if len(refused) == 2:
+            # Held so the test can look at the endpoint between the two attempts' outcomes.
+            second_try.set()
+            go_on.wait(HTTP_TIMEOUT)
+        return 500
+
+    with receiving(answer) as receiver:
+        with serving(tmp_path, env) as service:
+            service.ready()
+            added = run_qinglian("webhook", "add", receiver.url, env=env)
+            assert 0 == added.returncode, added.stderr
+            found = re.search(r"endpoint (wh_[0-9a-f]+): (\S+), from position (\d+)", added.stdout)
+            secret = re.search(r"shown once.*: (whsec_\S+)$", added.stdout, re.MULTILINE)
+            assert found is not None, added.stdout
+            assert secret is not None, added.stdout
+            endpoint_id = found[1]
+            written = setup_through_api(service, admin) + [training(service, clerk, n) for n in (1, 2, 3)]
+            wait_until(second_try.is_set, "the second attempt at t-2")
+            retrying = graphql(service, WEBHOOKS, admin)["deliveries"]["webhooks"]
+            go_on.set()
+            wait_until(lambda: trainings(receiver.accepted())[-1:] == ["t-3"], "t-3 delivered after t-2")
+            wait_until(
+                lambda: graphql(service, WEBHOOKS, admin)["deliveries"]["webhooks"][0]["lag"] == 0,
+                "the position at the head",
+            )
+            after_dead = graphql(service, WEBHOOKS, admin)["deliveries"]["webhooks"]
+            listed = run_qinglian("webhook", "list", "--json", env=env)
+            held = asyncio.run(dead_letters(database_url))
+            log = events_after(service, admin, int(found[3]))
+
+            refusing.clear()
+            redelivered = run_qinglian("webhook", "redeliver", endpoint_id, env=env)
+            wait_until(lambda: trainings(receiver.accepted())[-2:] == ["t-2", "t-3"], "t-2 and t-3 again")
+            wait_until(
+                lambda: graphql(service, WEBHOOKS, admin)["deliveries"]["webhooks"][0]["lag"] == 0,
+                "the position at the head again",
+            )
+            after_redelivery = graphql(service, WEBHOOKS, admin)["deliveries"]["webhooks"]
+            again = run_qinglian("webhook", "redeliver", endpoint_id, env=env)
+            stopped = service.stop(SIGTERM)
+        assert_stopped_cleanly(service, stopped)
+
+    poison = log[3]
+    assert written == [e["position"] for e in log]
+    assert (receiver.url, written[0] - 1) == (found[2], int(found[3]))
+    # Two attempts (QINGLIAN_WEBHOOK_MAX_ATTEMPTS=2), then on to the next event.
+    assert 2 == len(refused)
+    assert [poison["eventId"]] * 2 == [r.msg_id for r in receiver.seen() if r.status == 500]
+    assert [None, None, "t-1", "t-3", "t-2", "t-3"] == trainings(receiver.accepted())
+    assert [] == verified(secret[1], receiver.seen())
+    # Between the attempts: one failed, its error shown, nothing dead yet.
+    [state] = retrying
+    assert (written[2], 1, "HTTP 500", 0) == (
+        state["position"],
+        state["attempts"],
+        state["lastError"],
+        state["deadLetters"],
+    )
+    # Dead-lettered: counted, kept with its error; the endpoint's own error clears once t-3 is taken.
+    assert [
+        {**state, "position": written[-1], "lag": 0, "attempts": 0, "deadLetters": 1, "lastError": None}
+    ] == [{**s, "delivered": state["delivered"]} for s in after_dead]
+    assert 4 == after_dead[0]["delivered"]
+    assert [(endpoint_id, poison["position"], poison["eventId"], 2, "HTTP 500", False)] == held
+    assert 0 == listed.returncode, listed.stderr
+    [entry] = json.loads(listed.stdout)["endpoints"]
+    assert (endpoint_id, 1, 0, 0, 4) == (
+        entry["id"],
+        entry["dead_letters"],
+        entry["lag"],
+        entry["attempts"],
+        entry["delivered"],
+    )
+    # Redelivered from just before it: it and every event after it again (receivers drop repeats by id).
+    assert 0 == redelivered.returncode, redelivered.stderr
+    assert f"after position {poison['position'] - 1}" in redelivered.stdout
+    assert (0, 0, 6) == (
+        after_redelivery[0]["deadLetters"],
+        after_redelivery[0]["lag"],
+        after_redelivery[0]["delivered"],
+    )
+    assert "has no dead letters" in one_line_error(again)
+
+
+def test_a_private_destination_is_refused_unless_allowed_and_only_admins_may_register(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = child_env(database_url)
+    tokens = {
+        "admin": create_token(env, "admin"),
+        "inspector": create_token(env, "inspector"),
+        "integrator": create_token(env, "integrator"),
+        "clerk": create_token(env, "clerk", "--community", "shuyuan"),
+    }
+    with receiving() as receiver:
+        with serving(tmp_path, env) as service:
+            service.ready()
+            answers = {
+                who: graphql(service, REGISTER, token, url=receiver.url)["registerWebhook"]
+                for who, token in tokens.items()
+            }
+            webhooks = graphql(service, WEBHOOKS, tokens["admin"])["deliveries"]["webhooks"]
+            stopped = service.stop(SIGTERM)
+        assert_stopped_cleanly(service, stopped)
+        added = run_qinglian("webhook", "add", receiver.url, env=env)
+        listed = run_qinglian("webhook", "list", "--json", env=env)
+
+    refusal = answers.pop("admin")
+    [error] = refusal.pop("errors")
+    assert ({"__typename": "ValidationError"}, "input.url") == (refusal, error["field"])
+    assert "QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on" in error["message"], error
+    for who, answer in answers.items():
+        assert "NotAuthorized" == answer["__typename"], (who, answer)
+        assert "admin may" in answer["reason"], (who, answer)
+    line = one_line_error(added)
+    assert line.startswith("qinglian: error: url: its host resolves to a loopback"), line
+    assert "QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on" in line
+    # Nothing registered, nothing sent.
+    assert [] == webhooks
+    assert {"endpoints": []} == json.loads(listed.stdout)
+    assert [] == receiver.seen()
