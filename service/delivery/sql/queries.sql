@@ -64,11 +64,15 @@ update webhook_endpoints set removed_at = now() where id = $1 and removed_at is 
 select min(position) from webhook_dead_letters where endpoint_id = $1 and redelivered_at is null;
 
 -- name: webhook_rewind
+-- The lease is taken back too: a worker in the middle of a batch would otherwise move the position on
+-- past the events to send again (its next write needs the lease, so it stops there instead).
 with back as (
     update webhook_dead_letters set redelivered_at = now()
     where endpoint_id = $1 and position > $2 and redelivered_at is null
 )
-update webhook_endpoints set position = $2, attempts = 0, next_attempt_at = now() where id = $1;
+update webhook_endpoints
+set position = $2, attempts = 0, next_attempt_at = now(), leased_by = null, leased_until = null
+where id = $1;
 
 -- name: webhook_claim
 -- Endpoints due now with events after their position, free or already this worker's: leased for $2 s.
