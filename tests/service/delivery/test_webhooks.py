@@ -757,3 +757,47 @@ def test_a_private_destination_is_refused_unless_allowed_and_only_admins_may_reg
     assert [] == webhooks
     assert {"endpoints": []} == json.loads(listed.stdout)
     assert [] == receiver.seen()
+
+
+async def test_a_redelivery_asked_for_while_a_worker_is_delivering_is_not_undone_by_it(
+    pool: asyncpg.Pool, store: EventStore, commands: Commands
+) -> None:
+    """The worker's batch goes on past the dead letter; a rewind in the middle of it must win: the worker
+    loses its lease rather than move the position back past what is to be delivered again."""
+    policy = Policy(retry_base=0.01, max_attempts=1, allow_private=True)
+    held, go_on, refusing = threading.Event(), threading.Event(), threading.Event()
+    refusing.set()
+
+    def answer(n: int, headers: dict[str, str], body: bytes) -> int:
+        if n == 0 and refusing.is_set():
+            return 500  # the town: dead at once (one attempt allowed)
+        if n == 1:
+            held.set()  # the community, in flight while the redelivery is asked for
+            go_on.wait(HTTP_TIMEOUT)
+        return 204
+
+    endpoints = Endpoints(pool, store, policy)
+    with receiving(answer) as receiver:
+        endpoint, secret = await endpoints.register(
+            receiver.url, types=None, stream_prefix=None, created_by="t"
+        )
+        await setup_community(commands)
+        worker = WebhookWorker(pool, store, HeadWatcher(never), policy)
+        try:
+            busy = asyncio.ensure_future(worker.step())
+            await asyncio.to_thread(wait_until, held.is_set, "the community's delivery in flight")
+            refusing.clear()
+            back_to = await endpoints.redeliver(endpoint.id)
+            go_on.set()
+            await busy
+            await steps_until(worker, lambda: len(receiver.accepted()) >= 3, "the town delivered again")
+        finally:
+            go_on.set()
+            await worker.close()
+        done = await endpoints.get(endpoint.id)
+
+    town, community = await store.read_all(after_position=endpoint.position)
+    assert endpoint.position == back_to
+    assert [str(town.event_id), str(community.event_id)] == [r.msg_id for r in receiver.accepted()[-2:]]
+    assert (0, 0, community.position) == (done.dead_letters, done.lag, done.position)
+    assert [] == verified(secret, receiver.seen())
