@@ -47,6 +47,7 @@ import asyncpg
 import httpx
 import structlog
 
+from events.catalogue import CATALOGUE
 from events.envelope import Recorded, format_timestamp
 from service.delivery.queries import query
 from service.delivery.relay import public_form
@@ -189,8 +190,13 @@ class Endpoints:
         reason = await check_destination(url, allow_private=self._policy.allow_private)
         if reason is not None:
             raise EndpointError("url", reason)
-        if types is not None and not 1 <= len(types) <= MAX_TYPES:
-            raise EndpointError("types", f"from 1 to {MAX_TYPES} types, or none for every type")
+        if types is not None:
+            if not 1 <= len(types) <= MAX_TYPES:
+                raise EndpointError("types", f"from 1 to {MAX_TYPES} types, or none for every type")
+            # As the events query's filter: a misspelt type would otherwise match nothing, silently.
+            unknown = sorted(set(types) - {cls.TYPE for cls in CATALOGUE.types()})
+            if unknown:
+                raise EndpointError("types", f"unknown event type(s): {', '.join(unknown)}")
         if stream_prefix is not None and not 1 <= len(stream_prefix) <= MAX_PREFIX:
             raise EndpointError("streamPrefix", f"1 to {MAX_PREFIX} characters")
         endpoint_id = "wh_" + secrets.token_hex(6)
