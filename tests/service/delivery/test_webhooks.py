@@ -35,6 +35,7 @@ from events.supervision import ReportReceived
 from service.commands.handler import Commands
 from service.delivery.webhooks import (
     MAX_DELAY,
+    EndpointError,
     Endpoints,
     Policy,
     WebhookWorker,
@@ -801,3 +802,25 @@ async def test_a_redelivery_asked_for_while_a_worker_is_delivering_is_not_undone
     assert [str(town.event_id), str(community.event_id)] == [r.msg_id for r in receiver.accepted()[-2:]]
     assert (0, 0, community.position) == (done.dead_letters, done.lag, done.position)
     assert [] == verified(secret, receiver.seen())
+
+
+async def test_an_endpoint_for_event_types_that_do_not_exist_is_refused(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    """As the events query refuses such a filter: a misspelt type would make an endpoint that never gets
+    anything, silently."""
+    endpoints = Endpoints(pool, store, ALLOW)
+    with pytest.raises(EndpointError) as refused:
+        await endpoints.register(
+            "http://127.0.0.1:9/hooks",
+            types=["TrainingHeld", "TrainigHeld"],
+            stream_prefix=None,
+            created_by="t",
+        )
+    kept, _ = await endpoints.register(
+        "http://127.0.0.1:9/hooks", types=["TrainingHeld"], stream_prefix="community-", created_by="t"
+    )
+
+    assert ("types", "unknown event type(s): TrainigHeld") == (refused.value.field, refused.value.reason)
+    assert [(("TrainingHeld",), "community-")] == [(e.types, e.stream_prefix) for e in await endpoints.list()]
+    assert kept.id == (await endpoints.list())[0].id
