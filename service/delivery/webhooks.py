@@ -257,6 +257,7 @@ class WebhookWorker:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], datetime] = utc_now,
         poll: float = 1.0,
+        timeout: float = TIMEOUT,
     ) -> None:
         self._pool = pool
         self._reader = reader
@@ -266,6 +267,7 @@ class WebhookWorker:
         self._own_client: httpx.AsyncClient | None = None
         self._clock = clock
         self._poll = poll
+        self._timeout = timeout
         self.worker_id = f"{socket.gethostname()}:{id(self):x}:{secrets.token_hex(3)}"
 
     async def run(self) -> None:
@@ -301,7 +303,7 @@ class WebhookWorker:
             return self._client
         if self._own_client is None:
             self._own_client = httpx.AsyncClient(
-                timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
+                timeout=self._timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
             )
         return self._own_client
 
@@ -384,12 +386,19 @@ class WebhookWorker:
             "webhook-signature": sign(secret, msg_id, stamp, body),
         }
         try:
-            answer = await self._http().post(url, content=body.encode(), headers=headers)
+            # The client's timeout bounds each read, not the whole answer: one sent a byte at a time
+            # would hold this worker, and every endpoint it delivers for, for as long as it liked. Only
+            # the status counts, so the body is never read (nor held in memory, however large).
+            async with asyncio.timeout(self._timeout):
+                async with self._http().stream("POST", url, content=body.encode(), headers=headers) as answer:
+                    status = answer.status_code
+        except TimeoutError:
+            return f"no answer within {self._timeout:g} s"
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
-        if 200 <= answer.status_code < 300:
+        if 200 <= status < 300:
             return None
-        return f"HTTP {answer.status_code}"
+        return f"HTTP {status}"
 
 
 def _endpoint(row: asyncpg.Record) -> Endpoint:
