@@ -90,6 +90,8 @@ class Request:
 
 
 Answer = Callable[[int, dict[str, str], bytes], int]
+# An answer's status that makes the receiver send its 204 slowly (see Handler.trickle).
+TRICKLE = -1
 
 
 def accept(n: int, headers: dict[str, str], body: bytes) -> int:
@@ -136,10 +138,20 @@ def receiving(answer: Answer = accept) -> Iterator[Receiver]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             status = receiver.handle(headers, body)
             with contextlib.suppress(OSError):  # the sender may have given up on a held answer
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                if status == TRICKLE:
+                    self.trickle()  # recorded as TRICKLE: never a 2xx the sender waited for
+                else:
+                    self.send_response(status)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
             receiver.record(Request(headers, body, status))
+
+        def trickle(self) -> None:
+            """A 204 whose headers come a byte at a time: each read is quick, the whole answer is not."""
+            for byte in b"HTTP/1.0 204 No Content\r\nx-padding: " + b"." * 40 + b"\r\n\r\n":
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.1)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the test reads what it recorded, not a log on stderr
@@ -389,6 +401,34 @@ async def test_an_answer_that_does_not_come_in_time_is_a_failed_attempt_tried_ag
     assert (0, 1, None, town.position) == (done.attempts, done.delivered, done.last_error, done.position)
     assert [str(town.event_id)] * 2 == [r.msg_id for r in receiver.seen()]
     assert [] == verified(secret, receiver.seen())
+
+
+async def test_an_answer_that_trickles_in_is_cut_off_at_the_attempts_deadline(
+    pool: asyncpg.Pool, store: EventStore, commands: Commands
+) -> None:
+    """The client's timeout bounds each read, not the attempt: an endpoint sending a byte now and then
+    would hold the worker, and every endpoint it delivers for, as long as it liked."""
+
+    def trickle_first(n: int, headers: dict[str, str], body: bytes) -> int:
+        return TRICKLE if n == 0 else 204
+
+    endpoints = Endpoints(pool, store, ALLOW)
+    with receiving(trickle_first) as receiver:
+        endpoint, _ = await endpoints.register(receiver.url, types=None, stream_prefix=None, created_by="t")
+        await commands.record(domain.town("gutang"), idempotency_key="town")
+        worker = WebhookWorker(pool, store, HeadWatcher(never), ALLOW, timeout=0.5)
+        try:
+            assert 0 == await worker.step()
+            failed = await endpoints.get(endpoint.id)
+            await steps_until(worker, lambda: len(receiver.accepted()) == 1, "the retry delivered")
+        finally:
+            await worker.close()
+        wait_until(lambda: len(receiver.seen()) == 2, "the trickled answer finished")
+
+    assert (1, 0) == (failed.attempts, failed.delivered)
+    assert "no answer within 0.5 s" == failed.last_error
+    assert 1 == (await endpoints.get(endpoint.id)).delivered
+    assert {TRICKLE, 204} == {r.status for r in receiver.seen()}
 
 
 async def test_the_running_worker_keeps_delivering_after_idle_polls_and_retries_on_its_own(
