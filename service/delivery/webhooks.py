@@ -4,8 +4,9 @@
 or dead-lettered. A worker in every `serve` process takes the endpoints that are due and free (a lease of
 `LEASE` seconds, renewed with every delivery, so two processes never deliver for one endpoint at once),
 reads the events after the position that the endpoint's filter admits, and POSTs them one at a time, in
-position order; the position moves only after a 2xx answer. Nothing here touches the append path: the
-worker reads what was committed, so a slow or failing endpoint never slows a write.
+position order; the position moves only after a 2xx answer. Each endpoint goes at its own pace (up to
+`PARALLEL` at once), so a slow one holds up only its own events. Nothing here touches the append path:
+the worker reads what was committed, so a slow or failing endpoint never slows a write.
 
 **Retries.** A failed attempt (no answer within `TIMEOUT`, an answer other than 2xx, a refused
 destination) is tried again after `retry_base * 2 ** (attempts - 1)` seconds (at most `MAX_DELAY`), each
@@ -67,6 +68,7 @@ MAX_URL = 2000
 MAX_TYPES = 50
 MAX_PREFIX = 200
 USER_AGENT = "qinglian-webhooks/1"
+FIRST = asyncio.FIRST_COMPLETED
 
 
 class EndpointError(Exception):
@@ -275,18 +277,42 @@ class WebhookWorker:
         # One read of the next head stays pending across polls. Cancelling it at a poll's timeout would
         # throw into the generator and close it: the next read would end the worker for good.
         moved = asyncio.ensure_future(anext(heads))
+        # A task per endpoint under way, so each goes at its own pace: an endpoint slow to answer holds
+        # up only its own events, and the others are claimed again as soon as they are done.
+        active: dict[str, asyncio.Task[int]] = {}
+        # Endpoints whose delivery raised (the database, most likely) rest a poll before the next claim,
+        # rather than being claimed again at once and failing in a tight loop.
+        resting: dict[str, float] = {}
         try:
             while True:
-                try:
-                    await self.step()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("webhook delivery step failed; will retry", error=str(exc))
-                # A new event, or a retry falling due: whichever comes first.
-                await asyncio.wait({moved}, timeout=self._poll)
+                now = time.monotonic()
+                for endpoint_id, task in list(active.items()):
+                    if task.done():
+                        del active[endpoint_id]
+                        if not task.cancelled() and (exc := task.exception()) is not None:
+                            if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
+                                log.warning("webhook delivery step failed; will retry", error=str(exc))
+                            else:
+                                log.error("webhook delivery failed unexpectedly", exc_info=exc)
+                            resting[endpoint_id] = now + self._poll
+                resting = {e: until for e, until in resting.items() if until > now}
+                if len(active) < PARALLEL:
+                    try:
+                        exclude = [*active, *resting]
+                        for row in await self._claim(PARALLEL - len(active), exclude=exclude):
+                            active[row["id"]] = asyncio.ensure_future(self._deliver(row, row["head"]))
+                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                        log.warning("webhook delivery step failed; will retry", error=str(exc))
+                # A new event, an endpoint done, or a retry falling due: whichever comes first.
+                await asyncio.wait({moved, *active.values()}, timeout=self._poll, return_when=FIRST)
                 if moved.done():
                     moved.result()
                     moved = asyncio.ensure_future(anext(heads))
         finally:
+            for task in active.values():
+                task.cancel()
+            # Each delivery gives its lease back as it ends, so another process can go on at once.
+            await asyncio.gather(*active.values(), return_exceptions=True)
             moved.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await moved
@@ -308,13 +334,22 @@ class WebhookWorker:
         return self._own_client
 
     async def step(self) -> int:
-        """Deliver for every endpoint due now that this worker can lease; returns how many events."""
-        head = await self._reader.head()
-        claimed = await self._pool.fetch(query("webhook_claim"), self.worker_id, LEASE, head, PARALLEL)
+        """Deliver for every endpoint due now that this worker can lease, until each is done or fails;
+        returns how many events (one round of what `run` does continuously)."""
+        claimed = await self._claim(PARALLEL, exclude=[])
         if not claimed:
             return 0
-        done = await asyncio.gather(*(self._deliver(row, head) for row in claimed))
+        done = await asyncio.gather(*(self._deliver(row, row["head"]) for row in claimed))
         return sum(done)
+
+    async def _claim(self, limit: int, *, exclude: list[str]) -> list[asyncpg.Record]:
+        """Lease up to `limit` endpoints due now with events to deliver, but those in `exclude`; each row
+        carries the head it was claimed at."""
+        head = await self._reader.head()
+        rows: list[asyncpg.Record] = await self._pool.fetch(
+            query("webhook_claim"), self.worker_id, LEASE, head, limit, exclude
+        )
+        return rows
 
     async def _deliver(self, endpoint: asyncpg.Record, head: int) -> int:
         endpoint_id = endpoint["id"]

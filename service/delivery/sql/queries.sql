@@ -75,17 +75,19 @@ set position = $2, attempts = 0, next_attempt_at = now(), leased_by = null, leas
 where id = $1;
 
 -- name: webhook_claim
--- Endpoints due now with events after their position, free or already this worker's: leased for $2 s.
+-- Endpoints due now with events after their position, free or already this worker's (but those it is
+-- delivering for now, $5): leased for $2 s.
 update webhook_endpoints
 set leased_by = $1, leased_until = now() + make_interval(secs => $2)
 where id in (
     select id from webhook_endpoints
     where removed_at is null and next_attempt_at <= now() and position < $3
       and (leased_until is null or leased_until < now() or leased_by = $1)
+      and not (id = any($5::text[]))
     order by next_attempt_at limit $4
     for update skip locked
 )
-returning id, url, types, stream_prefix, secret, position, attempts;
+returning id, url, types, stream_prefix, secret, position, attempts, $3::bigint as head;
 
 -- name: webhook_delivered
 update webhook_endpoints
