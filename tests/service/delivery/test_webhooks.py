@@ -864,3 +864,43 @@ async def test_an_endpoint_for_event_types_that_do_not_exist_is_refused(
     assert ("types", "unknown event type(s): TrainigHeld") == (refused.value.field, refused.value.reason)
     assert [(("TrainingHeld",), "community-")] == [(e.types, e.stream_prefix) for e in await endpoints.list()]
     assert kept.id == (await endpoints.list())[0].id
+
+
+async def test_a_slow_endpoint_does_not_hold_up_delivery_to_the_others(
+    pool: asyncpg.Pool, store: EventStore, commands: Commands, watcher: HeadWatcher
+) -> None:
+    """One worker delivers for several endpoints: each goes at its own pace, so an endpoint that takes
+    its time answering (within the deadline) delays only itself."""
+    release = threading.Event()
+
+    def slow(n: int, headers: dict[str, str], body: bytes) -> int:
+        release.wait(HTTP_TIMEOUT)
+        return 204
+
+    endpoints = Endpoints(pool, store, ALLOW)
+    with receiving(slow) as lagging, receiving() as quick:
+        for receiver in (lagging, quick):
+            await endpoints.register(receiver.url, types=None, stream_prefix=None, created_by="t")
+        # A deadline longer than the slow answer: that attempt is under way, not failed, all along.
+        task = asyncio.get_running_loop().create_task(
+            WebhookWorker(pool, store, watcher, ALLOW, poll=0.1, timeout=120).run()
+        )
+        try:
+            await setup_community(commands)
+            await asyncio.to_thread(
+                wait_until, lambda: task.done() or len(quick.accepted()) == 2, "both events at the quick one"
+            )
+            answered_by_the_slow_one = len(lagging.seen())
+            release.set()
+            await asyncio.to_thread(
+                wait_until, lambda: task.done() or len(lagging.accepted()) == 2, "both at the slow one"
+            )
+            assert not task.done(), task.exception()
+        finally:
+            release.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    assert 0 == answered_by_the_slow_one
+    assert [r.msg_id for r in quick.accepted()] == [r.msg_id for r in lagging.accepted()]
