@@ -470,6 +470,112 @@ async def test_the_running_worker_keeps_delivering_after_idle_polls_and_retries_
     assert [] == verified(secret, receiver.seen())
 
 
+async def test_a_redelivery_asked_for_while_a_worker_is_delivering_is_not_undone_by_it(
+    pool: asyncpg.Pool, store: EventStore, commands: Commands
+) -> None:
+    """The worker's batch goes on past the dead letter; a rewind in the middle of it must win: the worker
+    loses its lease rather than move the position back past what is to be delivered again."""
+    policy = Policy(retry_base=0.01, max_attempts=1, allow_private=True)
+    held, go_on, refusing = threading.Event(), threading.Event(), threading.Event()
+    refusing.set()
+
+    def answer(n: int, headers: dict[str, str], body: bytes) -> int:
+        if n == 0 and refusing.is_set():
+            return 500  # the town: dead at once (one attempt allowed)
+        if n == 1:
+            held.set()  # the community, in flight while the redelivery is asked for
+            go_on.wait(HTTP_TIMEOUT)
+        return 204
+
+    endpoints = Endpoints(pool, store, policy)
+    with receiving(answer) as receiver:
+        endpoint, secret = await endpoints.register(
+            receiver.url, types=None, stream_prefix=None, created_by="t"
+        )
+        await setup_community(commands)
+        worker = WebhookWorker(pool, store, HeadWatcher(never), policy)
+        try:
+            busy = asyncio.ensure_future(worker.step())
+            await asyncio.to_thread(wait_until, held.is_set, "the community's delivery in flight")
+            refusing.clear()
+            back_to = await endpoints.redeliver(endpoint.id)
+            go_on.set()
+            await busy
+            await steps_until(worker, lambda: len(receiver.accepted()) >= 3, "the town delivered again")
+        finally:
+            go_on.set()
+            await worker.close()
+        done = await endpoints.get(endpoint.id)
+
+    town, community = await store.read_all(after_position=endpoint.position)
+    assert endpoint.position == back_to
+    assert [str(town.event_id), str(community.event_id)] == [r.msg_id for r in receiver.accepted()[-2:]]
+    assert (0, 0, community.position) == (done.dead_letters, done.lag, done.position)
+    assert [] == verified(secret, receiver.seen())
+
+
+async def test_an_endpoint_for_event_types_that_do_not_exist_is_refused(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    """As the events query refuses such a filter: a misspelt type would make an endpoint that never gets
+    anything, silently."""
+    endpoints = Endpoints(pool, store, ALLOW)
+    with pytest.raises(EndpointError) as refused:
+        await endpoints.register(
+            "http://127.0.0.1:9/hooks",
+            types=["TrainingHeld", "TrainigHeld"],
+            stream_prefix=None,
+            created_by="t",
+        )
+    kept, _ = await endpoints.register(
+        "http://127.0.0.1:9/hooks", types=["TrainingHeld"], stream_prefix="community-", created_by="t"
+    )
+
+    assert ("types", "unknown event type(s): TrainigHeld") == (refused.value.field, refused.value.reason)
+    assert [(("TrainingHeld",), "community-")] == [(e.types, e.stream_prefix) for e in await endpoints.list()]
+    assert kept.id == (await endpoints.list())[0].id
+
+
+async def test_a_slow_endpoint_does_not_hold_up_delivery_to_the_others(
+    pool: asyncpg.Pool, store: EventStore, commands: Commands, watcher: HeadWatcher
+) -> None:
+    """One worker delivers for several endpoints: each goes at its own pace, so an endpoint that takes
+    its time answering (within the deadline) delays only itself."""
+    release = threading.Event()
+
+    def slow(n: int, headers: dict[str, str], body: bytes) -> int:
+        release.wait(HTTP_TIMEOUT)
+        return 204
+
+    endpoints = Endpoints(pool, store, ALLOW)
+    with receiving(slow) as lagging, receiving() as quick:
+        for receiver in (lagging, quick):
+            await endpoints.register(receiver.url, types=None, stream_prefix=None, created_by="t")
+        # A deadline longer than the slow answer: that attempt is under way, not failed, all along.
+        task = asyncio.get_running_loop().create_task(
+            WebhookWorker(pool, store, watcher, ALLOW, poll=0.1, timeout=120).run()
+        )
+        try:
+            await setup_community(commands)
+            await asyncio.to_thread(
+                wait_until, lambda: task.done() or len(quick.accepted()) == 2, "both events at the quick one"
+            )
+            answered_by_the_slow_one = len(lagging.seen())
+            release.set()
+            await asyncio.to_thread(
+                wait_until, lambda: task.done() or len(lagging.accepted()) == 2, "both at the slow one"
+            )
+            assert not task.done(), task.exception()
+        finally:
+            release.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    assert 0 == answered_by_the_slow_one
+    assert [r.msg_id for r in quick.accepted()] == [r.msg_id for r in lagging.accepted()]
+
+
 # --- a real `qinglian serve` ------------------------------------------------------------------------------
 
 REGISTER = """mutation($url: String!) { registerWebhook(input: {url: $url}) { __typename
@@ -798,109 +904,3 @@ def test_a_private_destination_is_refused_unless_allowed_and_only_admins_may_reg
     assert [] == webhooks
     assert {"endpoints": []} == json.loads(listed.stdout)
     assert [] == receiver.seen()
-
-
-async def test_a_redelivery_asked_for_while_a_worker_is_delivering_is_not_undone_by_it(
-    pool: asyncpg.Pool, store: EventStore, commands: Commands
-) -> None:
-    """The worker's batch goes on past the dead letter; a rewind in the middle of it must win: the worker
-    loses its lease rather than move the position back past what is to be delivered again."""
-    policy = Policy(retry_base=0.01, max_attempts=1, allow_private=True)
-    held, go_on, refusing = threading.Event(), threading.Event(), threading.Event()
-    refusing.set()
-
-    def answer(n: int, headers: dict[str, str], body: bytes) -> int:
-        if n == 0 and refusing.is_set():
-            return 500  # the town: dead at once (one attempt allowed)
-        if n == 1:
-            held.set()  # the community, in flight while the redelivery is asked for
-            go_on.wait(HTTP_TIMEOUT)
-        return 204
-
-    endpoints = Endpoints(pool, store, policy)
-    with receiving(answer) as receiver:
-        endpoint, secret = await endpoints.register(
-            receiver.url, types=None, stream_prefix=None, created_by="t"
-        )
-        await setup_community(commands)
-        worker = WebhookWorker(pool, store, HeadWatcher(never), policy)
-        try:
-            busy = asyncio.ensure_future(worker.step())
-            await asyncio.to_thread(wait_until, held.is_set, "the community's delivery in flight")
-            refusing.clear()
-            back_to = await endpoints.redeliver(endpoint.id)
-            go_on.set()
-            await busy
-            await steps_until(worker, lambda: len(receiver.accepted()) >= 3, "the town delivered again")
-        finally:
-            go_on.set()
-            await worker.close()
-        done = await endpoints.get(endpoint.id)
-
-    town, community = await store.read_all(after_position=endpoint.position)
-    assert endpoint.position == back_to
-    assert [str(town.event_id), str(community.event_id)] == [r.msg_id for r in receiver.accepted()[-2:]]
-    assert (0, 0, community.position) == (done.dead_letters, done.lag, done.position)
-    assert [] == verified(secret, receiver.seen())
-
-
-async def test_an_endpoint_for_event_types_that_do_not_exist_is_refused(
-    pool: asyncpg.Pool, store: EventStore
-) -> None:
-    """As the events query refuses such a filter: a misspelt type would make an endpoint that never gets
-    anything, silently."""
-    endpoints = Endpoints(pool, store, ALLOW)
-    with pytest.raises(EndpointError) as refused:
-        await endpoints.register(
-            "http://127.0.0.1:9/hooks",
-            types=["TrainingHeld", "TrainigHeld"],
-            stream_prefix=None,
-            created_by="t",
-        )
-    kept, _ = await endpoints.register(
-        "http://127.0.0.1:9/hooks", types=["TrainingHeld"], stream_prefix="community-", created_by="t"
-    )
-
-    assert ("types", "unknown event type(s): TrainigHeld") == (refused.value.field, refused.value.reason)
-    assert [(("TrainingHeld",), "community-")] == [(e.types, e.stream_prefix) for e in await endpoints.list()]
-    assert kept.id == (await endpoints.list())[0].id
-
-
-async def test_a_slow_endpoint_does_not_hold_up_delivery_to_the_others(
-    pool: asyncpg.Pool, store: EventStore, commands: Commands, watcher: HeadWatcher
-) -> None:
-    """One worker delivers for several endpoints: each goes at its own pace, so an endpoint that takes
-    its time answering (within the deadline) delays only itself."""
-    release = threading.Event()
-
-    def slow(n: int, headers: dict[str, str], body: bytes) -> int:
-        release.wait(HTTP_TIMEOUT)
-        return 204
-
-    endpoints = Endpoints(pool, store, ALLOW)
-    with receiving(slow) as lagging, receiving() as quick:
-        for receiver in (lagging, quick):
-            await endpoints.register(receiver.url, types=None, stream_prefix=None, created_by="t")
-        # A deadline longer than the slow answer: that attempt is under way, not failed, all along.
-        task = asyncio.get_running_loop().create_task(
-            WebhookWorker(pool, store, watcher, ALLOW, poll=0.1, timeout=120).run()
-        )
-        try:
-            await setup_community(commands)
-            await asyncio.to_thread(
-                wait_until, lambda: task.done() or len(quick.accepted()) == 2, "both events at the quick one"
-            )
-            answered_by_the_slow_one = len(lagging.seen())
-            release.set()
-            await asyncio.to_thread(
-                wait_until, lambda: task.done() or len(lagging.accepted()) == 2, "both at the slow one"
-            )
-            assert not task.done(), task.exception()
-        finally:
-            release.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    assert 0 == answered_by_the_slow_one
-    assert [r.msg_id for r in quick.accepted()] == [r.msg_id for r in lagging.accepted()]
