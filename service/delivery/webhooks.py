@@ -6,8 +6,9 @@ or dead-lettered. A worker in every `serve` process takes the endpoints that are
 reads the events after the position that the endpoint's filter admits, and POSTs them one at a time, in
 position order; the position moves only past events answered 2xx (written every 10 deliveries or a
 quarter of a second, and before the worker stops: a process killed outright may send those few again,
-with the same webhook-id). Nothing here touches the append path: the
-worker reads what was committed, so a slow or failing endpoint never slows a write.
+with the same webhook-id). Each endpoint goes at its own pace (up to `PARALLEL` at once), so a slow one
+holds up only its own events. Nothing here touches the append path: the worker reads what was committed,
+so a slow or failing endpoint never slows a write.
 
 **Retries.** A failed attempt (no answer within `TIMEOUT`, an answer other than 2xx, a refused
 destination) is tried again after `retry_base * 2 ** (attempts - 1)` seconds (at most `MAX_DELAY`), each
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -48,6 +50,7 @@ import asyncpg
 import httpx
 import structlog
 
+from events.catalogue import CATALOGUE
 from events.envelope import Recorded, format_timestamp
 from service.delivery.queries import query
 from service.delivery.relay import public_form
@@ -71,6 +74,7 @@ MAX_TYPES = 50
 MAX_PREFIX = 200
 USER_AGENT = "qinglian-webhooks/1"
 ALLOW = "(QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on allows them)"
+FIRST = asyncio.FIRST_COMPLETED
 
 
 class EndpointError(Exception):
@@ -199,8 +203,13 @@ class Endpoints:
         reason = await check_destination(url, allow_private=self._policy.allow_private)
         if reason is not None:
             raise EndpointError("url", reason)
-        if types is not None and not 1 <= len(types) <= MAX_TYPES:
-            raise EndpointError("types", f"from 1 to {MAX_TYPES} types, or none for every type")
+        if types is not None:
+            if not 1 <= len(types) <= MAX_TYPES:
+                raise EndpointError("types", f"from 1 to {MAX_TYPES} types, or none for every type")
+            # As the events query's filter: a misspelt type would otherwise match nothing, silently.
+            unknown = sorted(set(types) - {cls.TYPE for cls in CATALOGUE.types()})
+            if unknown:
+                raise EndpointError("types", f"unknown event type(s): {', '.join(unknown)}")
         if stream_prefix is not None and not 1 <= len(stream_prefix) <= MAX_PREFIX:
             raise EndpointError("streamPrefix", f"1 to {MAX_PREFIX} characters")
         endpoint_id = "wh_" + secrets.token_hex(6)
@@ -261,46 +270,97 @@ class WebhookWorker:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], datetime] = utc_now,
         poll: float = 1.0,
+        timeout: float = TIMEOUT,
     ) -> None:
         self._pool = pool
         self._reader = reader
         self._watcher = watcher
         self._policy = policy
         self._client = client
+        self._own_client: httpx.AsyncClient | None = None
         self._clock = clock
         self._poll = poll
+        self._timeout = timeout
         self.worker_id = f"{socket.gethostname()}:{id(self):x}:{secrets.token_hex(3)}"
 
     async def run(self) -> None:
-        client = self._client or httpx.AsyncClient(
-            timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
-        )
+        heads = self._watcher.heads()
+        # One read of the next head stays pending across polls. Cancelling it at a poll's timeout would
+        # throw into the generator and close it: the next read would end the worker for good.
+        moved = asyncio.ensure_future(anext(heads))
+        # A task per endpoint under way, so each goes at its own pace: an endpoint slow to answer holds
+        # up only its own events, and the others are claimed again as soon as they are done.
+        active: dict[str, asyncio.Task[int]] = {}
+        # Endpoints whose delivery raised (the database, most likely) rest a poll before the next claim,
+        # rather than being claimed again at once and failing in a tight loop.
+        resting: dict[str, float] = {}
         try:
             while True:
-                seen = self._watcher.head
-                try:
-                    if await self.step():
-                        continue  # more may be waiting behind a full batch: no rest while it delivers
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("webhook delivery step failed; will retry", error=str(exc))
-                # A new event, or a retry falling due: whichever comes first.
-                await self._watcher.wait_for(seen + 1, within=self._poll)
+                now = time.monotonic()
+                for endpoint_id, task in list(active.items()):
+                    if task.done():
+                        del active[endpoint_id]
+                        if not task.cancelled() and (exc := task.exception()) is not None:
+                            if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
+                                log.warning("webhook delivery step failed; will retry", error=str(exc))
+                            else:
+                                log.error("webhook delivery failed unexpectedly", exc_info=exc)
+                            resting[endpoint_id] = now + self._poll
+                resting = {e: until for e, until in resting.items() if until > now}
+                if len(active) < PARALLEL:
+                    try:
+                        exclude = [*active, *resting]
+                        for row in await self._claim(PARALLEL - len(active), exclude=exclude):
+                            active[row["id"]] = asyncio.ensure_future(self._deliver(row, row["head"]))
+                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                        log.warning("webhook delivery step failed; will retry", error=str(exc))
+                # A new event, an endpoint done, or a retry falling due: whichever comes first.
+                await asyncio.wait({moved, *active.values()}, timeout=self._poll, return_when=FIRST)
+                if moved.done():
+                    moved.result()
+                    moved = asyncio.ensure_future(anext(heads))
         finally:
-            if self._client is None:
-                await client.aclose()
+            for task in active.values():
+                task.cancel()
+            # Each delivery gives its lease back as it ends, so another process can go on at once.
+            await asyncio.gather(*active.values(), return_exceptions=True)
+            moved.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await moved
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP client if this worker made it (one given to it is its owner's to close)."""
+        if self._own_client is not None:
+            await self._own_client.aclose()
+            self._own_client = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is not None:
+            return self._client
+        if self._own_client is None:
+            self._own_client = httpx.AsyncClient(
+                timeout=self._timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
+            )
+        return self._own_client
 
     async def step(self) -> int:
-        """Deliver for every endpoint due now that this worker can lease; returns how many events."""
-        client = self._client or httpx.AsyncClient(
-            timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
-        )
-        self._client = client
-        head = await self._reader.head()
-        claimed = await self._pool.fetch(query("webhook_claim"), self.worker_id, LEASE, head, PARALLEL)
+        """Deliver for every endpoint due now that this worker can lease, until each is done or fails;
+        returns how many events (one round of what `run` does continuously)."""
+        claimed = await self._claim(PARALLEL, exclude=[])
         if not claimed:
             return 0
-        done = await asyncio.gather(*(self._deliver(row, head) for row in claimed))
+        done = await asyncio.gather(*(self._deliver(row, row["head"]) for row in claimed))
         return sum(done)
+
+    async def _claim(self, limit: int, *, exclude: list[str]) -> list[asyncpg.Record]:
+        """Lease up to `limit` endpoints due now with events to deliver, but those in `exclude`; each row
+        carries the head it was claimed at."""
+        head = await self._reader.head()
+        rows: list[asyncpg.Record] = await self._pool.fetch(
+            query("webhook_claim"), self.worker_id, LEASE, head, limit, exclude
+        )
+        return rows
 
     async def _deliver(self, endpoint: asyncpg.Record, head: int) -> int:
         endpoint_id = endpoint["id"]
@@ -373,14 +433,20 @@ class WebhookWorker:
             "webhook-timestamp": str(stamp),
             "webhook-signature": sign(secret, msg_id, stamp, body),
         }
-        assert self._client is not None
         try:
-            answer = await self._client.post(url, content=body.encode(), headers=headers)
+            # The client's timeout bounds each read, not the whole answer: one sent a byte at a time
+            # would hold this worker, and every endpoint it delivers for, for as long as it liked. Only
+            # the status counts, so the body is never read (nor held in memory, however large).
+            async with asyncio.timeout(self._timeout):
+                async with self._http().stream("POST", url, content=body.encode(), headers=headers) as answer:
+                    status = answer.status_code
+        except TimeoutError:
+            return f"no answer within {self._timeout:g} s"
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
-        if 200 <= answer.status_code < 300:
+        if 200 <= status < 300:
             return None
-        return f"HTTP {answer.status_code}"
+        return f"HTTP {status}"
 
 
 class _Delivered:

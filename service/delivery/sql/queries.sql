@@ -64,24 +64,30 @@ update webhook_endpoints set removed_at = now() where id = $1 and removed_at is 
 select min(position) from webhook_dead_letters where endpoint_id = $1 and redelivered_at is null;
 
 -- name: webhook_rewind
+-- The lease is taken back too: a worker in the middle of a batch would otherwise move the position on
+-- past the events to send again (its next write needs the lease, so it stops there instead).
 with back as (
     update webhook_dead_letters set redelivered_at = now()
     where endpoint_id = $1 and position > $2 and redelivered_at is null
 )
-update webhook_endpoints set position = $2, attempts = 0, next_attempt_at = now() where id = $1;
+update webhook_endpoints
+set position = $2, attempts = 0, next_attempt_at = now(), leased_by = null, leased_until = null
+where id = $1;
 
 -- name: webhook_claim
--- Endpoints due now with events after their position, free or already this worker's: leased for $2 s.
+-- Endpoints due now with events after their position, free or already this worker's (but those it is
+-- delivering for now, $5): leased for $2 s.
 update webhook_endpoints
 set leased_by = $1, leased_until = now() + make_interval(secs => $2)
 where id in (
     select id from webhook_endpoints
     where removed_at is null and next_attempt_at <= now() and position < $3
       and (leased_until is null or leased_until < now() or leased_by = $1)
+      and not (id = any($5::text[]))
     order by next_attempt_at limit $4
     for update skip locked
 )
-returning id, url, types, stream_prefix, secret, position, attempts;
+returning id, url, types, stream_prefix, secret, position, attempts, $3::bigint as head;
 
 -- name: webhook_delivered
 update webhook_endpoints
