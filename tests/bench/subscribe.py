@@ -1,0 +1,871 @@
+"""Subscriptions under load: 200 WebSocket subscribers on `events` across two server processes while events
+are appended at a steady rate, against a bare LISTEN client's notification latency; and the writer's
+throughput with and without the subscribers.
+
+    python -m tests.bench.subscribe                          # embedded PostgreSQL, or DATABASE_URL when set
+    python -m tests.bench.subscribe --rates 50 --rounds 1    # shorter
+    python -m tests.bench.subscribe --profile /tmp/prof      # py-spy on one server in the timed windows
+
+A fresh migrated database (dropped afterwards): the demo with its integrator's token, as tests/bench/
+query.py builds it (`build_demo`). Every phase starts two `qinglian serve` processes on it (query.py's
+`serve_env`: JSON logs, the per-caller rate limits off; everything else as deployed, the subscriber queue
+limit included unless `--queue` says otherwise), waits until their projector has folded the whole log and
+nothing is pending for the status keeper, then runs. Nothing is pinned: two servers, two client processes,
+the writer and PostgreSQL share the machine's CPUs as the scheduler sees fit; the CPU each process used in
+the timed window is reported, and the whole machine's (/proc/stat, other work on it included).
+
+The writer (this process) records `TrainingHeld` events through `Commands.record` — validation against the
+log, then `EventStore.append`'s group-commit writer, whose write statement NOTIFYs the log's channel at
+commit: the path a `recordTraining` mutation takes below its HTTP and GraphQL layers, which are left out
+so that the servers' CPU goes to delivery, not to parsing 500 mutations a second. Each event is on one of
+the demo's listed communities in turn, so the servers' projector and status keeper fold and re-evaluate
+as they would in service. At a steady rate, each append is launched at its due time whether or not the
+previous one is done (group commit gathers those in flight); flat out, 16 workers append one after the
+other, each on its own community.
+
+Subscribers: `--subscribers` (200) WebSockets, half on each server, opened by two client processes (this
+module with `--client`, one per server) with the raw `websockets` asyncio client speaking graphql-transport-
+ws (no compression), the integrator's token in `connection_init`, each subscribing to
+
+    subscription { events { cursor event { position recordedAt leafHash type } } }
+
+(no `after`: live only). For every message the client takes the time (`time.time()`) as it comes off the
+socket, parses the JSON and the event's `recordedAt`, and keeps the position and the latency, receive
+time minus `recordedAt`. `recordedAt` is the writer's clock read inside its group, after the group's read
+and before its write statement commits, on the same machine: the figure overstates commit to delivery by
+the write statement's round trip and commit (about a millisecond).
+
+The baseline: a bare asyncpg connection in this process LISTENing on the log's channel
+(`service.log.watcher.CHANNEL`), its callback taking `time.time()` for each notification; afterwards each
+notified position's `recorded_at` is read from the table, and the latency is receipt minus that. It runs
+in every phase: alone (the `listen_R` phases, the servers up without subscribers) it is the baseline; in the
+subscriber phases it shows what the load does to a bare listener.
+
+Phases, each `--warmup` (2 s) then `--timed` (10 s) with the writer throughout:
+
+  listen_R       no subscribers, R events a second; the LISTEN client's latency.
+  subscribers_R  the subscribers, R events a second. Before the window every subscriber must have received
+                 an event (so each is live before the window's first position); after it, the writer
+                 stops and the clients are waited for (up to 30 s) until every open subscriber has the
+                 window's last position. Latency over every message of an event appended in the window,
+                 all subscribers together; completeness: each subscriber's messages of the window's
+                 positions must be exactly those positions, in order.
+  writer_alone   no subscribers; the writer flat out. Events a second committed in the window.
+  writer_subscribed  the same with the subscribers connected (they may be closed with 4429 for falling
+                 behind: how many are still open at the window's end is reported).
+
+Each round runs listen_R and subscribers_R for each rate in `--rates` (50,500), then writer_alone and
+writer_subscribed; `--rounds` (3) rounds; a figure is the median of its runs' figures, a ratio the ratio of
+medians. Percentiles are over every sample of a window (statistics.quantiles, inclusive). Human-readable
+lines go out as each run ends; the last line is one JSON object. Targets are reported, never enforced:
+p99 commit-to-delivery at most 100 ms and at most 3 times the baseline's p99, at each rate; the writer's
+throughput with the subscribers at least 0.9 of that without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from events.catalogue import CATALOGUE
+from events.training import TrainingHeld, TrainingKind
+from projections.localtime import local_date
+from service.commands.handler import Commands
+from service.log.clock import utc_now
+from service.log.pool import create_pool
+from service.log.store import EventStore
+from service.log.watcher import CHANNEL
+from tests.bench.query import (
+    Database,
+    Server,
+    build_demo,
+    free_port,
+    median,
+    percentile_ms,
+    serve_env,
+    wait_until_up,
+)
+from tests.support.pg import create_migrated_database, drop_database, server_settings, server_url, unique_name
+
+RATES = (50, 500)
+SUBSCRIBERS = 200
+SERVERS = 2
+ROUNDS = 3
+WARMUP_SECONDS = 2.0
+TIMED_SECONDS = 10.0
+DRAIN_SECONDS = 30.0  # at most, after the window, for every open subscriber to have its last position
+LIVE_SECONDS = 30.0  # at most, before the window, for every subscriber to have had an event
+FLAT_OUT_WORKERS = 16
+TOKEN_ENV = "QINGLIAN_BENCH_TOKEN"
+TARGETS: dict[str, float] = {
+    "p99_ms_at_most": 100.0,
+    "p99_over_baseline_p99_at_most": 3.0,
+    "throughput_with_over_without_at_least": 0.9,
+}
+SUBSCRIPTION = "subscription Live { events { cursor event { position recordedAt leafHash type } } }"
+
+
+# -- the client processes ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """One WebSocket's subscription, as the client process sees it."""
+
+    positions: array[int] = field(default_factory=lambda: array("q"))
+    latencies: array[float] = field(default_factory=lambda: array("d"))  # seconds, as positions
+    live: asyncio.Event = field(default_factory=asyncio.Event)  # subscribed (or failed to)
+    closed: str | None = None  # why it ended: a close code and reason, an error message
+    errors: int = 0  # `next` messages carrying errors
+
+    def report(self, lo: int, hi: int) -> tuple[array[float], dict[str, int]]:
+        """The latencies of the positions in (lo, hi], and whether they are exactly those, in order."""
+        got = [(p, lat) for p, lat in zip(self.positions, self.latencies, strict=True) if lo < p <= hi]
+        seen = [p for p, _ in got]
+        expected = hi - lo
+        facts = {
+            "messages": len(seen),
+            "complete": int(seen == list(range(lo + 1, hi + 1))),
+            "in_order": int(all(a < b for a, b in itertools.pairwise(seen))),
+            "missing": expected - len(set(seen)),
+            "duplicates": len(seen) - len(set(seen)),
+        }
+        return array("d", (lat for _, lat in got)), facts
+
+
+async def subscribe(port: int, token: str, sub: Subscriber) -> None:
+    """Connect, authenticate, subscribe, then keep every message's position and latency until closed."""
+    ws: ClientConnection | None = None
+    try:
+        ws = await connect(
+            f"ws://127.0.0.1:{port}/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            compression=None,
+            open_timeout=60,
+            ping_interval=None,
+        )
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
+        ack = json.loads(await ws.recv())
+        if ack.get("type") != "connection_ack":
+            raise RuntimeError(f"no connection_ack: {ack}")
+        await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": {"query": SUBSCRIPTION}}))
+        sub.live.set()
+        positions, latencies, loads, parse = sub.positions, sub.latencies, json.loads, datetime.fromisoformat
+        async for raw in ws:
+            now = time.time()
+            message = loads(raw)
+            kind = message.get("type")
+            if kind == "next":
+                payload = message["payload"]
+                if payload.get("errors"):
+                    sub.errors += 1
+                    continue
+                event = payload["data"]["events"]["event"]
+                positions.append(event["position"])
+                latencies.append(now - parse(event["recordedAt"]).timestamp())
+            elif kind == "ping":
+                await ws.send('{"type":"pong"}')
+            elif kind in ("error", "complete"):
+                sub.closed = f"{kind}: {str(message.get('payload'))[:100]}"
+                return
+        sub.closed = f"{ws.close_code} {ws.close_reason or ''}".strip()
+    except ConnectionClosed as exc:
+        received = exc.rcvd
+        sub.closed = f"{received.code} {received.reason}".strip() if received is not None else "closed"
+    except Exception as exc:  # noqa: BLE001 - a subscriber that fails is counted, not fatal
+        sub.closed = f"{type(exc).__name__}: {str(exc)[:100]}"
+    finally:
+        sub.live.set()
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+
+async def client_main(port: int, count: int) -> None:
+    """A client process: `count` subscribers on the server at `port`, then commands on stdin, one JSON line
+    each answered by one JSON line on stdout: status (how many have `hi`), report (the window's
+    latencies to a file and its facts), quit."""
+    token = os.environ[TOKEN_ENV]
+    subs = [Subscriber() for _ in range(count)]
+    tasks = [asyncio.create_task(subscribe(port, token, sub)) for sub in subs]
+    await asyncio.gather(*(sub.live.wait() for sub in subs))
+    print(json.dumps({"ready": sum(sub.closed is None for sub in subs)}), flush=True)
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    while line := await stdin.readline():
+        command = json.loads(line)
+        what = command["do"]
+        if what == "status":
+            hi = command["hi"]
+            out: dict[str, Any] = {
+                "open": sum(sub.closed is None for sub in subs),
+                "got_any": sum(bool(sub.positions) for sub in subs if sub.closed is None),
+                "reached": sum(bool(sub.positions) and sub.positions[-1] >= hi for sub in subs),
+            }
+        elif what == "report":
+            lo, hi = command["lo"], command["hi"]
+            merged: array[float] = array("d")
+            totals: Counter[str] = Counter()
+            for sub in subs:
+                latencies, facts = sub.report(lo, hi)
+                merged.extend(latencies)
+                totals.update(facts)
+            await asyncio.to_thread(Path(command["path"]).write_bytes, merged.tobytes())
+            closed = Counter(sub.closed for sub in subs if sub.closed is not None)
+            out = {
+                **totals,
+                "subscribers": count,
+                "open": sum(sub.closed is None for sub in subs),
+                "closed": dict(closed),
+                "errors": sum(sub.errors for sub in subs),
+            }
+        elif what == "quit":
+            break
+        else:
+            out = {"unknown": what}
+        print(json.dumps(out), flush=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass(slots=True)
+class Client:
+    """A client process as this process drives it."""
+
+    process: asyncio.subprocess.Process
+    ready: int
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def ask(self, **command: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+        await self.process.stdin.drain()
+        answer: dict[str, Any] = json.loads(await self.process.stdout.readline())
+        return answer
+
+
+@contextlib.asynccontextmanager
+async def clients(ports: Sequence[int], total: int, token: str, folder: Path) -> AsyncIterator[list[Client]]:
+    """One client process per server, `total` subscribers shared among them, each process ready."""
+    made: list[Client] = []
+    logs = []
+    try:
+        for i, port in enumerate(ports):
+            count = total // len(ports) + (1 if i < total % len(ports) else 0)
+            log = (folder / f"client-{i}.log").open("wb")
+            logs.append(log)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.bench.subscribe",
+                "--client",
+                str(port),
+                str(count),
+                env={**os.environ, TOKEN_ENV: token},
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
+            made.append(Client(process, 0))
+        for client in made:
+            assert client.process.stdout is not None
+            line = await asyncio.wait_for(client.process.stdout.readline(), 120)
+            if not line:
+                raise RuntimeError(f"a client process ended before it was ready; see {folder}")
+            client.ready = int(json.loads(line)["ready"])
+        yield made
+    finally:
+        for client in made:
+            if client.process.returncode is None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.ask(do="quit"), 10)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.process.wait(), 10)
+            if client.process.returncode is None:
+                client.process.kill()
+                await client.process.wait()
+        for log in logs:
+            log.close()
+
+
+# -- the writer -------------------------------------------------------------------------------------------
+
+
+class Appender:
+    """`TrainingHeld` events through `Commands.record`, on the listed communities in turn."""
+
+    def __init__(self, commands: Commands, communities: list[str]) -> None:
+        self._commands = commands
+        self._communities = communities
+        self._n = 0
+        self.failed: Counter[str] = Counter()
+
+    async def _one(self, community: str) -> None:
+        n = self._n
+        self._n += 1
+        event = TrainingHeld(
+            community_id=community,
+            training_id=f"bench-subscribe-{n}",
+            kind=TrainingKind.INTEGRITY_COURSE,
+            held_on=local_date(utc_now()),
+            title="廉政教育讲座",
+            attendees=30,
+            hours=1.5,
+        )
+        try:
+            await self._commands.record(
+                event, idempotency_key=f"bench-subscribe-{n}", metadata={"actor": "bench"}
+            )
+        except Exception as exc:  # noqa: BLE001 - counted and reported; the run goes on
+            self.failed[type(exc).__name__] += 1
+
+    async def steady(self, rate: float, stop: asyncio.Event) -> None:
+        """`rate` appends a second, each launched at its due time (a late loop launches the overdue at
+        once: the rate is kept, not the spacing), until `stop`; then waits for those in flight."""
+        loop = asyncio.get_running_loop()
+        flying: set[asyncio.Task[None]] = set()
+        due = loop.time()
+        k = 0
+        while not stop.is_set():
+            while due <= loop.time():
+                task = loop.create_task(self._one(self._communities[k % len(self._communities)]))
+                flying.add(task)
+                task.add_done_callback(flying.discard)
+                k += 1
+                due += 1 / rate
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, due - loop.time()))
+        await asyncio.gather(*flying)
+
+    async def flat_out(self, workers: int, stop: asyncio.Event) -> None:
+        """`workers` appenders, each on its own community, each appending again as soon as it is done."""
+
+        async def worker(community: str) -> None:
+            while not stop.is_set():
+                await self._one(community)
+
+        await asyncio.gather(*(worker(self._communities[w % len(self._communities)]) for w in range(workers)))
+
+
+@contextlib.asynccontextmanager
+async def writing(appender: Appender, rate: float | None) -> AsyncIterator[None]:
+    """The writer for the block's duration: `rate` a second, or flat out (None)."""
+    stop = asyncio.Event()
+    work = appender.steady(rate, stop) if rate is not None else appender.flat_out(FLAT_OUT_WORKERS, stop)
+    task = asyncio.get_running_loop().create_task(work)
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+# -- the baseline listener --------------------------------------------------------------------------------
+
+
+class Listener:
+    """A bare asyncpg LISTEN on the log's channel: each notification's payload (a head position) and when
+    it arrived."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[int, float]] = []
+
+    def _notified(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        now = time.time()
+        with contextlib.suppress(ValueError):
+            self.heard.append((int(str(payload)), now))
+
+    @contextlib.asynccontextmanager
+    async def listening(self, url: str) -> AsyncIterator[None]:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.add_listener(CHANNEL, self._notified)
+            yield
+        finally:
+            await conn.close()
+
+    async def latencies(self, pool: asyncpg.Pool, lo: int, hi: int) -> list[float]:
+        """Receipt minus `recorded_at` of each notification of a position in (lo, hi]."""
+        heard = [(p, at) for p, at in self.heard if lo < p <= hi]
+        rows = await pool.fetch(
+            "select position, recorded_at from events where position = any($1::bigint[])",
+            [p for p, _ in heard],
+        )
+        recorded = {int(r["position"]): r["recorded_at"].timestamp() for r in rows}
+        return [at - recorded[p] for p, at in heard]
+
+
+# -- the machine ------------------------------------------------------------------------------------------
+
+
+def machine_busy() -> tuple[float, float]:
+    """The whole machine's (busy, total) CPU seconds so far, from /proc/stat's first line."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    total = sum(ticks[:8])  # user nice system idle iowait irq softirq steal (guest is within user)
+    hz = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / hz, total / hz
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+# -- phases and runs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    name: str
+    rate: float | None  # events a second; None: flat out
+    subscribers: bool
+
+
+def phases(rates: Sequence[int]) -> list[Phase]:
+    made = []
+    for rate in rates:
+        made.append(Phase(f"listen_{rate}", rate, False))
+        made.append(Phase(f"subscribers_{rate}", rate, True))
+    made.append(Phase("writer_alone", None, False))
+    made.append(Phase("writer_subscribed", None, True))
+    return made
+
+
+@dataclass(slots=True)
+class Run:
+    seconds: float
+    events: int  # appended in the window
+    listen: list[float]  # the LISTEN client's latencies, seconds
+    delivery: list[float] = field(default_factory=list)  # every subscriber message's, seconds
+    facts: dict[str, Any] = field(default_factory=dict)  # the clients' tallies
+    live_seconds: float = 0.0  # before the window: until every subscriber had had an event
+    drain_seconds: float = 0.0  # after it: until every open subscriber had the last position
+    drained: bool = True
+    open_at_start: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # by process, in CPUs over the window
+    rss_mb: list[float] = field(default_factory=list)  # each server's VmRSS at the window's end
+    load: float = 0.0  # 1-minute load average at the window's end
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+@contextlib.asynccontextmanager
+async def serving(url: str, folder: Path, name: str, queue: int | None) -> AsyncIterator[list[Server]]:
+    """Two `qinglian serve` processes on the database, each on a free port, until the block ends."""
+    started: list[asyncio.subprocess.Process] = []
+    servers: list[Server] = []
+    logs = []
+    try:
+        for i in range(SERVERS):
+            port = free_port()
+            env = serve_env(url, folder / f"{name}-{i}")
+            if queue is not None:
+                env["QINGLIAN_SUBSCRIBER_QUEUE"] = str(queue)
+            log_path = folder / f"{name}-{i}.log"
+            log = log_path.open("wb")
+            logs.append(log)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "schema.main",
+                "serve",
+                "--port",
+                str(port),
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            started.append(process)
+            await wait_until_up(port, process, log_path)
+            servers.append(Server(port, process.pid))
+        yield servers
+    finally:
+        for process in started:
+            if process.returncode is None:
+                process.terminate()
+        for process in started:
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        for log in logs:
+            log.close()
+
+
+@contextlib.asynccontextmanager
+async def profiling(pid: int, seconds: float, out: Path | None) -> AsyncIterator[None]:
+    """py-spy sampling `pid` for `seconds` (raw collapsed stacks to `out`), when asked for and installed."""
+    spy = shutil.which("py-spy")
+    if out is None or spy is None:
+        yield
+        return
+    process = await asyncio.create_subprocess_exec(
+        spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(seconds)),
+        "--rate",
+        "100",
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        await process.wait()
+
+
+async def wait_clients(
+    made: Sequence[Client], hi: int, seconds: float, done: str
+) -> tuple[float, bool, dict[str, int]]:
+    """Polls the clients until `done` holds ("live": every open subscriber has had an event; "drained":
+    every open one has position `hi`) or `seconds` pass; returns the time it took, whether it held, and
+    the last tallies."""
+    began = time.perf_counter()
+    while True:
+        tallies: Counter[str] = Counter()
+        for client in made:
+            tallies.update(await client.ask(do="status", hi=hi))
+        held = (
+            tallies["got_any"] == tallies["open"] if done == "live" else tallies["reached"] >= tallies["open"]
+        )
+        elapsed = time.perf_counter() - began
+        if held or elapsed > seconds:
+            return elapsed, held, dict(tallies)
+        await asyncio.sleep(0.05)
+
+
+@dataclass(slots=True)
+class Bench:
+    db: Database
+    appender: Appender
+    token: str
+    folder: Path
+    subscribers: int
+    warmup: float
+    timed: float
+    queue: int | None
+    profile: Path | None
+
+
+async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
+    db = bench.db
+    name = f"{phase.name}-{round_}"
+    async with serving(db.url, bench.folder, name, bench.queue) as servers:
+        await db.settled()
+        listener = Listener()
+        async with contextlib.AsyncExitStack() as stack:
+            made: list[Client] = []
+            if phase.subscribers:
+                ports = [server.port for server in servers]
+                made = await stack.enter_async_context(
+                    clients(ports, bench.subscribers, bench.token, bench.folder)
+                )
+            await stack.enter_async_context(listener.listening(db.url))
+            async with writing(bench.appender, phase.rate):
+                await asyncio.sleep(bench.warmup)
+                live_seconds = 0.0
+                open_at_start = 0
+                if made:
+                    live_seconds, live, tallies = await wait_clients(made, 0, LIVE_SECONDS, "live")
+                    open_at_start = tallies["open"]
+                    if not live:
+                        print(f"  not every subscriber had an event before the window: {tallies}", flush=True)
+                lo = await db.store.head()
+                processes = {f"server_{i}": server for i, server in enumerate(servers)}
+                processes.update({f"client_{i}": Server(0, client.pid) for i, client in enumerate(made)})
+                cpu_before = {key: p.cpu_seconds() for key, p in processes.items()}
+                self_before = time.process_time()
+                busy_before, total_before = machine_busy()
+                began = time.perf_counter()
+                profile = bench.profile / f"{name}.txt" if bench.profile is not None and made else None
+                async with profiling(servers[0].pid, bench.timed, profile):
+                    await asyncio.sleep(bench.timed)
+                seconds = time.perf_counter() - began
+                cpu = {key: (p.cpu_seconds() - cpu_before[key]) / seconds for key, p in processes.items()}
+                cpu["writer"] = (time.process_time() - self_before) / seconds
+                busy_after, total_after = machine_busy()
+                cpu["machine"] = (
+                    (busy_after - busy_before) / (total_after - total_before) * (os.cpu_count() or 1)
+                )
+                rss = [server.memory_mb("VmRSS") for server in servers]
+            hi = await db.store.head()
+            run = Run(
+                seconds=seconds,
+                events=hi - lo,
+                listen=await listener.latencies(db.pool, lo, hi),
+                live_seconds=live_seconds,
+                open_at_start=open_at_start,
+                cpu=cpu,
+                rss_mb=rss,
+                load=load_average(),
+            )
+            if made:
+                run.drain_seconds, run.drained, _ = await wait_clients(made, hi, DRAIN_SECONDS, "drained")
+                tallies_all: Counter[str] = Counter()
+                closed: Counter[str] = Counter()
+                for i, client in enumerate(made):
+                    path = bench.folder / f"{name}-latencies-{i}.bin"
+                    facts = await client.ask(do="report", lo=lo, hi=hi, path=str(path))
+                    closed.update(facts.pop("closed"))
+                    tallies_all.update(facts)
+                    values: array[float] = array("d")
+                    with path.open("rb") as file:
+                        values.frombytes(file.read())
+                    path.unlink()
+                    run.delivery.extend(values)
+                run.facts = {**tallies_all, "closed": dict(closed)}
+    return run
+
+
+def report(phase: Phase, round_: int, rounds: int, run: Run) -> None:
+    parts = [f"{phase.name:<18} {round_}/{rounds}", f"{run.rate:7.1f} events/s"]
+    if run.listen:
+        parts.append(
+            f"listen p50 {percentile_ms(run.listen, 50):.1f} ms p99 {percentile_ms(run.listen, 99):.1f} ms"
+        )
+    if phase.subscribers:
+        f = run.facts
+        subscribers = f.get("subscribers", 0)
+        parts.append(
+            f"delivery p50 {percentile_ms(run.delivery, 50):.1f} ms "
+            f"p99 {percentile_ms(run.delivery, 99):.1f} ms "
+            f"max {max(run.delivery, default=0.0) * 1000:.0f} ms; "
+            f"{f.get('messages', 0)} of {run.events * subscribers} messages, "
+            f"{f.get('complete', 0)}/{subscribers} complete, {f.get('open', 0)} open "
+            f"(closed: {f.get('closed')}), drained in {run.drain_seconds:.1f} s"
+            + ("" if run.drained else " (not all)")
+        )
+    parts.append("CPU " + " ".join(f"{k} {v:.2f}" for k, v in run.cpu.items()))
+    parts.append(f"RSS {'/'.join(f'{r:.0f}' for r in run.rss_mb)} MB, load {run.load:.1f}")
+    print("  ".join(parts), flush=True)
+
+
+def summarize(every: list[Phase], results: dict[str, list[Run]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for phase in every:
+        runs = results.get(phase.name, [])
+        if not runs:
+            continue
+        p = phase.name
+
+        def put(key: str, values: list[float], digits: int = 2, p: str = p) -> None:
+            out[f"{p}_{key}"] = round(median(values), digits)
+            out[f"{p}_{key}_runs"] = [round(v, digits) for v in values]
+
+        put("events_per_s", [r.rate for r in runs], 1)
+        if any(r.listen for r in runs):
+            put("listen_p50_ms", [percentile_ms(r.listen, 50) for r in runs])
+            put("listen_p99_ms", [percentile_ms(r.listen, 99) for r in runs])
+            out[f"{p}_listen_notifications_runs"] = [len(r.listen) for r in runs]
+        if phase.subscribers:
+            put("delivery_p50_ms", [percentile_ms(r.delivery, 50) for r in runs])
+            put("delivery_p99_ms", [percentile_ms(r.delivery, 99) for r in runs])
+            put("delivery_max_ms", [max(r.delivery, default=0.0) * 1000 for r in runs], 1)
+            out[f"{p}_messages_runs"] = [r.facts.get("messages", 0) for r in runs]
+            out[f"{p}_messages_expected_runs"] = [r.events * r.facts.get("subscribers", 0) for r in runs]
+            out[f"{p}_complete_subscribers_runs"] = [r.facts.get("complete", 0) for r in runs]
+            out[f"{p}_in_order_subscribers_runs"] = [r.facts.get("in_order", 0) for r in runs]
+            out[f"{p}_missing_runs"] = [r.facts.get("missing", 0) for r in runs]
+            out[f"{p}_duplicates_runs"] = [r.facts.get("duplicates", 0) for r in runs]
+            out[f"{p}_errors_runs"] = [r.facts.get("errors", 0) for r in runs]
+            out[f"{p}_open_at_start_runs"] = [r.open_at_start for r in runs]
+            out[f"{p}_open_at_end_runs"] = [r.facts.get("open", 0) for r in runs]
+            out[f"{p}_closed_runs"] = [r.facts.get("closed", {}) for r in runs]
+            out[f"{p}_live_seconds_runs"] = [round(r.live_seconds, 2) for r in runs]
+            out[f"{p}_drain_seconds_runs"] = [round(r.drain_seconds, 2) for r in runs]
+            out[f"{p}_drained_runs"] = [r.drained for r in runs]
+        for key in runs[0].cpu:
+            put(f"cpu_{key}", [r.cpu.get(key, 0.0) for r in runs])
+        put("rss_mb", [max(r.rss_mb) for r in runs], 1)
+        out[f"{p}_load_runs"] = [r.load for r in runs]
+    return out
+
+
+def judge(
+    summary: dict[str, Any], rates: Sequence[int], subscribers: int
+) -> tuple[dict[str, Any], dict[str, bool]]:
+    figures: dict[str, Any] = {}
+    met: dict[str, bool] = {}
+    for rate in rates:
+        sub, base = f"subscribers_{rate}", f"listen_{rate}"
+        if f"{sub}_delivery_p99_ms" not in summary:
+            continue
+        p99 = summary[f"{sub}_delivery_p99_ms"]
+        baseline = summary.get(f"{base}_listen_p99_ms", 0.0)
+        ratio = p99 / baseline if baseline else float("inf")
+        figures[f"delivery_p50_ms_at_{rate}"] = summary[f"{sub}_delivery_p50_ms"]
+        figures[f"delivery_p99_ms_at_{rate}"] = p99
+        figures[f"baseline_p50_ms_at_{rate}"] = summary.get(f"{base}_listen_p50_ms", 0.0)
+        figures[f"baseline_p99_ms_at_{rate}"] = baseline
+        figures[f"p99_over_baseline_at_{rate}"] = round(ratio, 2)
+        complete = summary.get(f"{sub}_complete_subscribers_runs", [])
+        figures[f"complete_at_{rate}"] = all(count == subscribers for count in complete)
+        met[f"p99_at_{rate}"] = p99 <= TARGETS["p99_ms_at_most"]
+        met[f"p99_over_baseline_at_{rate}"] = ratio <= TARGETS["p99_over_baseline_p99_at_most"]
+    if summary.get("writer_alone_events_per_s") and "writer_subscribed_events_per_s" in summary:
+        ratio = summary["writer_subscribed_events_per_s"] / summary["writer_alone_events_per_s"]
+        figures["throughput_alone"] = summary["writer_alone_events_per_s"]
+        figures["throughput_subscribed"] = summary["writer_subscribed_events_per_s"]
+        figures["throughput_with_over_without"] = round(ratio, 3)
+        met["throughput"] = ratio >= TARGETS["throughput_with_over_without_at_least"]
+    return figures, met
+
+
+async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]:
+    settings = await server_settings(admin_url, ("server_version", "synchronous_commit", "max_connections"))
+    cpus = os.cpu_count() or 1
+    every = phases(options.rates)
+    print(
+        f"PostgreSQL {settings['server_version']}; Python {platform.python_version()}, {cpus} CPUs; "
+        f"{SERVERS} servers, {options.subscribers} subscribers, "
+        f"rates {', '.join(map(str, options.rates))}/s; "
+        f"{options.rounds} rounds of {options.warmup:g} s warm-up + {options.timed:g} s timed; "
+        f"load average {load_average():.1f}",
+        flush=True,
+    )
+    name = unique_name("qinglian_bench")
+    results: dict[str, list[Run]] = {}
+    began = time.perf_counter()
+    db: Database | None = None
+    writer_pool: asyncpg.Pool | None = None
+    try:
+        url = await create_migrated_database(admin_url, name)
+        db, tokens, built = await build_demo(url)
+        writer_pool = await create_pool(url, None, min_size=1, max_size=FLAT_OUT_WORKERS)
+        appender = Appender(Commands(EventStore(writer_pool, CATALOGUE), CATALOGUE), db.listed)
+        with tempfile.TemporaryDirectory(prefix="qinglian-bench-subscribe-") as tmp:
+            bench = Bench(
+                db,
+                appender,
+                tokens.integrator,
+                Path(tmp),
+                options.subscribers,
+                options.warmup,
+                options.timed,
+                options.queue,
+                options.profile,
+            )
+            if options.profile is not None:
+                options.profile.mkdir(parents=True, exist_ok=True)
+            for round_ in range(1, options.rounds + 1):
+                for phase in every:
+                    run = await timed_run(phase, bench, round_)
+                    results.setdefault(phase.name, []).append(run)
+                    report(phase, round_, options.rounds, run)
+        head = await db.store.head()
+        failed = dict(appender.failed)
+    finally:
+        if db is not None:
+            await db.store.close()
+            await db.pool.close()
+        if writer_pool is not None:
+            await writer_pool.close()
+        await drop_database(admin_url, name)
+
+    summary = summarize(every, results)
+    figures, met = judge(summary, options.rates, options.subscribers)
+    misses = [key for key, ok in met.items() if not ok]
+    for key, value in figures.items():
+        print(f"{key} = {value}", flush=True)
+    print(
+        "targets: "
+        + ", ".join(f"{k} {v:g}" for k, v in TARGETS.items())
+        + "; "
+        + (f"missed: {', '.join(misses)}" if misses else "all met"),
+        flush=True,
+    )
+    return {
+        **figures,
+        "targets": TARGETS,
+        "met": met,
+        "misses": misses,
+        **summary,
+        "append_failures": failed,
+        "built": built,
+        "head": head,
+        "seconds": round(time.perf_counter() - began, 1),
+        "rates": options.rates,
+        "subscribers": options.subscribers,
+        "servers": SERVERS,
+        "subscriber_queue": options.queue,
+        "flat_out_workers": FLAT_OUT_WORKERS,
+        "rounds": options.rounds,
+        "order": [phase.name for phase in every],
+        "warmup_seconds": options.warmup,
+        "timed_seconds": options.timed,
+        "subscription": SUBSCRIPTION,
+        "server_version": settings["server_version"],
+        "synchronous_commit": settings["synchronous_commit"],
+        "cpus": cpus,
+        "python": platform.python_version(),
+    }
+
+
+def arguments(argv: Sequence[str]) -> argparse.Namespace:
+    summary = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.subscribe", description=summary)
+
+    def numbers(text: str) -> list[int]:
+        return [int(part) for part in text.split(",") if part.strip()]
+
+    parser.add_argument("--rates", type=numbers, default=list(RATES), help="events a second, comma-separated")
+    parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--warmup", type=float, default=WARMUP_SECONDS, help="seconds")
+    parser.add_argument("--timed", type=float, default=TIMED_SECONDS, help="seconds")
+    parser.add_argument("--queue", type=int, default=None, help="QINGLIAN_SUBSCRIBER_QUEUE for the servers")
+    parser.add_argument("--profile", type=Path, default=None, help="folder for py-spy's samples of server 0")
+    return parser.parse_args(argv)
+
+
+async def main(options: argparse.Namespace) -> dict[str, Any]:
+    with server_url() as admin_url:
+        return await run_all(admin_url, options)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--client"]:
+        asyncio.run(client_main(int(sys.argv[2]), int(sys.argv[3])))
+    else:
+        summary = asyncio.run(main(arguments(sys.argv[1:])))
+        print(json.dumps(summary, ensure_ascii=False), flush=True)
