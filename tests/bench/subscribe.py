@@ -225,6 +225,7 @@ async def client_main(port: int, count: int) -> None:
                 "open": sum(sub.closed is None for sub in subs),
                 "got_any": sum(bool(sub.positions) for sub in subs if sub.closed is None),
                 "reached": sum(bool(sub.positions) and sub.positions[-1] >= hi for sub in subs),
+                "received": sum(len(sub.positions) for sub in subs),
             }
         elif what == "report":
             lo, hi = command["lo"], command["hi"]
@@ -474,17 +475,27 @@ class Run:
     cpu: dict[str, float] = field(default_factory=dict)  # by process, in CPUs over the window
     rss_mb: list[float] = field(default_factory=list)  # each server's VmRSS at the window's end
     load: float = 0.0  # 1-minute load average at the window's end
+    profile: dict[str, Any] = field(default_factory=dict)  # server 0's, by part (--profile)
+    received: int = 0  # messages the clients took off their sockets in the window, whatever the event
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
+
+    def per_message(self, side: str) -> float:
+        """CPU microseconds the `side` processes (server or client) used in the window per message received
+        in it (not per message of the window's events: behind, they deliver older ones)."""
+        messages = self.received
+        used = sum(v for k, v in self.cpu.items() if k.startswith(side)) * self.seconds
+        return used / messages * 1e6 if messages else 0.0
 
 
 @contextlib.asynccontextmanager
 async def serving(url: str, folder: Path, name: str, queue: int | None) -> AsyncIterator[list[Server]]:
     """Two `qinglian serve` processes on the database, each on a free port, until the block ends."""
     started: list[asyncio.subprocess.Process] = []
-    servers: list[Server] = []
+    waits = []
+    ports: list[int] = []
     logs = []
     try:
         for i in range(SERVERS):
@@ -507,9 +518,11 @@ async def serving(url: str, folder: Path, name: str, queue: int | None) -> Async
                 stderr=asyncio.subprocess.STDOUT,
             )
             started.append(process)
-            await wait_until_up(port, process, log_path)
-            servers.append(Server(port, process.pid))
-        yield servers
+            waits.append(wait_until_up(port, process, log_path))
+            ports.append(port)
+        # Started together, waited for together: each takes seconds to import and connect.
+        await asyncio.gather(*waits)
+        yield [Server(port, process.pid) for port, process in zip(ports, started, strict=True)]
     finally:
         for process in started:
             if process.returncode is None:
@@ -552,6 +565,52 @@ async def profiling(pid: int, seconds: float, out: Path | None) -> AsyncIterator
         yield
     finally:
         await process.wait()
+
+
+# Where a server's CPU goes, by the frames py-spy's samples pass through (a sample counts for every part
+# whose frame is on its stack, so the parts overlap: delivery holds execution, encoding and the send).
+PROFILE_PARTS = {
+    "delivery": "BaseGraphQLTransportWSHandler._send_result_stream",  # a subscription's messages, in all
+    "execution": "execute_subscription_event",  # graphql-core running the document on one event
+    "encoding": "encode_json",  # the message to JSON text (msgspec)
+    "send": "ASGIWebSocketAdapter.send_json",  # through Starlette and uvicorn to the socket
+    "socket_write": "_SelectorSocketTransport.write",  # the send() system call itself
+    "generator": "Subscription.events",  # the resolver's generator: the feed, the cursor, the loaders
+    "hub": "Hub.run",
+    "projector": "Projector.run",
+    "status_keeper": "StatusKeeper.run",
+    "status_watch": "StatusWatch.run",
+    "sealer": "LogTree.run",
+    "credential_recheck": "Connection.recheck.<locals>.watch",
+    "receive": "WebSocketsSansIOProtocol.data_received",
+}
+
+
+def profile_shares(path: Path) -> dict[str, Any]:
+    """The share of py-spy's samples (raw collapsed stacks, idle left out) whose stack holds each part."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        names = {frame.split(" (")[0] for frame in stack.split(";")}
+        for part, frame in PROFILE_PARTS.items():
+            if frame in names:
+                counts[part] += int(n)
+    shares: dict[str, Any] = {
+        part: round(counts[part] / total, 3) if total else 0.0 for part in PROFILE_PARTS
+    }
+    return {"samples": total, **shares}
+
+
+async def received_by(made: Sequence[Client]) -> int:
+    """How many messages the clients have taken off their sockets so far."""
+    total = 0
+    for client in made:
+        total += int((await client.ask(do="status", hi=0))["received"])
+    return total
 
 
 async def wait_clients(
@@ -611,6 +670,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                     if not live:
                         print(f"  not every subscriber had an event before the window: {tallies}", flush=True)
                 lo = await db.store.head()
+                received = await received_by(made)
                 processes = {f"server_{i}": server for i, server in enumerate(servers)}
                 processes.update({f"client_{i}": Server(0, client.pid) for i, client in enumerate(made)})
                 cpu_before = {key: p.cpu_seconds() for key, p in processes.items()}
@@ -628,6 +688,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                     (busy_after - busy_before) / (total_after - total_before) * (os.cpu_count() or 1)
                 )
                 rss = [server.memory_mb("VmRSS") for server in servers]
+                received = await received_by(made) - received
             hi = await db.store.head()
             run = Run(
                 seconds=seconds,
@@ -638,6 +699,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                 cpu=cpu,
                 rss_mb=rss,
                 load=load_average(),
+                received=received,
             )
             if made:
                 run.drain_seconds, run.drained, _ = await wait_clients(made, hi, DRAIN_SECONDS, "drained")
@@ -654,6 +716,8 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                     path.unlink()
                     run.delivery.extend(values)
                 run.facts = {**tallies_all, "closed": dict(closed)}
+            if profile is not None and profile.exists():
+                run.profile = profile_shares(profile)
     return run
 
 
@@ -677,6 +741,14 @@ def report(phase: Phase, round_: int, rounds: int, run: Run) -> None:
         )
     parts.append("CPU " + " ".join(f"{k} {v:.2f}" for k, v in run.cpu.items()))
     parts.append(f"RSS {'/'.join(f'{r:.0f}' for r in run.rss_mb)} MB, load {run.load:.1f}")
+    if phase.subscribers:
+        parts.append(
+            f"{run.received / run.seconds:.0f} messages/s; "
+            f"per message: server {run.per_message('server'):.0f} us, "
+            f"client {run.per_message('client'):.0f} us"
+        )
+    if run.profile:
+        parts.append("profile " + ", ".join(f"{k} {v:.0%}" for k, v in run.profile.items() if k != "samples"))
     print("  ".join(parts), flush=True)
 
 
@@ -714,10 +786,16 @@ def summarize(every: list[Phase], results: dict[str, list[Run]]) -> dict[str, An
             out[f"{p}_live_seconds_runs"] = [round(r.live_seconds, 2) for r in runs]
             out[f"{p}_drain_seconds_runs"] = [round(r.drain_seconds, 2) for r in runs]
             out[f"{p}_drained_runs"] = [r.drained for r in runs]
+            # CPU per message: what the window's delivery cost each side, over what it delivered.
+            put("messages_per_s", [r.received / r.seconds for r in runs], 0)
+            put("server_us_per_message", [r.per_message("server") for r in runs], 1)
+            put("client_us_per_message", [r.per_message("client") for r in runs], 1)
         for key in runs[0].cpu:
             put(f"cpu_{key}", [r.cpu.get(key, 0.0) for r in runs])
         put("rss_mb", [max(r.rss_mb) for r in runs], 1)
         out[f"{p}_load_runs"] = [r.load for r in runs]
+        if any(r.profile for r in runs):
+            out[f"{p}_profile_runs"] = [r.profile for r in runs]
     return out
 
 
