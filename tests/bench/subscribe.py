@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -204,13 +205,145 @@ async def subscribe(port: int, token: str, sub: Subscriber) -> None:
                 await ws.close()
 
 
-async def client_main(port: int, count: int) -> None:
+class RawSubscriber(asyncio.Protocol):
+    """A subscriber speaking RFC 6455 by hand, as cheaply as a client can: the upgrade request written out,
+    the server's unmasked frames parsed straight from the bytes in `data_received`, no task or future per
+    message. Every message that arrives in one read is timed by that read."""
+
+    def __init__(self, sub: Subscriber, token: str) -> None:
+        self._sub = sub
+        self._token = token
+        self._buffer = bytearray()
+        self._upgraded = False
+        self._transport: asyncio.Transport | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def upgrade(self, port: int) -> None:
+        assert self._transport is not None
+        key = base64.b64encode(os.urandom(16)).decode()
+        self._transport.write(
+            f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n".encode()
+        )
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        """A client frame: FIN, `opcode`, masked (RFC 6455 §5.3) with a random key."""
+        assert self._transport is not None
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x80 | opcode]) + (
+            bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        )
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self._transport.write(head + mask + body)
+
+    def finish(self, why: str) -> None:
+        if self._sub.closed is None:
+            self._sub.closed = why
+        self._sub.live.set()
+        if not self.done.done():
+            self.done.set_result(None)
+        if self._transport is not None:
+            self._transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buffer = self._buffer
+        buffer += data
+        if not self._upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(buffer[:end]).split(b"\r\n", 1)[0]
+            del buffer[: end + 4]
+            if b" 101 " not in status + b" ":
+                self.finish(f"upgrade refused: {status.decode(errors='replace')[:100]}")
+                return
+            self._upgraded = True
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self._token}"}}
+            self._send(0x1, json.dumps(init).encode())
+        i, size = 0, len(buffer)
+        sub = self._sub
+        while size - i >= 2:
+            opcode, length, j = buffer[i] & 0x0F, buffer[i + 1] & 0x7F, i + 2
+            if length == 126:
+                if size - j < 2:
+                    break
+                length, j = int.from_bytes(buffer[j : j + 2], "big"), j + 2
+            elif length == 127:
+                if size - j < 8:
+                    break
+                length, j = int.from_bytes(buffer[j : j + 8], "big"), j + 8
+            if size - j < length:
+                break
+            payload = bytes(buffer[j : j + length])
+            i = j + length
+            if opcode == 0x1:
+                self._message(json.loads(payload), now)
+            elif opcode == 0x9:
+                self._send(0xA, payload)
+            elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self._send(0x8, payload[:2])
+                self.finish(f"{code} {payload[2:].decode(errors='replace')}".strip())
+                return
+            elif opcode != 0xA:
+                sub.errors += 1  # fragments and binary frames: none expected
+        del buffer[:i]
+
+    def _message(self, message: dict[str, Any], now: float) -> None:
+        kind = message.get("type")
+        sub = self._sub
+        if kind == "next":
+            payload = message["payload"]
+            if payload.get("errors"):
+                sub.errors += 1
+                return
+            event = payload["data"]["events"]["event"]
+            sub.positions.append(event["position"])
+            sub.latencies.append(now - datetime.fromisoformat(event["recordedAt"]).timestamp())
+        elif kind == "connection_ack":
+            subscribe = {"type": "subscribe", "id": "1", "payload": {"query": SUBSCRIPTION}}
+            self._send(0x1, json.dumps(subscribe).encode())
+            sub.live.set()
+        elif kind == "ping":
+            self._send(0x1, b'{"type":"pong"}')
+        elif kind in ("error", "complete"):
+            self.finish(f"{kind}: {str(message.get('payload'))[:100]}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.finish(f"connection lost: {exc}" if exc is not None else "connection lost")
+
+
+async def subscribe_raw(port: int, token: str, sub: Subscriber) -> None:
+    """As `subscribe`, over `RawSubscriber`."""
+    loop = asyncio.get_running_loop()
+    try:
+        _, protocol = await loop.create_connection(lambda: RawSubscriber(sub, token), "127.0.0.1", port)
+    except OSError as exc:
+        sub.closed = f"{type(exc).__name__}: {str(exc)[:100]}"
+        sub.live.set()
+        return
+    protocol.upgrade(port)
+    try:
+        await protocol.done
+    finally:
+        protocol.finish("stopped")
+
+
+async def client_main(port: int, count: int, library: str) -> None:
     """A client process: `count` subscribers on the server at `port`, then commands on stdin, one JSON line
     each answered by one JSON line on stdout: status (how many have `hi`), report (the window's
     latencies to a file and its facts), quit."""
     token = os.environ[TOKEN_ENV]
     subs = [Subscriber() for _ in range(count)]
-    tasks = [asyncio.create_task(subscribe(port, token, sub)) for sub in subs]
+    connect = subscribe_raw if library == "raw" else subscribe
+    tasks = [asyncio.create_task(connect(port, token, sub)) for sub in subs]
     await asyncio.gather(*(sub.live.wait() for sub in subs))
     print(json.dumps({"ready": sum(sub.closed is None for sub in subs)}), flush=True)
     loop = asyncio.get_running_loop()
@@ -275,7 +408,9 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def clients(ports: Sequence[int], total: int, token: str, folder: Path) -> AsyncIterator[list[Client]]:
+async def clients(
+    ports: Sequence[int], total: int, token: str, folder: Path, library: str
+) -> AsyncIterator[list[Client]]:
     """One client process per server, `total` subscribers shared among them, each process ready."""
     made: list[Client] = []
     logs = []
@@ -291,6 +426,7 @@ async def clients(ports: Sequence[int], total: int, token: str, folder: Path) ->
                 "--client",
                 str(port),
                 str(count),
+                library,
                 env={**os.environ, TOKEN_ENV: token},
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -435,6 +571,19 @@ def machine_busy() -> tuple[float, float]:
     total = sum(ticks[:8])  # user nice system idle iowait irq softirq steal (guest is within user)
     hz = os.sysconf("SC_CLK_TCK")
     return (total - idle) / hz, total / hz
+
+
+def postgres_seconds() -> float:
+    """CPU seconds used so far by the processes named `postgres` (every database's on that server, and only
+    those still running: a connection's process that ended in the window is not counted)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
+                fields = text[text.rindex(")") + 2 :].split()
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> float:
@@ -644,6 +793,7 @@ class Bench:
     timed: float
     queue: int | None
     profile: Path | None
+    library: str  # the subscribers' client: "raw" (RawSubscriber) or "websockets"
 
 
 async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
@@ -657,7 +807,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
             if phase.subscribers:
                 ports = [server.port for server in servers]
                 made = await stack.enter_async_context(
-                    clients(ports, bench.subscribers, bench.token, bench.folder)
+                    clients(ports, bench.subscribers, bench.token, bench.folder, bench.library)
                 )
             await stack.enter_async_context(listener.listening(db.url))
             async with writing(bench.appender, phase.rate):
@@ -676,6 +826,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                 cpu_before = {key: p.cpu_seconds() for key, p in processes.items()}
                 self_before = time.process_time()
                 busy_before, total_before = machine_busy()
+                postgres_before = postgres_seconds()
                 began = time.perf_counter()
                 profile = bench.profile / f"{name}.txt" if bench.profile is not None and made else None
                 async with profiling(servers[0].pid, bench.timed, profile):
@@ -683,6 +834,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                 seconds = time.perf_counter() - began
                 cpu = {key: (p.cpu_seconds() - cpu_before[key]) / seconds for key, p in processes.items()}
                 cpu["writer"] = (time.process_time() - self_before) / seconds
+                cpu["postgres"] = (postgres_seconds() - postgres_before) / seconds
                 busy_after, total_after = machine_busy()
                 cpu["machine"] = (
                     (busy_after - busy_before) / (total_after - total_before) * (os.cpu_count() or 1)
@@ -862,6 +1014,7 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
                 options.timed,
                 options.queue,
                 options.profile,
+                options.client,
             )
             if options.profile is not None:
                 options.profile.mkdir(parents=True, exist_ok=True)
@@ -912,6 +1065,7 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
         "warmup_seconds": options.warmup,
         "timed_seconds": options.timed,
         "subscription": SUBSCRIPTION,
+        "client": options.client,
         "server_version": settings["server_version"],
         "synchronous_commit": settings["synchronous_commit"],
         "cpus": cpus,
@@ -932,6 +1086,9 @@ def arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=WARMUP_SECONDS, help="seconds")
     parser.add_argument("--timed", type=float, default=TIMED_SECONDS, help="seconds")
     parser.add_argument("--queue", type=int, default=None, help="QINGLIAN_SUBSCRIBER_QUEUE for the servers")
+    parser.add_argument(
+        "--client", choices=("raw", "websockets"), default="raw", help="the subscribers' WebSocket client"
+    )
     parser.add_argument("--profile", type=Path, default=None, help="folder for py-spy's samples of server 0")
     return parser.parse_args(argv)
 
@@ -943,7 +1100,8 @@ async def main(options: argparse.Namespace) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--client"]:
-        asyncio.run(client_main(int(sys.argv[2]), int(sys.argv[3])))
+        library = sys.argv[4] if len(sys.argv) > 4 else "websockets"
+        asyncio.run(client_main(int(sys.argv[2]), int(sys.argv[3]), library))
     else:
         summary = asyncio.run(main(arguments(sys.argv[1:])))
         print(json.dumps(summary, ensure_ascii=False), flush=True)
