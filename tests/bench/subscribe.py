@@ -118,6 +118,7 @@ TIMED_SECONDS = 10.0
 DRAIN_SECONDS = 30.0  # at most, after the window, for every open subscriber to have its last position
 LIVE_SECONDS = 30.0  # at most, before the window, for every subscriber to have had an event
 FLAT_OUT_WORKERS = 16
+MAX_IN_FLIGHT = 200  # a steady writer's appends under way at once, at most
 TOKEN_ENV = "QINGLIAN_BENCH_TOKEN"
 TARGETS: dict[str, float] = {
     "p99_ms_at_most": 100.0,
@@ -465,6 +466,7 @@ class Appender:
         self._communities = communities
         self._n = 0
         self.failed: Counter[str] = Counter()
+        self.skipped = 0  # steady appends not launched: too many still in flight
 
     async def _one(self, community: str) -> None:
         n = self._n
@@ -487,18 +489,23 @@ class Appender:
 
     async def steady(self, rate: float, stop: asyncio.Event) -> None:
         """`rate` appends a second, each launched at its due time (a late loop launches the overdue at
-        once: the rate is kept, not the spacing), until `stop`; then waits for those in flight."""
+        once: the rate is kept, not the spacing), until `stop`; then waits for those in flight. An append
+        due while MAX_IN_FLIGHT are still under way is skipped and counted: a writer that cannot keep up
+        shows as a lower rate, not as a backlog that outlives the window."""
         loop = asyncio.get_running_loop()
         flying: set[asyncio.Task[None]] = set()
         due = loop.time()
         k = 0
         while not stop.is_set():
             while due <= loop.time():
+                due += 1 / rate
+                if len(flying) >= MAX_IN_FLIGHT:
+                    self.skipped += 1
+                    continue
                 task = loop.create_task(self._one(self._communities[k % len(self._communities)]))
                 flying.add(task)
                 task.add_done_callback(flying.discard)
                 k += 1
-                due += 1 / rate
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(0.0, due - loop.time()))
         await asyncio.gather(*flying)
@@ -573,17 +580,28 @@ def machine_busy() -> tuple[float, float]:
     return (total - idle) / hz, total / hz
 
 
-def postgres_seconds() -> float:
-    """CPU seconds used so far by the processes named `postgres` (every database's on that server, and only
-    those still running: a connection's process that ended in the window is not counted)."""
-    total = 0
+def postgres_seconds() -> dict[int, float]:
+    """CPU seconds used so far by each process named `postgres` (every database's on that server)."""
+    found: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             text = stat.read_text()
             if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
                 fields = text[text.rindex(")") + 2 :].split()
-                total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+                found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def postgres_used(before: dict[int, float]) -> float:
+    """PostgreSQL's CPU seconds since `before`: of the processes running now (a connection's process that
+    ended meanwhile is not counted), each from where it was then or from its start."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in postgres_seconds().items())
+
+
+def waited_seconds(pid: int) -> float:
+    """How long the process's main thread has been ready to run but waiting for a CPU (/proc/PID/schedstat:
+    the run queue's wait, in ns): starved, as against idle."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
 def load_average() -> float:
@@ -626,6 +644,7 @@ class Run:
     load: float = 0.0  # 1-minute load average at the window's end
     profile: dict[str, Any] = field(default_factory=dict)  # server 0's, by part (--profile)
     received: int = 0  # messages the clients took off their sockets in the window, whatever the event
+    skipped: int = 0  # steady appends due in the window and not launched (MAX_IN_FLIGHT under way)
 
     @property
     def rate(self) -> float:
@@ -635,7 +654,7 @@ class Run:
         """CPU microseconds the `side` processes (server or client) used in the window per message received
         in it (not per message of the window's events: behind, they deliver older ones)."""
         messages = self.received
-        used = sum(v for k, v in self.cpu.items() if k.startswith(side)) * self.seconds
+        used = sum(v for k, v in self.cpu.items() if k.startswith(side) and "waiting" not in k) * self.seconds
         return used / messages * 1e6 if messages else 0.0
 
 
@@ -820,10 +839,13 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                     if not live:
                         print(f"  not every subscriber had an event before the window: {tallies}", flush=True)
                 lo = await db.store.head()
+                skipped_before = bench.appender.skipped
                 received = await received_by(made)
                 processes = {f"server_{i}": server for i, server in enumerate(servers)}
                 processes.update({f"client_{i}": Server(0, client.pid) for i, client in enumerate(made)})
                 cpu_before = {key: p.cpu_seconds() for key, p in processes.items()}
+                waits_before = {key: waited_seconds(p.pid) for key, p in processes.items()}
+                writer_waited = waited_seconds(os.getpid())
                 self_before = time.process_time()
                 busy_before, total_before = machine_busy()
                 postgres_before = postgres_seconds()
@@ -834,14 +856,19 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                 seconds = time.perf_counter() - began
                 cpu = {key: (p.cpu_seconds() - cpu_before[key]) / seconds for key, p in processes.items()}
                 cpu["writer"] = (time.process_time() - self_before) / seconds
-                cpu["postgres"] = (postgres_seconds() - postgres_before) / seconds
+                cpu["postgres"] = postgres_used(postgres_before) / seconds
+                for key, p in processes.items():
+                    cpu[f"{key}_waiting"] = (waited_seconds(p.pid) - waits_before[key]) / seconds
+                cpu["writer_waiting"] = (waited_seconds(os.getpid()) - writer_waited) / seconds
                 busy_after, total_after = machine_busy()
                 cpu["machine"] = (
                     (busy_after - busy_before) / (total_after - total_before) * (os.cpu_count() or 1)
                 )
                 rss = [server.memory_mb("VmRSS") for server in servers]
                 received = await received_by(made) - received
-            hi = await db.store.head()
+                # The window's events: those committed in it (appends still under way commit after it).
+                hi = await db.store.head()
+                skipped = bench.appender.skipped - skipped_before
             run = Run(
                 seconds=seconds,
                 events=hi - lo,
@@ -852,6 +879,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                 rss_mb=rss,
                 load=load_average(),
                 received=received,
+                skipped=skipped,
             )
             if made:
                 run.drain_seconds, run.drained, _ = await wait_clients(made, hi, DRAIN_SECONDS, "drained")
@@ -875,6 +903,8 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
 
 def report(phase: Phase, round_: int, rounds: int, run: Run) -> None:
     parts = [f"{phase.name:<18} {round_}/{rounds}", f"{run.rate:7.1f} events/s"]
+    if run.skipped:
+        parts[-1] += f" ({run.skipped} appends skipped)"
     if run.listen:
         parts.append(
             f"listen p50 {percentile_ms(run.listen, 50):.1f} ms p99 {percentile_ms(run.listen, 99):.1f} ms"
@@ -946,6 +976,7 @@ def summarize(every: list[Phase], results: dict[str, list[Run]]) -> dict[str, An
             put(f"cpu_{key}", [r.cpu.get(key, 0.0) for r in runs])
         put("rss_mb", [max(r.rss_mb) for r in runs], 1)
         out[f"{p}_load_runs"] = [r.load for r in runs]
+        out[f"{p}_appends_skipped_runs"] = [r.skipped for r in runs]
         if any(r.profile for r in runs):
             out[f"{p}_profile_runs"] = [r.profile for r in runs]
     return out
