@@ -90,17 +90,21 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from events.catalogue import CATALOGUE
+from events.envelope import ExpectedVersion
 from events.training import TrainingHeld, TrainingKind
 from projections.localtime import local_date
-from service.commands.handler import Commands
+from service.commands.handler import Commands, stream_of
 from service.log.clock import utc_now
 from service.log.pool import create_pool
 from service.log.store import EventStore
 from service.log.watcher import CHANNEL
 from tests.bench.query import (
+    HEALTHZ,
+    HEALTHZ_EVERY,
     Database,
     Server,
     build_demo,
+    connection,
     free_port,
     median,
     percentile_ms,
@@ -459,10 +463,13 @@ async def clients(
 
 
 class Appender:
-    """`TrainingHeld` events through `Commands.record`, on the listed communities in turn."""
+    """`TrainingHeld` events on the listed communities in turn: through `EventStore.append` (the group-
+    commit writer every command ends in; valid events, written without the command layer's validation
+    reads), or with `commands` through `Commands.record`, validation and all."""
 
-    def __init__(self, commands: Commands, communities: list[str]) -> None:
-        self._commands = commands
+    def __init__(self, store: EventStore, communities: list[str], *, commands: bool) -> None:
+        self._store = store
+        self._commands = Commands(store, CATALOGUE) if commands else None
         self._communities = communities
         self._n = 0
         self.failed: Counter[str] = Counter()
@@ -480,10 +487,18 @@ class Appender:
             attendees=30,
             hours=1.5,
         )
+        key, metadata = f"bench-subscribe-{n}", {"actor": "bench"}
         try:
-            await self._commands.record(
-                event, idempotency_key=f"bench-subscribe-{n}", metadata={"actor": "bench"}
-            )
+            if self._commands is not None:
+                await self._commands.record(event, idempotency_key=key, metadata=metadata)
+            else:
+                await self._store.append(
+                    stream_of(event),
+                    [event],
+                    expected_version=ExpectedVersion.any(),
+                    idempotency_key=key,
+                    metadata=metadata,
+                )
         except Exception as exc:  # noqa: BLE001 - counted and reported; the run goes on
             self.failed[type(exc).__name__] += 1
 
@@ -644,6 +659,7 @@ class Run:
     load: float = 0.0  # 1-minute load average at the window's end
     profile: dict[str, Any] = field(default_factory=dict)  # server 0's, by part (--profile)
     received: int = 0  # messages the clients took off their sockets in the window, whatever the event
+    healthz: list[float] = field(default_factory=list)  # server 0's /healthz answers in the window, seconds
     skipped: int = 0  # steady appends due in the window and not launched (MAX_IN_FLIGHT under way)
 
     @property
@@ -773,6 +789,22 @@ def profile_shares(path: Path) -> dict[str, Any]:
     return {"samples": total, **shares}
 
 
+async def poll_healthz(port: int, seconds: float) -> list[float]:
+    """/healthz on one keep-alive connection every HEALTHZ_EVERY for `seconds` (after a late answer, the next
+    at once): how long the server's loop keeps a request waiting."""
+    latencies: list[float] = []
+    async with connection(port) as conn:
+        now = time.perf_counter()
+        due, deadline = now, now + seconds
+        while due < deadline:
+            began = time.perf_counter()
+            await conn.exchange(HEALTHZ)
+            latencies.append(time.perf_counter() - began)
+            due = max(due + HEALTHZ_EVERY, time.perf_counter())
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    return latencies
+
+
 async def received_by(made: Sequence[Client]) -> int:
     """How many messages the clients have taken off their sockets so far."""
     total = 0
@@ -852,7 +884,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                 began = time.perf_counter()
                 profile = bench.profile / f"{name}.txt" if bench.profile is not None and made else None
                 async with profiling(servers[0].pid, bench.timed, profile):
-                    await asyncio.sleep(bench.timed)
+                    healthz = await poll_healthz(servers[0].port, bench.timed)
                 seconds = time.perf_counter() - began
                 cpu = {key: (p.cpu_seconds() - cpu_before[key]) / seconds for key, p in processes.items()}
                 cpu["writer"] = (time.process_time() - self_before) / seconds
@@ -880,6 +912,7 @@ async def timed_run(phase: Phase, bench: Bench, round_: int) -> Run:
                 load=load_average(),
                 received=received,
                 skipped=skipped,
+                healthz=healthz,
             )
             if made:
                 run.drain_seconds, run.drained, _ = await wait_clients(made, hi, DRAIN_SECONDS, "drained")
@@ -920,6 +953,11 @@ def report(phase: Phase, round_: int, rounds: int, run: Run) -> None:
             f"{f.get('complete', 0)}/{subscribers} complete, {f.get('open', 0)} open "
             f"(closed: {f.get('closed')}), drained in {run.drain_seconds:.1f} s"
             + ("" if run.drained else " (not all)")
+        )
+    if run.healthz:
+        parts.append(
+            f"healthz p50 {percentile_ms(run.healthz, 50):.1f} ms "
+            f"p99 {percentile_ms(run.healthz, 99):.1f} ms max {max(run.healthz) * 1000:.0f} ms"
         )
     parts.append("CPU " + " ".join(f"{k} {v:.2f}" for k, v in run.cpu.items()))
     parts.append(f"RSS {'/'.join(f'{r:.0f}' for r in run.rss_mb)} MB, load {run.load:.1f}")
@@ -977,6 +1015,9 @@ def summarize(every: list[Phase], results: dict[str, list[Run]]) -> dict[str, An
         put("rss_mb", [max(r.rss_mb) for r in runs], 1)
         out[f"{p}_load_runs"] = [r.load for r in runs]
         out[f"{p}_appends_skipped_runs"] = [r.skipped for r in runs]
+        put("healthz_p50_ms", [percentile_ms(r.healthz, 50) for r in runs])
+        put("healthz_p99_ms", [percentile_ms(r.healthz, 99) for r in runs])
+        put("healthz_max_ms", [max(r.healthz, default=0.0) * 1000 for r in runs], 1)
         if any(r.profile for r in runs):
             out[f"{p}_profile_runs"] = [r.profile for r in runs]
     return out
@@ -1029,11 +1070,13 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
     began = time.perf_counter()
     db: Database | None = None
     writer_pool: asyncpg.Pool | None = None
+    store: EventStore | None = None
     try:
         url = await create_migrated_database(admin_url, name)
         db, tokens, built = await build_demo(url)
         writer_pool = await create_pool(url, None, min_size=1, max_size=FLAT_OUT_WORKERS)
-        appender = Appender(Commands(EventStore(writer_pool, CATALOGUE), CATALOGUE), db.listed)
+        store = EventStore(writer_pool, CATALOGUE)
+        appender = Appender(store, db.listed, commands=options.writer == "commands")
         with tempfile.TemporaryDirectory(prefix="qinglian-bench-subscribe-") as tmp:
             bench = Bench(
                 db,
@@ -1060,6 +1103,8 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
         if db is not None:
             await db.store.close()
             await db.pool.close()
+        if store is not None:
+            await store.close()
         if writer_pool is not None:
             await writer_pool.close()
         await drop_database(admin_url, name)
@@ -1097,6 +1142,7 @@ async def run_all(admin_url: str, options: argparse.Namespace) -> dict[str, Any]
         "timed_seconds": options.timed,
         "subscription": SUBSCRIPTION,
         "client": options.client,
+        "writer": options.writer,
         "server_version": settings["server_version"],
         "synchronous_commit": settings["synchronous_commit"],
         "cpus": cpus,
@@ -1119,6 +1165,12 @@ def arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--queue", type=int, default=None, help="QINGLIAN_SUBSCRIBER_QUEUE for the servers")
     parser.add_argument(
         "--client", choices=("raw", "websockets"), default="raw", help="the subscribers' WebSocket client"
+    )
+    parser.add_argument(
+        "--writer",
+        choices=("append", "commands"),
+        default="append",
+        help="EventStore.append, or Commands.record with its validation",
     )
     parser.add_argument("--profile", type=Path, default=None, help="folder for py-spy's samples of server 0")
     return parser.parse_args(argv)
