@@ -11,29 +11,38 @@ query.py builds it (`build_demo`). Every phase starts two `qinglian serve` proce
 `serve_env`: JSON logs, the per-caller rate limits off; everything else as deployed, the subscriber queue
 limit included unless `--queue` says otherwise), waits until their projector has folded the whole log and
 nothing is pending for the status keeper, then runs. Nothing is pinned: two servers, two client processes,
-the writer and PostgreSQL share the machine's CPUs as the scheduler sees fit; the CPU each process used in
-the timed window is reported, and the whole machine's (/proc/stat, other work on it included).
+the writer and PostgreSQL share the machine's CPUs as the scheduler sees fit. For the timed window the
+CPU each process used is reported (servers, clients, this process as `writer`, every `postgres` process
+still running at its end), with how long each of ours was ready to run but waiting for a CPU
+(/proc/PID/schedstat: starved rather than idle), and the whole machine's busy CPUs (/proc/stat, other
+work on it included).
 
-The writer (this process) records `TrainingHeld` events through `Commands.record` — validation against the
-log, then `EventStore.append`'s group-commit writer, whose write statement NOTIFYs the log's channel at
-commit: the path a `recordTraining` mutation takes below its HTTP and GraphQL layers, which are left out
-so that the servers' CPU goes to delivery, not to parsing 500 mutations a second. Each event is on one of
-the demo's listed communities in turn, so the servers' projector and status keeper fold and re-evaluate
-as they would in service. At a steady rate, each append is launched at its due time whether or not the
-previous one is done (group commit gathers those in flight); flat out, 16 workers append one after the
-other, each on its own community.
+The writer (this process) appends `TrainingHeld` events, each on one of the demo's listed communities in
+turn, so that the servers' projector and status keeper fold and re-evaluate as they would in service.
+By default through `EventStore.append` (expected version any): the group-commit writer every command ends
+in, whose one write statement per group NOTIFYs the log's channel at commit. `--writer commands` goes
+through `Commands.record` instead, validation reads and all — the path of a `recordTraining` mutation
+below its HTTP and GraphQL layers — which on the 2-core machine could not keep 500 a second beside the
+two servers. Mutations over HTTP are not used: parsing 500 of them a second would take the servers' CPU
+from the delivery measured. At a steady rate each append is launched at its due time whether or not the
+previous one is done (group commit gathers those in flight); one due while 200 are still under way is
+skipped and counted, so a writer that cannot keep up shows as a lower rate, not as a backlog outliving
+the window. Flat out, 16 workers append one after the other, each on its own community.
 
 Subscribers: `--subscribers` (200) WebSockets, half on each server, opened by two client processes (this
-module with `--client`, one per server) with the raw `websockets` asyncio client speaking graphql-transport-
-ws (no compression), the integrator's token in `connection_init`, each subscribing to
+module with `--client`, one per server), the integrator's token in `connection_init`, each subscribing to
 
     subscription { events { cursor event { position recordedAt leafHash type } } }
 
-(no `after`: live only). For every message the client takes the time (`time.time()`) as it comes off the
-socket, parses the JSON and the event's `recordedAt`, and keeps the position and the latency, receive
-time minus `recordedAt`. `recordedAt` is the writer's clock read inside its group, after the group's read
-and before its write statement commits, on the same machine: the figure overstates commit to delivery by
-the write statement's round trip and commit (about a millisecond).
+(no `after`: live only). The client, `RawSubscriber`, speaks RFC 6455 and graphql-transport-ws by hand
+(no compression): the upgrade written out, the server's frames parsed from the bytes in `data_received`,
+no task or future per message, so that the clients take as little of the machine as a client can
+(`--client websockets`: the `websockets` library's asyncio client, about as costly per message on the
+machine as measured, 45-65 us). For every read the client takes the time (`time.time()`), parses each
+message's JSON and the event's `recordedAt`, and keeps the position and the latency, read time minus
+`recordedAt`. `recordedAt` is the writer's clock read inside its group, after the group's read and before
+its write statement commits, on the same machine: the figure overstates commit to delivery by the write
+statement's round trip and commit (about a millisecond).
 
 The baseline: a bare asyncpg connection in this process LISTENing on the log's channel
 (`service.log.watcher.CHANNEL`), its callback taking `time.time()` for each notification; afterwards each
@@ -41,13 +50,16 @@ notified position's `recorded_at` is read from the table, and the latency is rec
 in every phase: alone (the `listen_R` phases, the servers up without subscribers) it is the baseline; in the
 subscriber phases it shows what the load does to a bare listener.
 
+In every window one keep-alive connection asks server 0 for /healthz every 20 ms: how long its loop keeps
+a request waiting.
+
 Phases, each `--warmup` (2 s) then `--timed` (10 s) with the writer throughout:
 
   listen_R       no subscribers, R events a second; the LISTEN client's latency.
   subscribers_R  the subscribers, R events a second. Before the window every subscriber must have received
                  an event (so each is live before the window's first position); after it, the writer
                  stops and the clients are waited for (up to 30 s) until every open subscriber has the
-                 window's last position. Latency over every message of an event appended in the window,
+                 window's last position. Latency over every message of an event committed in the window,
                  all subscribers together; completeness: each subscriber's messages of the window's
                  positions must be exactly those positions, in order.
   writer_alone   no subscribers; the writer flat out. Events a second committed in the window.
