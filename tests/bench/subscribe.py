@@ -736,7 +736,9 @@ async def serving(url: str, folder: Path, name: str, queue: int | None) -> Async
 @contextlib.asynccontextmanager
 async def profiling(pid: int, seconds: float, out: Path | None) -> AsyncIterator[None]:
     """py-spy sampling `pid` for `seconds` (raw collapsed stacks to `out`), when asked for and installed."""
-    spy = shutil.which("py-spy")
+    # On PATH, or beside this interpreter (a virtual environment's, run without activating it).
+    beside = Path(sys.executable).parent / "py-spy"
+    spy = shutil.which("py-spy") or (str(beside) if beside.exists() else None)
     if out is None or spy is None:
         yield
         return
