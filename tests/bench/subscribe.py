@@ -36,9 +36,9 @@ module with `--client`, one per server), the integrator's token in `connection_i
 
 (no `after`: live only). The client, `RawSubscriber`, speaks RFC 6455 and graphql-transport-ws by hand
 (no compression): the upgrade written out, the server's frames parsed from the bytes in `data_received`,
-no task or future per message, so that the clients take as little of the machine as a client can
-(`--client websockets`: the `websockets` library's asyncio client, about as costly per message on the
-machine as measured, 45-65 us). For every read the client takes the time (`time.time()`), parses each
+no task or future per message, so that the clients take as little of the two CPUs from the servers as
+they can (`--client websockets`: the `websockets` library's asyncio client; 64 us of client CPU a message
+in a trial, against 43-52 us). For every read the client takes the time (`time.time()`), parses each
 message's JSON and the event's `recordedAt`, and keeps the position and the latency, read time minus
 `recordedAt`. `recordedAt` is the writer's clock read inside its group, after the group's read and before
 its write statement commits, on the same machine: the figure overstates commit to delivery by the write
