@@ -26,6 +26,7 @@ from service.delivery.hub import EventFilter as Where
 from service.delivery.hub import Overflowed, follow
 from service.read.directory import town_of
 from service.read.paging import QueryError, after_position, position_cursor
+from service.read.slices import pace
 from service.read.trail import check_filter
 
 
@@ -132,6 +133,10 @@ class Subscription:
                 # Back here, the message has been handed to the socket.
                 sent[0] = rec.position
                 context.fresh_loaders()
+                # A subscriber with messages waiting would otherwise send them all in one turn of the loop
+                # (a writable socket never makes a send wait): the hub, the other subscribers and every
+                # request would wait behind it. It yields once the turn has had its slice.
+                await pace()
         except Overflowed:
             return
         finally:
@@ -175,6 +180,7 @@ class Subscription:
                 except live.Overflowed:
                     return
                 yield _status_change(change)
+                await pace()
         finally:
             watcher.unwatch(watch)
 
@@ -213,6 +219,7 @@ class Subscription:
                     position=change.position,
                     since=change.on,
                 )
+                await pace()
         finally:
             watcher.unwatch(watch)
 
