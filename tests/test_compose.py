@@ -9,6 +9,8 @@ import ast
 import fnmatch
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,9 @@ import asyncpg
 import pytest
 import yaml
 
+from service.delivery.relay import NAME as RELAY_NAME
+from service.runtime import relaying
+from service.runtime.cli import _parser
 from service.runtime.settings import Settings
 from tests.support.pg import unique_name
 
@@ -28,10 +33,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 PYPROJECT = ROOT / "pyproject.toml"
 
-SERVICES = ("postgres", "nats", "qinglian")
-# Set in docker-compose.yml ahead of the code that reads it: the NATS relay. Once the relay reads it, the
-# source scan below finds it too and this entry is merely redundant.
-UPCOMING_ENV = frozenset({"NATS_URL"})
+SERVICES = ("postgres", "nats", "qinglian", "relay")
 ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
@@ -129,10 +131,10 @@ def _env_names_in_source() -> set[str]:
     return names
 
 
-# --- the three services ----------------------------------------------------------------------------------
+# --- the services ---------------------------------------------------------------------------------------
 
 
-def test_the_three_services_are_defined(compose: dict[str, Any]) -> None:
+def test_the_services_are_defined(compose: dict[str, Any]) -> None:
     assert set(SERVICES) <= set(compose["services"])
 
 
@@ -172,9 +174,12 @@ def test_postgres_and_nats_keep_their_data_on_named_volumes(compose: dict[str, A
 # --- the qinglian service ------------------------------------------------------------------------------
 
 
-def test_database_url_points_at_the_postgres_service_with_its_credentials(compose: dict[str, Any]) -> None:
+@pytest.mark.parametrize("name", ["qinglian", "relay"])
+def test_database_url_points_at_the_postgres_service_with_its_credentials(
+    compose: dict[str, Any], name: str
+) -> None:
     postgres_env = _environment(_service(compose, "postgres"))
-    url = urlsplit(_environment(_service(compose, "qinglian"))["DATABASE_URL"])
+    url = urlsplit(_environment(_service(compose, name))["DATABASE_URL"])
     assert "postgres" == url.hostname
     assert postgres_env["POSTGRES_USER"] == url.username
     assert postgres_env["POSTGRES_PASSWORD"] == url.password
@@ -192,8 +197,9 @@ def _login_sql(compose: dict[str, Any]) -> str:
     return content.replace("$$", "$")
 
 
-def test_the_service_logs_in_as_its_own_login_not_the_owner(compose: dict[str, Any]) -> None:
-    env = _environment(_service(compose, "qinglian"))
+@pytest.mark.parametrize("name", ["qinglian", "relay"])
+def test_the_service_logs_in_as_its_own_login_not_the_owner(compose: dict[str, Any], name: str) -> None:
+    env = _environment(_service(compose, name))
     app = urlsplit(env["QINGLIAN_APP_DATABASE_URL"])
     owner = urlsplit(env["DATABASE_URL"])
     assert (owner.hostname, owner.port, owner.path) == (app.hostname, app.port, app.path)
@@ -253,11 +259,91 @@ def test_qinglian_healthcheck_asks_readyz_on_the_service_port(compose: dict[str,
     assert "python" == qinglian["healthcheck"]["test"][1]
 
 
-def test_nats_url_points_at_the_nats_service(compose: dict[str, Any]) -> None:
-    url = urlsplit(_environment(_service(compose, "qinglian"))["NATS_URL"])
+# --- the relay ---------------------------------------------------------------------------------------------
+
+
+def test_the_relay_runs_the_services_image_and_its_command_parses(compose: dict[str, Any]) -> None:
+    relay = _service(compose, "relay")
+    assert _service(compose, "qinglian")["build"] == relay["build"]
+    command = _command(relay)
+    assert "qinglian" == command[0]
+    # The CLI's own parser takes it as the relay command (a typo would exit with a usage error).
+    args = _parser().parse_args(command[1:])
+    assert relaying._relay is args.run
+
+
+def test_the_relays_nats_url_names_the_nats_service_and_its_port(compose: dict[str, Any]) -> None:
+    command = _command(_service(compose, "relay"))
+    url = urlsplit(command[command.index("--nats-url") + 1])
     assert "nats" == url.scheme
     assert "nats" == url.hostname
-    assert 4222 == url.port
+    nats_command = _command(_service(compose, "nats"))
+    port = next(
+        (int(nats_command[i + 1]) for i, part in enumerate(nats_command) if part in ("-p", "--port")), 4222
+    )
+    assert port == url.port
+
+
+def test_settings_accept_the_relays_environment(compose: dict[str, Any]) -> None:
+    env = _environment(_service(compose, "relay"))
+    settings = Settings.from_env(env)
+    assert env["DATABASE_URL"] == settings.database_url
+    assert _environment(_service(compose, "qinglian"))["QINGLIAN_APP_DATABASE_URL"] == (
+        settings.app_database_url
+    )
+    assert "json" == settings.log_format
+
+
+def test_the_relay_waits_for_healthy_postgres_and_nats_and_restarts(compose: dict[str, Any]) -> None:
+    relay = _service(compose, "relay")
+    assert {"postgres": "service_healthy", "nats": "service_healthy"} == {
+        name: spec["condition"] for name, spec in relay["depends_on"].items()
+    }
+    assert "unless-stopped" == relay["restart"]
+
+
+def _relay_healthcheck_script(compose: dict[str, Any]) -> str:
+    test = _service(compose, "relay")["healthcheck"]["test"]
+    assert ["CMD", "python", "-c"] == test[:3]
+    script = test[3]
+    assert isinstance(script, str)
+    return script
+
+
+def test_the_relays_healthcheck_reads_the_row_of_the_relay_the_command_runs(compose: dict[str, Any]) -> None:
+    command = _command(_service(compose, "relay"))
+    name = command[command.index("--name") + 1] if "--name" in command else RELAY_NAME
+    assert f"where name = '{name}'" in _relay_healthcheck_script(compose)
+
+
+@pytest.mark.storage
+async def test_the_relays_healthcheck_fails_while_the_relay_fails_to_publish(
+    compose: dict[str, Any], database_url: str
+) -> None:
+    script = _relay_healthcheck_script(compose)
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url}
+
+    def check() -> int:
+        return subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, timeout=30
+        ).returncode
+
+    owner = await asyncpg.connect(database_url)
+    try:
+        assert 0 == check()  # no relay has run yet: nothing failed
+        await owner.execute("insert into relay_positions (name) values ($1)", RELAY_NAME)
+        assert 0 == check()
+        await owner.execute(
+            "update relay_positions set last_error = 'OSError: nats down', failed_at = now() where name = $1",
+            RELAY_NAME,
+        )
+        assert 1 == check()
+        await owner.execute("update relay_positions set last_error = null where name = $1", RELAY_NAME)
+        assert 0 == check()
+    finally:
+        await owner.close()
+    env["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/no_such_database_here"
+    assert 1 == check()  # and while the database does not answer
 
 
 def test_nats_runs_with_jetstream_and_monitoring(compose: dict[str, Any]) -> None:
@@ -271,9 +357,8 @@ def test_nats_runs_with_jetstream_and_monitoring(compose: dict[str, Any]) -> Non
 def test_qinglian_waits_for_healthy_dependencies(compose: dict[str, Any]) -> None:
     depends_on = _service(compose, "qinglian")["depends_on"]
     assert isinstance(depends_on, dict), "depends_on needs the long form to carry conditions"
-    assert {"postgres": "service_healthy", "nats": "service_healthy"} == {
-        name: spec["condition"] for name, spec in depends_on.items()
-    }
+    # The service does not talk to NATS; only the relay does.
+    assert {"postgres": "service_healthy"} == {name: spec["condition"] for name, spec in depends_on.items()}
 
 
 def test_source_scan_finds_the_settings_variables() -> None:
@@ -283,9 +368,9 @@ def test_source_scan_finds_the_settings_variables() -> None:
     )
 
 
-def test_every_qinglian_variable_is_one_the_code_reads(compose: dict[str, Any]) -> None:
-    known = _env_names_in_source() | UPCOMING_ENV
-    assert set() == set(_environment(_service(compose, "qinglian"))) - known
+@pytest.mark.parametrize("name", ["qinglian", "relay"])
+def test_every_qinglian_variable_is_one_the_code_reads(compose: dict[str, Any], name: str) -> None:
+    assert set() == set(_environment(_service(compose, name))) - _env_names_in_source()
 
 
 # --- Dockerfile and .dockerignore ------------------------------------------------------------------------

@@ -24,13 +24,14 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import nats
 import structlog
 from nats.aio.client import Client as Nats
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from events.envelope import Recorded, format_timestamp
@@ -137,6 +138,25 @@ async def last_published(js: JetStreamContext, target: Target) -> int:
     return int((msg.headers or {}).get(POSITION, 0))
 
 
+async def acknowledged(pending: list[asyncio.Future[PubAck]], broken: asyncio.Event) -> None:
+    """Every acknowledgement, or an error at once: one of them refused, the connection lost (its missing
+    acknowledgements would never come), or ACK_TIMEOUT without all of them."""
+    acks = asyncio.gather(*pending)
+    lost = asyncio.ensure_future(broken.wait())
+    waiting: set[asyncio.Future[Any]] = {acks, lost}
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=ACK_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        lost.cancel()
+    if acks in done:
+        acks.result()
+        return
+    acks.cancel()
+    if lost in done:
+        raise ConnectionError("the NATS connection was lost before every acknowledgement came")
+    raise TimeoutError(f"not every acknowledgement came within {ACK_TIMEOUT:.0f} s")
+
+
 class Relay:
     """Publishes the log to JetStream while it leads; waits to lead otherwise. Run with `run`."""
 
@@ -187,9 +207,29 @@ class Relay:
                 await asyncio.sleep(RETRY_DELAY)
             log.info("relay leads", name=self._target.name)
             self.leading = True
-            nc = await nats.connect(self._target.nats_url, max_reconnect_attempts=0, connect_timeout=5)
+            broken = asyncio.Event()
+
+            async def on_disconnected() -> None:
+                broken.set()
+
+            async def on_error(exc: Exception) -> None:
+                # One line: nats-py's default logs a traceback for every failed connection attempt.
+                log.warning("NATS connection error", error=f"{type(exc).__name__}: {exc}"[:500])
+
+            # No reconnection: messages sent after a reconnect could be stored while some sent before the
+            # break were lost, leaving a gap below the stream's last message, which the resume would skip.
+            # (nats-py reads max_reconnect_attempts=0 as "no limit".) A lost connection ends the lead; the
+            # next one resumes on a new connection from what the stream and relay_positions hold.
+            nc = await nats.connect(
+                self._target.nats_url,
+                allow_reconnect=False,
+                connect_timeout=5,
+                disconnected_cb=on_disconnected,
+                closed_cb=on_disconnected,
+                error_cb=on_error,
+            )
             try:
-                await self._publish(nc, lost)
+                await self._publish(nc, lost, broken)
             finally:
                 with contextlib.suppress(Exception):
                     await nc.close()
@@ -198,11 +238,15 @@ class Relay:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(lock.close(timeout=2))
 
-    async def _publish(self, nc: Nats, lost: asyncio.Event) -> None:
+    async def _publish(self, nc: Nats, lost: asyncio.Event, broken: asyncio.Event) -> None:
         js = nc.jetstream(timeout=ACK_TIMEOUT)
         await ensure_stream(js, self._target)
-        stored = await self._pool.fetchval(query("relay_position"), self._target.name)
-        self.position = max(int(stored or 0), await last_published(js, self._target))
+        stored = int(await self._pool.fetchval(query("relay_position"), self._target.name) or 0)
+        self.position = max(stored, await last_published(js, self._target))
+        if self.position > stored:
+            # The stream holds more than was written (a leader killed between the acknowledgements and
+            # its write): write it now, or the lag operators read stays wrong until the next event.
+            await self._pool.execute(query("relay_advance"), self._target.name, self.position, 0)
         async for head in self._watcher.heads():
             while self.position < head:
                 if lost.is_set():
@@ -217,7 +261,6 @@ class Relay:
                     )
                     for rec in rows
                 ]
-                async with asyncio.timeout(ACK_TIMEOUT):
-                    await asyncio.gather(*pending)
+                await acknowledged(pending, broken)
                 self.position = rows[-1].position
                 await self._pool.execute(query("relay_advance"), self._target.name, self.position, len(rows))
