@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 import nats
 import structlog
 from nats.aio.client import Client as Nats
@@ -98,8 +98,8 @@ def public_form(rec: Recorded) -> dict[str, object]:
 
 
 def body(rec: Recorded) -> bytes:
-    """The message a relay publishes: the public form as compact JSON."""
-    return json.dumps(public_form(rec), ensure_ascii=False, separators=(",", ":")).encode()
+    """The message a relay publishes: the public form as compact JSON, UTF-8 (msgspec: the log's codec)."""
+    return msgspec.json.encode(public_form(rec))
 
 
 def headers_of(rec: Recorded) -> dict[str, str]:
@@ -248,19 +248,36 @@ class Relay:
             # its write): write it now, or the lag operators read stays wrong until the next event.
             await self._pool.execute(query("relay_advance"), self._target.name, self.position, 0)
         async for head in self._watcher.heads():
-            while self.position < head:
-                if lost.is_set():
-                    raise OSError("the relay's lock connection was lost")
-                rows = await self._reader.read_all(after_position=self.position, limit=self._batch)
-                if not rows:
-                    break
-                # In order on one connection, then every acknowledgement: JetStream stores them as sent.
-                pending = [
-                    await js.publish_async(
-                        subject_of(self._target.prefix, rec), body(rec), headers=headers_of(rec)
+            ahead: asyncio.Task[list[Recorded]] | None = None
+            try:
+                while self.position < head:
+                    if lost.is_set():
+                        raise OSError("the relay's lock connection was lost")
+                    if ahead is not None:
+                        rows, ahead = await ahead, None
+                    else:
+                        rows = await self._reader.read_all(after_position=self.position, limit=self._batch)
+                    if not rows:
+                        break
+                    # In order on one connection, then every acknowledgement: JetStream stores them as sent.
+                    pending = [
+                        await js.publish_async(
+                            subject_of(self._target.prefix, rec), body(rec), headers=headers_of(rec)
+                        )
+                        for rec in rows
+                    ]
+                    if len(rows) == self._batch:
+                        # The next batch is read while this one's acknowledgements come back.
+                        ahead = asyncio.ensure_future(
+                            self._reader.read_all(after_position=rows[-1].position, limit=self._batch)
+                        )
+                    await acknowledged(pending, broken)
+                    self.position = rows[-1].position
+                    await self._pool.execute(
+                        query("relay_advance"), self._target.name, self.position, len(rows)
                     )
-                    for rec in rows
-                ]
-                await acknowledged(pending, broken)
-                self.position = rows[-1].position
-                await self._pool.execute(query("relay_advance"), self._target.name, self.position, len(rows))
+            finally:
+                if ahead is not None:
+                    ahead.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await ahead
