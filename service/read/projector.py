@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import operator
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -189,6 +190,8 @@ def _day_of(cls: type[Event]) -> Callable[[Any], date | None]:
         return lambda _: None
     get = operator.attrgetter(*names)
     if len(names) == 1:
+        if typing.get_type_hints(cls)[names[0]] is date:  # always a date: the getter is enough
+            return cast(Callable[[Any], date], get)
         return lambda twin: day if isinstance(day := get(twin), date) else None
 
     def day_of(twin: Any) -> date | None:
@@ -229,7 +232,7 @@ class Reader:
     def page(self, generation: int, items: Iterable[Item], marks: StatusMarks | None = None) -> Page:
         """The record rows of `generation` the items add, the events decoded whole; the status marks added
         to `marks` if given."""
-        page = Page({}, [], 0)
+        page = self._page()
         self._add(page, generation, items, marks)
         return page
 
@@ -239,30 +242,42 @@ class Reader:
         """`page`, a slice of SLICE items at a time, giving the event loop a turn after each: a write
         in flight on another task (the page before, being written) goes on to its next statement without
         waiting for the whole page to be decoded."""
-        page = Page({}, [], 0)
+        page = self._page()
         for start in range(0, len(items), SLICE):
             if start:
                 await asyncio.sleep(0)
             self._add(page, generation, items[start : start + SLICE], marks)
         return page
 
+    def _page(self) -> Page:
+        # A list for every table a copied row goes to, made here rather than looked for per row; those
+        # left empty are skipped when written.
+        return Page({how[2]: [] for how in self._copied.values()}, [], 0)
+
     def _add(self, page: Page, generation: int, items: Iterable[Item], marks: StatusMarks | None) -> None:
-        rows, events, copied = page.rows, page.events, self._copied
+        # The loop every event of a replay goes through: locals only, the status marks written out.
+        rows, events, copied = page.rows, page.events, self._copied.get
+        since, first = (marks.since, marks.first) if marks is not None else ({}, {})
+        since_of = since.get
         position = page.last
         for position, type_, version, text in items:
-            how = copied.get(type_)
+            how = copied(type_)
             if how is not None and how[0] == version:
                 try:
                     twin = how[1](text)
                 except msgspec.MsgspecError:
                     how[5](text)  # raises the CodecError naming the field, as a whole decode would
                     raise
-                table = rows.get(how[2])
-                if table is None:
-                    table = rows[how[2]] = []
-                table.append((generation, *how[3](twin), position))
+                rows[how[2]].append((generation, *how[3](twin), position))
                 if marks is not None and (day := how[4](twin)) is not None:
-                    marks.add(position, twin.community_id, day)
+                    # StatusMarks.add, written out
+                    community_id = twin.community_id
+                    known = since_of(community_id)
+                    if known is None:
+                        since[community_id] = day
+                        first[community_id] = position
+                    elif day < known:
+                        since[community_id] = day
             else:
                 event = self._decode(type_, version, text)
                 events.append((position, event))
