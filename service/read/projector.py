@@ -574,13 +574,14 @@ async def _replay(
     report: Callable[[int], None],
 ) -> int:
     """Every event of the log, read on `conn` page by page: its towns and standard folded into `folder`, its
-    record rows written into `generation`, and `report` called with the last position of each page
-    written. Return the last position read (0 for an empty log).
+    record rows written into `generation`, and `report` called with the last position of each write.
+    Return the last position read (0 for an empty log).
 
-    Each page's rows are written on a second connection of the pool, in one transaction, while the next
-    page is read and decoded on `conn` (a slice at a time, so the write goes from one table's COPY to the
-    next while the page is decoded): PostgreSQL inserts one page while this process reads and decodes the
-    next. A pool of one connection writes them on `conn`, in turn.
+    The rows are written on a second connection of the pool (`_Pages`), each write taking every page
+    decoded since the last one, in one transaction, while the next pages are read and decoded on `conn` (a
+    slice at a time, so the write goes on from one table's COPY to the next meanwhile): PostgreSQL inserts
+    while this process reads and decodes, and the slower the inserts, the fewer and larger the COPYs. A
+    pool of one connection writes each page on `conn`, in turn.
     """
     position = 0
     async with contextlib.AsyncExitStack() as stack:
