@@ -94,6 +94,21 @@ def from_json_text(cls: type[T], text: str | bytes | msgspec.Raw) -> T:
         raise CodecError("", f"not JSON: {exc}") from None
 
 
+def twin_of(cls: type[Any]) -> type[Any]:
+    """The twin Struct `from_json_text` checks `cls`'s payloads against (see above). Decoding a payload into
+    it checks the payload as `from_json_text` does and gives its fields, with the dataclass's names, values
+    and types, without building the dataclass: for a reader that only takes fields out of each payload
+    (`service/read/projector.py`), which costs a quarter of building the dataclass too."""
+    twin, _ = _reader(cast(Any, cls))
+    return cast(type[Any], twin)
+
+
+def twin_reader(cls: type[Any]) -> Callable[[str | bytes | msgspec.Raw], Any]:
+    """A reader of `cls`'s payloads into its twin (`twin_of`), raising CodecError naming the field as
+    `from_json_text` does."""
+    return _twin_reader(cast(Any, cls))
+
+
 def check_json(cls: type[Any], data: JSON) -> None:
     """Raise CodecError, naming the field, unless `data` reads back as a `cls`."""
     twin, _ = _reader(cast(Any, cls))
@@ -188,6 +203,22 @@ def _text_reader(cls: Any) -> Callable[[str | bytes | msgspec.Raw], Any]:
     def read(text: str | bytes | msgspec.Raw) -> Any:
         check.decode(text)
         return direct.decode(text)
+
+    return read
+
+
+@functools.cache
+def _twin_reader(cls: Any) -> Callable[[str | bytes | msgspec.Raw], Any]:
+    twin, _ = _reader(cls)
+    decode = msgspec.json.Decoder(twin).decode
+
+    def read(text: str | bytes | msgspec.Raw) -> Any:
+        try:
+            return decode(text)
+        except msgspec.ValidationError as exc:
+            raise _codec_error(exc, cls, msgspec.json.decode(text)) from None
+        except msgspec.DecodeError as exc:
+            raise CodecError("", f"not JSON: {exc}") from None
 
     return read
 

@@ -99,14 +99,15 @@ def affected_from(event: Event) -> date | None:
     """
     if isinstance(event, Erased):
         return None  # status never depends on restricted text
-    days = [value for name in _date_fields(type(event)) if isinstance(value := getattr(event, name), date)]
+    days = [value for name in date_fields(type(event)) if isinstance(value := getattr(event, name), date)]
     return min(days) if days else None
 
 
 @functools.cache
-def _date_fields(cls: type[Any]) -> tuple[str, ...]:
+def date_fields(cls: type[Any]) -> tuple[str, ...]:
     """The fields of an event class that may hold a date, found once per class (`affected_from` runs for
-    every event projected): all but those declared of types that are no date (str, int, tuple[...] …)."""
+    every event projected): all but those declared of types that are no date (str, int, tuple[...] …).
+    `affected_from` of an event is the earliest date among them."""
     hints = typing.get_type_hints(cls)
     return tuple(field.name for field in dataclasses.fields(cls) if _may_be_date(hints[field.name]))
 

@@ -10,29 +10,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import operator
+import typing
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import asyncpg
+import msgspec
 import structlog
 
 from events.catalogue import subject_of
-from events.envelope import Recorded, payload_json_of
+from events.envelope import Recorded
 from events.erasure import Erased
 from events.hierarchy import TownRegistered
-from events.payloads import from_json_text, to_json_text
+from events.payloads import from_json_text, to_json_text, twin_of, twin_reader
 from events.registry import Event, Registry
 from events.standard import StandardRevised
 from projections.community import Folder, StandardVersion, TownFacts, World, fold_events
 from projections.facts import CommunityFacts
-from projections.timeline import affected_from
+from projections.timeline import affected_from, date_fields
 from service.log.queries import query as log_query
 from service.log.reads import Conn
 from service.log.watcher import HeadWatcher
 from service.read.queries import query
-from service.read.records import drop_records, record_rows, records_missing, save_records
+from service.read.records import add_rows, copied_row, drop_records, records_missing, save_records
 from service.read.restricted import apply_erasure
 
 NAME = "facts"
@@ -71,16 +74,6 @@ def _document_of(event: Event) -> Key | None:
 
 def decode_all(registry: Registry, records: Iterable[Recorded]) -> list[tuple[Recorded, Event]]:
     return [(rec, registry.decode(rec.type, rec.schema_version, rec.payload)) for rec in records]
-
-
-def events_of(registry: Registry, rows: Iterable[asyncpg.Record]) -> list[tuple[int, Event]]:
-    """(position, event) of each row of `read_all`: each payload decoded from the envelope's canonical
-    bytes straight into its class, the rest of the envelope left unbuilt."""
-    decode = registry.decode_text
-    return [
-        (row["position"], decode(row["type"], row["schema_version"], payload_json_of(row["canonical"])))
-        for row in rows
-    ]
 
 
 def world_from_rows(rows: Iterable[tuple[str, str, str]], base: World | None = None) -> World:
@@ -123,36 +116,189 @@ def _dump(value: object) -> str:
     return to_json_text(value)
 
 
-async def mark_status_pending(conn: Conn, generation: int, events: Sequence[tuple[int, Event]]) -> None:
-    """Mark each community whose status the events can change, from the first day they can change it
-    (`affected_from`); a standard revision marks every community. `service/read/status.py` catches up."""
-    since: dict[str, date] = {}
+@dataclass(slots=True)
+class StatusMarks:
+    """The communities whose status a batch's events can change, each from the first day they can change
+    it (`affected_from`), and the standard's revisions, which change every community's; gathered event by
+    event in log order, written by `mark_status_pending`."""
+
+    since: dict[str, date] = field(default_factory=dict)
     # The first event that changes each community's status: where its stored rows stop being known.
-    first: dict[str, int] = {}
-    revised: list[tuple[date, int]] = []
-    for position, event in events:
+    first: dict[str, int] = field(default_factory=dict)
+    revised: list[tuple[date, int]] = field(default_factory=list)
+
+    def add(self, position: int, community_id: str, day: date) -> None:
+        """The event at `position` changes the community's status from `day`."""
+        since = self.since.get(community_id)
+        if since is None:
+            self.since[community_id] = day
+            self.first[community_id] = position
+        elif day < since:
+            self.since[community_id] = day
+
+    def add_event(self, position: int, event: Event) -> None:
         day = affected_from(event)
         if day is None:
-            continue
+            return
         if isinstance(event, StandardRevised):
-            revised.append((day, position))
-            continue
+            self.revised.append((day, position))
+            return
         key = entity_of(event)
         if key is not None and key[0] == "community":
-            since[key[1]] = min(day, since.get(key[1], day))
-            first.setdefault(key[1], position)
-    if since:
-        ids = list(since)
+            self.add(position, key[1], day)
+
+
+async def mark_status_pending(conn: Conn, generation: int, marks: StatusMarks) -> None:
+    """Mark each community whose status the events can change, from the first day they can change it
+    (`affected_from`); a standard revision marks every community. `service/read/status.py` catches up."""
+    if marks.since:
+        ids = list(marks.since)
         await conn.execute(
-            query("mark_status_pending"), generation, ids, [since[i] for i in ids], [first[i] for i in ids]
+            query("mark_status_pending"),
+            generation,
+            ids,
+            [marks.since[i] for i in ids],
+            [marks.first[i] for i in ids],
         )
-    if revised:
+    if marks.revised:
         await conn.execute(
             query("mark_all_status_pending"),
             generation,
-            min(d for d, _ in revised),
-            min(p for _, p in revised),
+            min(d for d, _ in marks.revised),
+            min(p for _, p in marks.revised),
         )
+
+
+# A page of the log as the projector reads it: (position, type, schema version, payload JSON text).
+Item: TypeAlias = tuple[int, str, int, Any]
+
+
+@dataclass(slots=True)
+class Page:
+    """What a page of the log adds: its record rows by table, the events it decoded whole (in log order),
+    and its last position."""
+
+    rows: dict[str, list[tuple[Any, ...]]]
+    events: list[tuple[int, Event]]
+    last: int
+
+
+def _day_of(cls: type[Event]) -> Callable[[Any], date | None]:
+    """`affected_from` of an event of `cls` (no erasure), read from its twin: its earliest date."""
+    names = date_fields(cls)
+    if not names:
+        return lambda _: None
+    get = operator.attrgetter(*names)
+    if len(names) == 1:
+        if typing.get_type_hints(cls)[names[0]] is date:  # always a date: the getter is enough
+            return cast(Callable[[Any], date], get)
+        return lambda twin: day if isinstance(day := get(twin), date) else None
+
+    def day_of(twin: Any) -> date | None:
+        days = [day for day in get(twin) if isinstance(day, date)]
+        return min(days) if days else None
+
+    return day_of
+
+
+class Reader:
+    """Reads the projector's pages of the log: each event's record rows, and what else it needs.
+
+    Most events add one record copied field by field from the payload (`records.copied_row`): a
+    disclosure, a meeting, a training … Their payloads are checked and decoded into their twins
+    (`events.payloads.twin_of`), and the row taken from the twin, with no event built: that is a quarter
+    of the cost of building the event and then its facts. The rest — towns and the standard, which are
+    folded, erasures, registrations, renames and spot checks, and any payload of an earlier schema
+    version, which is upcast — are decoded whole and their rows built from the event (`add_rows`).
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self._decode = registry.decode_text
+        # type -> (its current schema version, its twin's decoder, its table, the row's columns but the
+        # first and last, its day, its checked reader)
+        self._copied: dict[str, tuple[int, Callable[[Any], Any], str, Callable[[Any], Any], Any, Any]] = {}
+        for cls in registry.types():
+            copied = copied_row(cls)
+            if copied is not None:
+                self._copied[cls.TYPE] = (
+                    cls.VERSION,
+                    msgspec.json.Decoder(twin_of(cls)).decode,
+                    copied.table,
+                    copied.columns,
+                    _day_of(cls),
+                    twin_reader(cls),
+                )
+
+    def page(self, generation: int, items: Iterable[Item], marks: StatusMarks | None = None) -> Page:
+        """The record rows of `generation` the items add, the events decoded whole; the status marks added
+        to `marks` if given."""
+        page = self._page()
+        self._add(page, generation, items, marks)
+        return page
+
+    async def page_in_slices(
+        self, generation: int, items: Sequence[Item], marks: StatusMarks | None = None
+    ) -> Page:
+        """`page`, a slice of SLICE items at a time, giving the event loop a turn after each: a write
+        in flight on another task (the page before, being written) goes on to its next statement without
+        waiting for the whole page to be decoded."""
+        page = self._page()
+        for start in range(0, len(items), SLICE):
+            if start:
+                await asyncio.sleep(0)
+            self._add(page, generation, items[start : start + SLICE], marks)
+        return page
+
+    def _page(self) -> Page:
+        # A list for every table a copied row goes to, made here rather than looked for per row; those
+        # left empty are skipped when written.
+        return Page({how[2]: [] for how in self._copied.values()}, [], 0)
+
+    def _add(self, page: Page, generation: int, items: Iterable[Item], marks: StatusMarks | None) -> None:
+        # The loop every event of a replay goes through: locals only, the status marks written out.
+        rows, events, copied = page.rows, page.events, self._copied.get
+        since, first = (marks.since, marks.first) if marks is not None else ({}, {})
+        since_of = since.get
+        position = page.last
+        for position, type_, version, text in items:
+            how = copied(type_)
+            if how is not None and how[0] == version:
+                try:
+                    twin = how[1](text)
+                except msgspec.MsgspecError:
+                    how[5](text)  # raises the CodecError naming the field, as a whole decode would
+                    raise
+                rows[how[2]].append((generation, *how[3](twin), position))
+                if marks is not None and (day := how[4](twin)) is not None:
+                    # StatusMarks.add, written out
+                    community_id = twin.community_id
+                    known = since_of(community_id)
+                    if known is None:
+                        since[community_id] = day
+                        first[community_id] = position
+                    elif day < known:
+                        since[community_id] = day
+            else:
+                event = self._decode(type_, version, text)
+                events.append((position, event))
+                add_rows(rows, generation, position, event)
+                if marks is not None:
+                    marks.add_event(position, event)
+        page.last = position
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A page of the log read by the projector: how many events, what they add, the status marks."""
+
+    count: int
+    page: Page
+    marks: StatusMarks
+
+
+# Items decoded between two turns of the event loop (`Reader.page_in_slices`): a few tenths of a
+# millisecond, so that a write in flight waits no longer than that to go on to its next statement.
+SLICE = 200
 
 
 async def save(conn: Conn, generation: int, rows: Sequence[Row]) -> None:
@@ -176,11 +322,13 @@ class Projector:
     def __init__(self, pool: asyncpg.Pool, registry: Registry, *, batch_size: int = 1000) -> None:
         self._pool = pool
         self._registry = registry
+        self._reader = Reader(registry)
         self._batch_size = batch_size
         self._position = 0
         self._advanced = asyncio.Event()
-        # The page after a full one, being read on another connection: (after position, limit, the read).
-        self._ahead: tuple[int, int, asyncio.Task[list[asyncpg.Record]]] | None = None
+        # The page after a full one, being read on another connection and decoded for a generation:
+        # (after position, limit, generation, the read).
+        self._ahead: tuple[int, int, int, asyncio.Task[Read]] | None = None
 
     @property
     def position(self) -> int:
@@ -198,26 +346,22 @@ class Projector:
         events it applied (0: caught up).
 
         With `read_ahead`, a full batch starts reading the next one on another connection of the pool (if
-        it has more than one), which the next step takes if it starts where this one ends, with the same
-        limit: the log is read while this batch is decoded and written. The caller then ends with
-        `drop_read_ahead`.
+        it has more than one) and decoding it for this batch's generation, which the next step takes if it
+        starts where this one ends, with the same limit, in the same generation: the log is read and decoded
+        while this batch is written. The caller then ends with `drop_read_ahead`.
         """
         size = limit or self._batch_size
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(query("checkpoint_for_update"), NAME)
             assert row is not None, "migration 0002 inserts the checkpoint row"
             generation, position = row["generation"], row["position"]
-            rows = await self._rows_after(conn, position, size)
-            if not rows:
+            read = await self._page_after(conn, generation, position, size, read_ahead)
+            if not read.count:
                 self._note(position)
                 return 0
-            if read_ahead and len(rows) == size and self._pool.get_max_size() > 1:
-                after = rows[-1]["position"]
-                self._ahead = (after, size, asyncio.create_task(self._read(after, size)))
-
-            events = events_of(self._registry, rows)
+            page, marks = read.page, read.marks
             # Towns and the standard are kept as documents; communities only as rows (save_records).
-            documents = [(p, event) for p, event in events if _document_of(event) is not None]
+            documents = [(p, event) for p, event in page.events if _document_of(event) is not None]
             keys = sorted({key for _, event in documents if (key := _document_of(event)) is not None})
             loaded = await conn.fetch(
                 query("load_facts"), generation, [k[0] for k in keys], [k[1] for k in keys]
@@ -229,40 +373,61 @@ class Projector:
             folder.add(documents)
             world = folder.world()
             await save(conn, generation, rows_of(world, keys))
-            await save_records(conn, record_rows(generation, events))
-            await mark_status_pending(conn, generation, events)
+            await save_records(conn, page.rows)
+            await mark_status_pending(conn, generation, marks)
             # An erasure is carried out where it is projected, in the same transaction: once the
             # projection has passed an Erased event, the text it names is gone.
-            for p, event in events:
+            for p, event in page.events:
                 if isinstance(event, Erased):
                     await apply_erasure(conn, p, event)
-            last = events[-1][0]
+            last = page.last
             await conn.execute(query("advance_checkpoint"), NAME, generation, last)
         self._note(last)
-        return len(events)
+        return read.count
 
-    async def _rows_after(self, conn: Conn, position: int, limit: int) -> list[asyncpg.Record]:
-        """`limit` events of the log after `position`: the page read ahead if it is that one, else read now
-        (the log only grows, so a page read earlier holds the same events)."""
+    async def _page_after(
+        self, conn: Conn, generation: int, position: int, limit: int, read_ahead: bool
+    ) -> Read:
+        """`limit` events of the log after `position`, decoded for `generation`: the page read ahead if it is
+        that one, else read now (the log only grows, so a page read earlier holds the same events). With
+        `read_ahead`, a full page starts the read of the next."""
         ahead, self._ahead = self._ahead, None
+        read: Read | None = None
         if ahead is not None:
-            after, size, read = ahead
-            if (after, size) == (position, limit):
-                return await read
-            await _dropped(read)
-        rows: list[asyncpg.Record] = await conn.fetch(log_query("read_all"), position, limit, None, None)
-        return rows
+            *made_for, task = ahead
+            if made_for == [position, limit, generation]:
+                read = await task
+            else:
+                await _dropped(task)
+        if read is None:
+            rows: list[asyncpg.Record] = await conn.fetch(log_query("read_payloads"), position, limit)
+            if rows:
+                self._read_ahead(read_ahead, len(rows), rows[-1][0], limit, generation)
+            return await self._decoded(generation, rows)
+        self._read_ahead(read_ahead, read.count, read.page.last, limit, generation)
+        return read
 
-    async def _read(self, after: int, limit: int) -> list[asyncpg.Record]:
+    def _read_ahead(self, wanted: bool, count: int, after: int, limit: int, generation: int) -> None:
+        if wanted and count == limit and self._pool.get_max_size() > 1:
+            read = asyncio.create_task(self._read(after, limit, generation))
+            self._ahead = (after, limit, generation, read)
+
+    async def _read(self, after: int, limit: int, generation: int) -> Read:
         async with self._pool.acquire() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(log_query("read_all"), after, limit, None, None)
-            return rows
+            rows: list[asyncpg.Record] = await conn.fetch(log_query("read_payloads"), after, limit)
+        return await self._decoded(generation, rows)
+
+    async def _decoded(self, generation: int, rows: Sequence[asyncpg.Record]) -> Read:
+        marks = StatusMarks()
+        # A row of `read_payloads` is an item: (position, type, schema version, payload text).
+        page = await self._reader.page_in_slices(generation, cast(Sequence[Item], rows), marks)
+        return Read(len(rows), page, marks)
 
     async def drop_read_ahead(self) -> None:
         """Stop a read ahead that no step will take, and give its connection back."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
-            await _dropped(ahead[2])
+            await _dropped(ahead[3])
 
     async def catch_up(self) -> int:
         """Run batches until the projection has read the whole log; return how many events it applied."""
@@ -369,7 +534,8 @@ async def _rebuild(
             if progress is not None:
                 progress(done, max(head, done))
 
-        position = await _replay(pool, conn, registry, folder, generation, batch_size, report)
+        reader = Reader(registry)
+        position = await _replay(pool, conn, reader, folder, generation, batch_size, report)
         world = folder.world()
         keys: list[Key] = [("town", t) for t in world.towns]
         keys += [("standard", str(s.version)) for s in world.standards]
@@ -380,13 +546,14 @@ async def _rebuild(
         async with conn.transaction():
             await conn.fetchrow(query("checkpoint_for_update"), NAME)
             # Events that arrived during the rebuild: fold them in under the lock, then switch.
-            while rows := await conn.fetch(log_query("read_all"), position, batch_size, None, None):
-                events = events_of(registry, rows)
-                world = fold_events(world, [(p, e) for p, e in events if _document_of(e) is not None])
-                touched = sorted({k for _, e in events if (k := _document_of(e)) is not None})
+            while rows := await conn.fetch(log_query("read_payloads"), position, batch_size):
+                page = reader.page(generation, cast(Sequence[Item], rows))
+                documents = [(p, e) for p, e in page.events if _document_of(e) is not None]
+                world = fold_events(world, documents)
+                touched = sorted({k for _, e in documents if (k := _document_of(e)) is not None})
                 await save(conn, generation, rows_of(world, touched))
-                await save_records(conn, record_rows(generation, events))
-                position = rows[-1]["position"]
+                await save_records(conn, page.rows)
+                position = page.last
             # The new generation's status is computed from scratch, by the status keepers, after the switch.
             await conn.execute(query("mark_all_status_pending"), generation, date.min, 0)
             await conn.execute(query("advance_checkpoint"), NAME, generation, position)
@@ -400,54 +567,114 @@ async def _rebuild(
 async def _replay(
     pool: asyncpg.Pool,
     conn: Conn,
-    registry: Registry,
+    reader: Reader,
     folder: Folder,
     generation: int,
     batch_size: int,
     report: Callable[[int], None],
 ) -> int:
     """Every event of the log, read on `conn` page by page: its towns and standard folded into `folder`, its
-    record rows written into `generation`, and `report` called with the last position of each page
-    written. Return the last position read (0 for an empty log).
+    record rows written into `generation`, and `report` called with the last position of each write.
+    Return the last position read (0 for an empty log).
 
-    Each page's rows are written on a second connection of the pool, in one transaction (one commit per
-    page, not per table: each commit waits for its WAL to be flushed), while the next page is read and
-    decoded on `conn`: PostgreSQL inserts one page while this process decodes the next. A pool of one
-    connection writes them on `conn`, in turn.
+    The rows are written on a second connection of the pool (`_Pages`), each write taking every page
+    decoded since the last one, in one transaction, while the next pages are read and decoded on `conn` (a
+    slice at a time, so the write goes on from one table's COPY to the next meanwhile): PostgreSQL inserts
+    while this process reads and decodes, and the slower the inserts, the fewer and larger the COPYs. A
+    pool of one connection writes each page on `conn`, in turn.
     """
-    decode = registry.decode_text
     position = 0
     async with contextlib.AsyncExitStack() as stack:
         writer = await stack.enter_async_context(pool.acquire()) if pool.get_max_size() > 1 else conn
-        writing: asyncio.Task[int] | None = None
+        pages = _Pages(writer, report)
         try:
             while rows := await conn.fetch(log_query("read_payloads"), position, batch_size):
-                pairs = [(r[0], decode(r[1], r[2], r[3])) for r in rows]
-                folder.add((p, e) for p, e in pairs if _document_of(e) is not None)
-                added = record_rows(generation, pairs)
-                position = rows[-1][0]
-                del pairs, rows
-                if writing is not None:
-                    report(await writing)
-                writing = asyncio.create_task(_write_page(writer, added, position))
-                del added
-                if writer is conn:
-                    report(await writing)
-                    writing = None
+                count = len(rows)
+                # A row of `read_payloads` is an item: (position, type, schema version, payload text).
+                page = await reader.page_in_slices(generation, cast(Sequence[Item], rows))
+                del rows
+                folder.add((p, e) for p, e in page.events if _document_of(e) is not None)
+                position = page.last
+                pages.add(page.rows, count, position)
+                del page
+                await pages.behind(WRITE_BEHIND * batch_size if writer is not conn else 0)
                 # The world only grows, and holds no cycles: keep the collector from walking it again and
                 # again (refcounting still frees what a later batch replaces). rebuild() unfreezes.
                 gc.freeze()
-            if writing is not None:
-                report(await writing)
-                writing = None
+            await pages.behind(0)
         finally:
-            if writing is not None:  # something failed while a page was being written: stop it first
-                await _dropped(writing)
+            await pages.stop()
     return position
+
+
+# How many pages' events a rebuild decodes ahead of its writer at most, before it waits for it.
+WRITE_BEHIND = 4
+
+
+class _Pages:
+    """The rebuild's writer: pages' rows handed over as they are decoded, written on `conn` by one task
+    while there are any, each time all that were handed over since its last write, in one transaction
+    (`_write_page`); `report` called with the last position of each write."""
+
+    def __init__(self, conn: Conn, report: Callable[[int], None]) -> None:
+        self._conn = conn
+        self._report = report
+        self._rows: dict[str, list[tuple[Any, ...]]] = {}
+        self._events = 0
+        self._position = 0
+        self._task: asyncio.Task[None] | None = None
+        self._taken = asyncio.Event()
+
+    def add(self, rows: dict[str, list[tuple[Any, ...]]], events: int, position: int) -> None:
+        for table, added in rows.items():
+            self._rows.setdefault(table, []).extend(added)
+        self._events += events
+        self._position = position
+        self._start()
+
+    def _start(self) -> None:
+        if self._task is not None and self._task.done():
+            task, self._task = self._task, None
+            task.result()  # what a write raised
+        if self._task is None and self._events:
+            self._task = asyncio.create_task(self._write())
+
+    async def behind(self, events: int) -> None:
+        """Wait until no more than `events` events wait to be written (0: until all are written), raising
+        what a write raised."""
+        while True:
+            self._start()
+            if self._task is None or (events and self._events <= events):
+                return
+            self._taken.clear()
+            taken = asyncio.ensure_future(self._taken.wait())
+            try:
+                await asyncio.wait([self._task, taken], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                taken.cancel()
+
+    async def _write(self) -> None:
+        while self._events:
+            rows, position = self._rows, self._position
+            self._rows, self._events = {}, 0
+            self._taken.set()
+            await _write_page(self._conn, rows, position)
+            self._report(position)
+
+    async def stop(self) -> None:
+        """Stop a write still in flight (after a failure), and wait for it."""
+        if self._task is not None:
+            await _dropped(self._task)
+            self._task = None
 
 
 async def _write_page(conn: Conn, rows: dict[str, list[tuple[Any, ...]]], position: int) -> int:
     async with conn.transaction():
+        # One commit per page, not per table, and without waiting for its WAL to reach the disk: the page
+        # belongs to a generation nothing reads before the switch, and the switch's own commit, which does
+        # wait, flushes the WAL of every page before it. A crash before the switch loses at most pages
+        # of a generation the next rebuild drops as leftovers.
+        await conn.execute(query("commit_without_flush"))
         await save_records(conn, rows)
     return position
 

@@ -86,25 +86,30 @@ def record_rows(generation: int, events: Iterable[tuple[int, Event]]) -> dict[st
     """The rows the (position, event) pairs add, by table."""
     rows: dict[str, list[tuple[Any, ...]]] = {}
     for position, event in events:
-        community_id = getattr(event, "community_id", None)
-        if not isinstance(community_id, str):
-            continue
-        for name, items in additions(position, event) or ():
-            table_name, columns = _ROWS[name]
-            table = rows.get(table_name)
-            if table is None:
-                table = rows[table_name] = []
-            if name == "findings":
-                # A spot check's findings share its position: their order among themselves is kept too.
-                for ordinal, item in enumerate(items):
-                    table.append((generation, community_id, *columns(item), ordinal))
-            elif name == "names":
-                for item in items:
-                    table.append((generation, community_id, *columns(item), name_key(item.name)))
-            else:
-                for item in items:
-                    table.append((generation, community_id, *columns(item)))
+        add_rows(rows, generation, position, event)
     return rows
+
+
+def add_rows(rows: dict[str, list[tuple[Any, ...]]], generation: int, position: int, event: Event) -> None:
+    """Append the rows the event adds to `rows` (by table)."""
+    community_id = getattr(event, "community_id", None)
+    if not isinstance(community_id, str):
+        return
+    for name, items in additions(position, event) or ():
+        table_name, columns = _ROWS[name]
+        table = rows.get(table_name)
+        if table is None:
+            table = rows[table_name] = []
+        if name == "findings":
+            # A spot check's findings share its position: their order among themselves is kept too.
+            for ordinal, item in enumerate(items):
+                table.append((generation, community_id, *columns(item), ordinal))
+        elif name == "names":
+            for item in items:
+                table.append((generation, community_id, *columns(item), name_key(item.name)))
+        else:
+            for item in items:
+                table.append((generation, community_id, *columns(item)))
 
 
 def _columns(cls: type[Any]) -> Callable[[Any], Sequence[Any]]:
@@ -149,6 +154,68 @@ def _column(value: Any) -> Any:
 
 # CommunityFacts field -> its table, and the columns of the fact it holds.
 _ROWS = {name: (table, _columns(cls)) for name, (table, cls) in FACTS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """How the one record row of an event of a class is taken from its payload, field by field, with no
+    event built (`copied_row`): the table, and the getter of the row's columns but the first (the
+    generation) and the last (the position) from the event's twin (`events.payloads.twin_reader`), whose
+    fields are the event's. The getter's first column is the community."""
+
+    table: str
+    columns: Callable[[Any], tuple[Any, ...]]
+
+
+def copied_row(cls: type[Event]) -> Copied | None:
+    """How `additions` makes the record row of an event of `cls`, if each of its columns is a field of the
+    event copied as it is (an enum by its value): one fact of one kind, of a community event. None for an
+    event that adds no record, several, or one computed from its fields (a spot check's findings, a name's
+    sort key): those are built by `add_rows`.
+
+    Found by asking `additions` itself, once, of an event of `cls` whose every field holds a text naming
+    it: each of the fact's fields then shows which field of the event it was copied from. `additions`
+    stays the one statement of what a record holds."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    if hints.get("community_id") is not str:
+        return None
+    marks = {f"\x00{name}": name for name in names}
+    position = cast(int, object())
+    try:
+        probe: Event = cast(Any, cls)(**{name: f"\x00{name}" for name in names})
+        added = additions(position, probe)
+    except (TypeError, AttributeError, ValueError):  # it computes with a field (findings, say): no copy
+        return None
+    if added is None or len(added) != 1:
+        return None
+    field, items = added[0]
+    if field in ("names", "findings") or len(items) != 1:
+        return None
+    fact = items[0]
+    values = [getattr(fact, f.name) for f in dataclasses.fields(fact)]
+    if not values or values[-1] is not position:
+        return None
+    sources = ["community_id"]
+    for value in values[:-1]:
+        name = marks.get(value) if isinstance(value, str) else None
+        if name is None:
+            return None
+        hint = hints[name]
+        if isinstance(hint, type) and issubclass(hint, enum.Enum) and not issubclass(hint, str):
+            sources.append(f"{name}.value")
+        # A text enum's member is a str whose text is its value (what `_column` writes): taken as it is,
+        # sparing each row the enum's `value` property.
+        elif _plain_hint(hint) or (isinstance(hint, type) and issubclass(hint, enum.StrEnum)):
+            sources.append(name)
+        else:
+            return None
+    table, kind = FACTS[field]
+    assert type(fact) is kind
+    assert COLUMNS[table][2:] == [f.name for f in dataclasses.fields(fact)]
+    return Copied(table, cast(Callable[[Any], tuple[Any, ...]], operator.attrgetter(*sources)))
 
 
 async def save_records(conn: Conn, rows: dict[str, list[tuple[Any, ...]]]) -> None:

@@ -17,14 +17,16 @@ The log is built once; the timed phases are repeated on it.
   raw       the baseline: the rebuild's own read, raw — the `read_payloads` query (position, type, schema
             version, payload as text; log order) run page by page with the rebuild's page size (PAGE) and
             paging (after the last position of the previous page) on one application-role connection of
-            the same pool, rows fetched and dropped.
-  raw_all   a second baseline, for information: the live projector's own read, raw — `read_all` (the
-            whole stored envelope: canonical bytes, leaf hash, time …) page by page with its catch-up
-            batch (CATCH_UP_BATCH), fetched and dropped.
+            the same pool, rows fetched and dropped. The live projector reads the same query, in pages
+            of its catch-up batch (CATCH_UP_BATCH).
+  raw_all   a second baseline, for information: `read_all` (the whole stored envelope: canonical bytes,
+            leaf hash, time …), the log's general read, which the live projector read until it read
+            `read_payloads` as the rebuild does, page by page with the catch-up batch, fetched and dropped.
   rebuild   `service.read.projector.rebuild(pool, CATALOGUE, batch_size=PAGE)`: read, decode, the record
-            tables' rows of each batch written by COPY into the next generation, towns and the standard
-            folded; then their documents written, the switch, and the old generation's facts, records and
-            status deleted. Timed end to end; its progress callback splits the batches from the rest.
+            tables' rows written by COPY into the next generation on a second connection (each write all
+            the pages decoded since the previous one), towns and the standard folded; then their documents
+            written, the switch, and the old generation's facts, records and status deleted. Timed end to
+            end; its progress callback splits the batches from the rest.
   catch_up  the live projector after a bulk import: the checkpoint moved to a fresh generation at
             position 0 (its leftovers deleted first), then `Projector(pool, CATALOGUE).catch_up()` timed
             — batches of CATCH_UP_BATCH, each one transaction under the checkpoint's lock, as `serve`'s
@@ -507,8 +509,8 @@ async def raw_read(pool: asyncpg.Pool) -> tuple[int, float]:
 
 
 async def raw_read_all(pool: asyncpg.Pool) -> tuple[int, float]:
-    """Every row of the log through the live projector's read query and catch-up batch, fetched and
-    dropped; (rows, s)."""
+    """Every row of the log through `read_all`, the whole envelope, in pages of the catch-up batch, fetched
+    and dropped; (rows, s)."""
     rows = 0
     position = 0
     async with pool.acquire() as conn:

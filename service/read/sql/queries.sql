@@ -284,6 +284,11 @@ group by d.day, c.town_id
 union all
 select null, null, null, null, community_id from exact;
 
+-- name: commit_without_flush
+-- For the transaction it runs in: its commit does not wait for its WAL to reach the disk. A rebuild's
+-- pages only (service/read/projector.py): the switch's commit waits, and so flushes theirs.
+set local synchronous_commit = off;
+
 -- name: drop_records_generation
 -- Every record of a generation (service/read/records.py): one statement for the seventeen tables.
 with a as (delete from community_registrations where generation = $1),
