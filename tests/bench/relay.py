@@ -66,6 +66,7 @@ from service.delivery.relay import BATCH, Relay, Target, body, headers_of, strea
 from service.log.pool import APP_ROLE, connect, create_pool
 from service.log.store import EventStore
 from service.log.watcher import HeadWatcher
+from tests.bench import webhooks
 from tests.bench.city import City
 from tests.support import domain
 from tests.support.nats import nats_server
@@ -376,12 +377,20 @@ async def main(options: argparse.Namespace) -> dict[str, Any]:
     # The in-process relay's info lines (it leads, it made a stream) would interleave with the figures.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     with tempfile.TemporaryDirectory(prefix="qinglian-bench-relay-") as folder:
-        return await in_fresh_database(lambda url: run_all(url, options.events, Path(folder)))
+        summary = await in_fresh_database(lambda url: run_all(url, options.events, Path(folder)))
+    if not options.no_webhooks:
+        # The other way out of the service: webhook deliveries to a local receiver (tests/bench/webhooks.py,
+        # also runnable alone), in a database of their own, after the relay's figures are in.
+        summary["webhooks"] = await webhooks.main(webhooks.arguments([]))
+    return summary
 
 
 def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.relay", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=EVENTS, help=f"events in the log (default {EVENTS:,})")
+    parser.add_argument(
+        "--no-webhooks", action="store_true", help="the relay only (python -m tests.bench.webhooks alone)"
+    )
     return parser.parse_args(argv)
 
 
