@@ -80,6 +80,9 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("EnumLabels", "values"): 20,
     ("Status", "unmet"): 20,
     ("StatusSummary", "unmet"): 20,
+    # Relays and webhook endpoints an operator runs: a handful each.
+    ("Deliveries", "relays"): 10,
+    ("Deliveries", "webhooks"): 100,
     ("CommunityStatusChange", "newlyUnmet"): 20,
     ("Disclosure", "corrections"): 10,
     ("SpotCheck", "findings"): 20,

@@ -73,7 +73,10 @@ MAX_URL = 2000
 MAX_TYPES = 50
 MAX_PREFIX = 200
 USER_AGENT = "qinglian-webhooks/1"
-ALLOW = "(QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on allows them)"
+REFUSED = (
+    "its host resolves to a loopback, private or otherwise non-public address "
+    "(QINGLIAN_WEBHOOK_ALLOW_PRIVATE=on allows them)"
+)
 FIRST = asyncio.FIRST_COMPLETED
 
 
@@ -174,7 +177,7 @@ async def check_destination(url: str, *, allow_private: bool) -> str | None:
     if literal is not None:
         # An address, not a name: nothing to resolve (and nothing to re-point).
         blocked = not allow_private and _blocked(str(literal))
-        return "its address is loopback, private or otherwise non-public " + ALLOW if blocked else None
+        return REFUSED if blocked else None
     try:
         found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -183,7 +186,7 @@ async def check_destination(url: str, *, allow_private: bool) -> str | None:
     if not addresses:
         return "its host does not resolve"
     if not allow_private and any(_blocked(a) for a in addresses):
-        return "its host resolves to a loopback, private or otherwise non-public address " + ALLOW
+        return REFUSED
     return None
 
 

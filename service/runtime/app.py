@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,9 +111,12 @@ def create_app(
     when nothing wakes it (tests that move `clock` make it short)."""
 
     async def connect_listener() -> asyncpg.Connection:
+        # Named with the process id: an operator (or a test) tells each process's one LISTEN connection
+        # apart in pg_stat_activity, however the process connects (TCP or a Unix socket).
+        named = {"application_name": f"qinglian-listen:{os.getpid()}"}
         if database.app is not None:
-            return await connect(database.app)
-        return await connect(database.owner, server_settings={"role": APP_ROLE})
+            return await connect(database.app, server_settings=named)
+        return await connect(database.owner, server_settings={"role": APP_ROLE, **named})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

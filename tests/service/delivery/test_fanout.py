@@ -14,8 +14,6 @@ import asyncpg
 import httpx
 
 # psutil ships no type information and the run installs no stubs for it.
-import psutil  # type: ignore[import-untyped]
-
 from events.access import Role, ScopeKind
 from projections.access import Scope
 from service.access.tokens import Tokens
@@ -39,14 +37,9 @@ MEETING = """mutation($key: String!, $input: RecordMeetingInput!) {
 
 
 def listeners(rows: list[asyncpg.Record], service: Service) -> list[asyncpg.Record]:
-    """The backends a process holds outside its pool: its LISTEN connection (the pool's connections are
-    named `qinglian`, and leave every channel when returned to it)."""
-    ports = {
-        c.laddr.port
-        for c in psutil.Process(service.process.pid).net_connections(kind="tcp")
-        if c.raddr and c.status == psutil.CONN_ESTABLISHED
-    }
-    return [r for r in rows if r["client_port"] in ports and r["application_name"] != "qinglian"]
+    """The backends that are the process's LISTEN connection: named with its process id (the pool's
+    connections are named `qinglian`, and leave every channel when returned to it)."""
+    return [r for r in rows if r["application_name"] == f"qinglian-listen:{service.process.pid}"]
 
 
 async def backends(owner: asyncpg.Connection) -> list[asyncpg.Record]:
